@@ -1,0 +1,39 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+    name: "EqPropCrossbar",
+    products: [
+        .library(name: "EqProp", targets: ["EqProp"]),
+        .executable(name: "xbar", targets: ["xbar"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-numerics", from: "1.0.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.0"),
+    ],
+    targets: [
+        // C libraries from Debian (scripts/setup installs them).
+        .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CFFTW", pkgConfig: "fftw3f", providers: [.apt(["libfftw3-dev"])]),
+        .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
+        // Numerics, data, models, EP, BPTT, metrics, training, I/O.
+        .target(
+            name: "EqProp",
+            dependencies: [
+                "CBLAS", "CFFTW", "CZlib",
+                .product(name: "RealModule", package: "swift-numerics"),
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
+        // The command-line tool.
+        .executableTarget(
+            name: "xbar",
+            dependencies: [
+                "EqProp",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "EqPropTests", dependencies: ["EqProp"]),
+    ]
+)

@@ -1,0 +1,201 @@
+import CZlib
+import Foundation
+
+/// Reader for the IDX format of MNIST and Fashion-MNIST (LeCun's format: big-endian header
+/// `0x00 0x00 <type> <ndims>`, one UInt32 per dimension, then the data), gzip-compressed or raw.
+public enum IDX {
+    public struct Array: Sendable {
+        public var dimensions: [Int]
+        public var bytes: [UInt8]
+    }
+
+    /// Reads a whole file, transparently gunzipping (zlib's gzread passes raw files through).
+    public static func readFile(_ path: String) throws -> [UInt8] {
+        guard FileManager.default.fileExists(atPath: path) else { throw InputError("data file '\(path)' does not exist") }
+        guard let f = gzopen(path, "rb") else { throw InputError("data file '\(path)' cannot be opened") }
+        defer { gzclose(f) }
+        var out: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 1 << 20)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { gzread(f, $0.baseAddress, UInt32($0.count)) }
+            if n < 0 { throw InputError("data file '\(path)' is corrupt (gzip error)") }
+            if n == 0 { break }
+            out.append(contentsOf: chunk[0..<Int(n)])
+        }
+        return out
+    }
+
+    /// Parses an unsigned-byte IDX array and checks its size against the header.
+    public static func parse(_ data: [UInt8], source: String) throws -> Array {
+        guard data.count >= 4 else { throw InputError("\(source): truncated IDX file (\(data.count) bytes, header needs 4)") }
+        guard data[0] == 0, data[1] == 0 else {
+            throw InputError("\(source): bad IDX magic number (first bytes \(data[0]) \(data[1]), expected 0 0)")
+        }
+        guard data[2] == 0x08 else { throw InputError("\(source): IDX element type 0x\(String(data[2], radix: 16)) not supported (expected 0x08, unsigned byte)") }
+        let nd = Int(data[3])
+        guard (1...4).contains(nd) else { throw InputError("\(source): IDX header says \(nd) dimensions (expected 1 to 4)") }
+        let headerLen = 4 + 4 * nd
+        guard data.count >= headerLen else { throw InputError("\(source): truncated IDX header") }
+        var dims: [Int] = []
+        for d in 0..<nd {
+            let o = 4 + 4 * d
+            dims.append(Int(data[o]) << 24 | Int(data[o + 1]) << 16 | Int(data[o + 2]) << 8 | Int(data[o + 3]))
+        }
+        let expected = dims.reduce(1, *)
+        let have = data.count - headerLen
+        guard have >= expected else {
+            throw InputError("\(source): truncated IDX data (\(have) bytes after the header, dimensions \(dims) need \(expected))")
+        }
+        guard have == expected else {
+            throw InputError("\(source): \(have - expected) unexpected bytes after the IDX data (dimensions \(dims))")
+        }
+        return Array(dimensions: dims, bytes: Swift.Array(data[headerLen...]))
+    }
+
+    public static func load(_ path: String) throws -> Array {
+        try parse(readFile(path), source: (path as NSString).lastPathComponent)
+    }
+}
+
+/// A labelled image set: pixels in [0, 1] (÷255, no normalisation, as the seed's `ToTensor`).
+public struct LabeledImages: Sendable {
+    public var count: Int
+    public var rows: Int
+    public var cols: Int
+    public var classes: Int
+    /// count × (rows·cols), row-major.
+    public var pixels: [Float]
+    public var labels: [Int]
+    public var features: Int { rows * cols }
+
+    public init(count: Int, rows: Int, cols: Int, classes: Int, pixels: [Float], labels: [Int]) {
+        self.count = count; self.rows = rows; self.cols = cols; self.classes = classes
+        self.pixels = pixels; self.labels = labels
+    }
+
+    /// Loads an images file and a labels file and checks that they agree.
+    public static func load(images: String, labels: String) throws -> LabeledImages {
+        let im = try IDX.load(images)
+        let lb = try IDX.load(labels)
+        let iname = (images as NSString).lastPathComponent, lname = (labels as NSString).lastPathComponent
+        guard im.dimensions.count == 3 else {
+            throw InputError("\(iname): images must have 3 dimensions (count × rows × cols), got \(im.dimensions)")
+        }
+        guard lb.dimensions.count == 1 else {
+            throw InputError("\(lname): labels must have 1 dimension, got \(lb.dimensions)")
+        }
+        guard im.dimensions[0] == lb.dimensions[0] else {
+            throw InputError("\(iname) has \(im.dimensions[0]) images but \(lname) has \(lb.dimensions[0]) labels")
+        }
+        if let bad = lb.bytes.first(where: { $0 > 9 }) {
+            throw InputError("\(lname): label \(bad) out of range 0…9")
+        }
+        let scale: Float = 1 / 255
+        return LabeledImages(count: im.dimensions[0], rows: im.dimensions[1], cols: im.dimensions[2], classes: 10,
+                             pixels: im.bytes.map { Float($0) * scale }, labels: lb.bytes.map { Int($0) })
+    }
+
+    /// The examples at `indices`, as a new set.
+    public func subset(_ indices: [Int]) -> LabeledImages {
+        let f = features
+        var px = [Float](); px.reserveCapacity(indices.count * f)
+        for i in indices { px.append(contentsOf: pixels[(i * f)..<((i + 1) * f)]) }
+        return LabeledImages(count: indices.count, rows: rows, cols: cols, classes: classes,
+                             pixels: px, labels: indices.map { labels[$0] })
+    }
+}
+
+/// Train and test splits of one data set.
+public struct DataSet: Sendable {
+    public var name: String
+    public var train: LabeledImages
+    public var test: LabeledImages
+
+    /// Where Debian's `dataset-fashion-mnist` installs the files.
+    public static let debianFashionMNIST = "/usr/share/datasets/fashion-mnist"
+
+    /// Resolves `fashion-mnist`, `mnist` or a directory holding the four standard IDX files.
+    ///
+    /// - `fashion-mnist`: `$XBAR_FASHION_MNIST_DIR`, else Debian's package folder.
+    /// - `mnist`: `$XBAR_MNIST_DIR`, else `./data/mnist`. MNIST cannot be downloaded here; bring the files.
+    /// - a path: a folder with `train-images-idx3-ubyte[.gz]` etc. (also accepts `train-images.idx3-ubyte`).
+    public static func load(_ nameOrPath: String) throws -> DataSet {
+        let env = ProcessInfo.processInfo.environment
+        let dir: String
+        switch nameOrPath {
+        case "fashion-mnist": dir = env["XBAR_FASHION_MNIST_DIR"] ?? debianFashionMNIST
+        case "mnist": dir = env["XBAR_MNIST_DIR"] ?? "data/mnist"
+        default: dir = nameOrPath
+        }
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
+            let hint = nameOrPath == "mnist" ? " (put the four MNIST IDX files there or set XBAR_MNIST_DIR)"
+                : nameOrPath == "fashion-mnist" ? " (run scripts/setup to install Debian's dataset-fashion-mnist)" : ""
+            throw InputError("dataset '\(nameOrPath)': folder '\(dir)' not found\(hint)")
+        }
+        func find(_ stem: String) throws -> String {
+            let alt = stem.replacingOccurrences(of: "-idx", with: ".idx")
+            for cand in [stem, stem + ".gz", alt, alt + ".gz"] {
+                let p = (dir as NSString).appendingPathComponent(cand)
+                if FileManager.default.fileExists(atPath: p) { return p }
+            }
+            throw InputError("dataset '\(nameOrPath)': '\(stem)[.gz]' not found in '\(dir)'")
+        }
+        let train = try LabeledImages.load(images: find("train-images-idx3-ubyte"), labels: find("train-labels-idx1-ubyte"))
+        let test = try LabeledImages.load(images: find("t10k-images-idx3-ubyte"), labels: find("t10k-labels-idx1-ubyte"))
+        guard train.rows == test.rows && train.cols == test.cols else {
+            throw InputError("dataset '\(nameOrPath)': train images are \(train.rows)×\(train.cols) but test images are \(test.rows)×\(test.cols)")
+        }
+        return DataSet(name: nameOrPath, train: train, test: test)
+    }
+
+    /// A small synthetic 10-class problem for tests: class prototypes in [0,1]^d plus noise, clipped.
+    public static func synthetic(features: Int = 64, train: Int = 2000, test: Int = 500, noise: Double = 0.25, seed: UInt64 = 1) -> DataSet {
+        var rng = RandomStream(seed: seed, stream: "synthetic")
+        let protos = (0..<10).map { _ in (0..<features).map { _ in rng.uniform() < 0.5 ? 0.0 : 1.0 } }
+        func make(_ n: Int) -> LabeledImages {
+            var px = [Float](); px.reserveCapacity(n * features)
+            var lb = [Int]()
+            for _ in 0..<n {
+                let k = rng.below(10)
+                lb.append(k)
+                for j in 0..<features { px.append(Float(min(max(protos[k][j] + noise * rng.normal(), 0), 1))) }
+            }
+            return LabeledImages(count: n, rows: 1, cols: features, classes: 10, pixels: px, labels: lb)
+        }
+        return DataSet(name: "synthetic", train: make(train), test: make(test))
+    }
+}
+
+/// Batches in a seeded order: the permutation of epoch e comes from stream `"shuffle/e"`, so a resumed
+/// run sees exactly the batches an uninterrupted one would.
+public struct Batcher {
+    public let data: LabeledImages
+    public let batchSize: Int
+    public init(_ data: LabeledImages, batchSize: Int) { self.data = data; self.batchSize = batchSize }
+
+    public var batchCount: Int { (data.count + batchSize - 1) / batchSize }
+
+    public func order(epoch: Int, seed: UInt64, shuffle: Bool = true) -> [Int] {
+        guard shuffle else { return Array(0..<data.count) }
+        var rng = RandomStream(seed: seed, stream: "shuffle/\(epoch)")
+        return rng.permutation(data.count)
+    }
+
+    /// Inputs (B × features) and one-hot targets (B × classes) for the examples `idx`.
+    public func batch<T: EPScalar>(_ idx: ArraySlice<Int>, as: T.Type = T.self) -> (x: Matrix<T>, y: Matrix<T>, labels: [Int]) {
+        let f = data.features
+        var x = Matrix<T>(rows: idx.count, cols: f)
+        var y = Matrix<T>(rows: idx.count, cols: data.classes)
+        var labels: [Int] = []
+        data.pixels.withUnsafeBufferPointer { px in
+            x.storage.withUnsafeMutableBufferPointer { pxo in
+                for (r, i) in idx.enumerated() {
+                    for j in 0..<f { pxo[r * f + j] = T(px[i * f + j]) }
+                }
+            }
+        }
+        for (r, i) in idx.enumerated() { y[r, data.labels[i]] = 1; labels.append(data.labels[i]) }
+        return (x, y, labels)
+    }
+}

@@ -1,0 +1,75 @@
+/// A layered network: states for layers 1…L (layer 0 is the clamped input x), one synaptic array per
+/// connection of `spec.connections`, and a bias per state layer.
+public struct Network<W: SynapticArray> {
+    public typealias T = W.Scalar
+    public let spec: NetworkSpec
+    /// One array per connection, in `spec.connections` order (= learning-rate order).
+    public var arrays: [W]
+    /// `biases[l-1]` belongs to layer l (1…L).
+    public var biases: [[T]]
+    public let connections: [(from: Int, to: Int)]
+
+    public init(spec: NetworkSpec, arrays: [W], biases: [[T]]) {
+        self.spec = spec
+        self.connections = spec.connections
+        precondition(arrays.count == connections.count, "one array per connection")
+        precondition(biases.count == spec.layers.count - 1, "one bias vector per state layer")
+        for (c, a) in zip(connections, arrays) {
+            precondition(a.outputs == spec.layers[c.to] && a.inputs == spec.layers[c.from], "array shape does not match the layers")
+        }
+        self.arrays = arrays
+        self.biases = biases
+    }
+
+    /// Number of state layers L (hidden layers + output).
+    public var depth: Int { spec.layers.count - 1 }
+
+    /// Exact weights of every connection (what BPTT and the fidelity metrics use).
+    public var weights: [Matrix<T>] { arrays.map(\.weights) }
+}
+
+/// Initial parameters: PyTorch's `nn.Linear` default, W and b ~ U(±1/√fan_in), drawn in Double from
+/// the `"init"` stream and rounded to the working precision, so Float and Double networks built from
+/// one seed start from the same point.
+public struct Parameters<T: EPScalar>: Equatable, Sendable {
+    public var weights: [Matrix<T>]
+    public var biases: [[T]]
+
+    public init(weights: [Matrix<T>], biases: [[T]]) { self.weights = weights; self.biases = biases }
+
+    public static func initial(spec: NetworkSpec, seed: UInt64) -> Parameters {
+        var rng = RandomStream(seed: seed, stream: "init")
+        var ws: [Matrix<T>] = []
+        for c in spec.connections {
+            let fanIn = spec.layers[c.from], out = spec.layers[c.to]
+            let bound = 1 / Double(fanIn).squareRoot()
+            let vals = (0..<(out * fanIn)).map { _ in T(rng.uniform(-bound, bound)) }
+            ws.append(Matrix(rows: out, cols: fanIn, storage: vals))
+        }
+        var bs: [[T]] = []
+        for l in 1..<spec.layers.count {
+            let bound = 1 / Double(spec.layers[l - 1]).squareRoot()
+            bs.append((0..<spec.layers[l]).map { _ in T(rng.uniform(-bound, bound)) })
+        }
+        return Parameters(weights: ws, biases: bs)
+    }
+
+    public func converted<U: EPScalar>(to: U.Type = U.self) -> Parameters<U> {
+        Parameters<U>(weights: weights.map { $0.converted() }, biases: biases.map { $0.map { U($0) } })
+    }
+}
+
+extension Network {
+    /// All parameters as the arrays hold them now.
+    public var parameters: Parameters<T> { Parameters(weights: weights, biases: biases) }
+}
+
+extension Network where W: WritableArray {
+    /// A network whose arrays are built directly from weight matrices.
+    public init(spec: NetworkSpec, parameters: Parameters<T>) {
+        self.init(spec: spec, arrays: parameters.weights.map { W($0) }, biases: parameters.biases)
+    }
+}
+
+/// Ideal networks: the software reference engine.
+public typealias IdealNetwork<T: EPScalar> = Network<DenseArray<T>>

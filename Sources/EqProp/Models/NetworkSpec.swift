@@ -1,0 +1,203 @@
+import Foundation
+import Yams
+
+/// An input error the user can fix: a one-line message naming the field and the allowed range.
+public struct InputError: Error, LocalizedError, CustomStringConvertible, Equatable {
+    public let message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+    public var errorDescription: String? { message }
+}
+
+/// The two dynamics of the seed paper.
+public enum ModelKind: String, Codable, Sendable, CaseIterable {
+    /// P: `s ← σ(∂Φ/∂s)` with Φ = Σ sᵀWs + bᵀs (approximate primitive because of σ).
+    case prototypical
+    /// EB: `s ← s − ε∂E/∂s` on a Hopfield energy; Φ = ½‖s‖² − εE is an exact primitive.
+    case energyBased = "energy-based"
+}
+
+/// How the nudged phase is run.
+public enum Nudging: String, Codable, Sendable, CaseIterable {
+    /// One nudged phase at +β (the seed).
+    case oneSided = "one-sided"
+    /// One nudged phase at ±β, the sign drawn per batch (Scellier & Bengio 2017).
+    case randomSign = "random-sign"
+    /// Two nudged phases at +β and −β; update [∂Φ/∂θ(s^{+β}) − ∂Φ/∂θ(s^{−β})]/(2β) (Laborieux 2021).
+    case symmetric
+}
+
+/// A fully connected network and its training hyperparameters, as stored in `Models/networks/*.yaml`.
+///
+/// Layers are listed **input → output** (the seed's `size_tab` lists them output → input), and so
+/// are the learning rates, one per weight matrix.
+public struct NetworkSpec: Codable, Equatable, Sendable {
+    public var name: String
+    public var kind: ModelKind
+    /// Layer sizes, input first, output last. At least input and output.
+    public var layers: [Int]
+    public var activation: Activation
+    /// Integration step: ε of the EB model; 1 for the P model (the seed's paper value).
+    public var dt: Double
+    /// EB only: clip states to [0, 1] after each step (Table 1) or not (GDU figures).
+    public var clamp: Bool
+    /// EB only: give the output layer the ρ′ factor so the dynamics derive exactly from Φ
+    /// (false = the seed code's linear output layer).
+    public var exactPrimitive: Bool
+    /// Toy model: the input also drives the output layer directly (one extra weight matrix).
+    public var inputToOutput: Bool
+    /// Free-phase steps.
+    public var T: Int
+    /// Nudged-phase steps.
+    public var K: Int
+    public var beta: Double
+    public var nudging: Nudging
+    /// One per weight matrix, input → output (the skip matrix of the toy model last).
+    public var learningRates: [Double]
+    public var batchSize: Int
+    public var epochs: Int
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case name, kind, layers, activation, dt, clamp
+        case exactPrimitive = "exact_primitive"
+        case inputToOutput = "input_to_output"
+        case T, K, beta, nudging
+        case learningRates = "learning_rates"
+        case batchSize = "batch_size"
+        case epochs
+    }
+
+    public init(name: String, kind: ModelKind, layers: [Int], activation: Activation, dt: Double = 1,
+                clamp: Bool = false, exactPrimitive: Bool = false, inputToOutput: Bool = false,
+                T: Int, K: Int, beta: Double, nudging: Nudging = .oneSided,
+                learningRates: [Double], batchSize: Int = 20, epochs: Int = 1) {
+        self.name = name; self.kind = kind; self.layers = layers; self.activation = activation
+        self.dt = dt; self.clamp = clamp; self.exactPrimitive = exactPrimitive
+        self.inputToOutput = inputToOutput; self.T = T; self.K = K; self.beta = beta
+        self.nudging = nudging; self.learningRates = learningRates; self.batchSize = batchSize
+        self.epochs = epochs
+    }
+
+    /// Weight matrices as (from layer, to layer), layer 0 = input. Order = learning-rate order.
+    public var connections: [(from: Int, to: Int)] {
+        var c = (1..<layers.count).map { (from: $0 - 1, to: $0) }
+        if inputToOutput && layers.count > 2 { c.append((from: 0, to: layers.count - 1)) }
+        return c
+    }
+
+    /// Checks every field; throws a one-line error naming the field and the allowed range.
+    public func validate() throws {
+        func fail(_ field: String, _ rule: String, _ got: Any) throws -> Never {
+            throw InputError("model '\(name)': field '\(field)' must be \(rule) (got \(got))")
+        }
+        if layers.count < 2 { try fail("layers", "a list of at least 2 sizes, input first", layers) }
+        if let bad = layers.first(where: { $0 < 1 }) { try fail("layers", "sizes ≥ 1", bad) }
+        if T < 1 { try fail("T", "an integer ≥ 1", T) }
+        if K < 1 { try fail("K", "an integer ≥ 1", K) }
+        if !(beta.isFinite && beta > 0) { try fail("beta", "a number > 0", beta) }
+        if !(dt.isFinite && dt > 0 && dt <= 1) { try fail("dt", "in (0, 1]", dt) }
+        let n = connections.count
+        if learningRates.count != n {
+            try fail("learning_rates", "a list of \(n) rates, one per weight matrix input → output", learningRates)
+        }
+        if let bad = learningRates.first(where: { !($0.isFinite && $0 >= 0) }) {
+            try fail("learning_rates", "numbers ≥ 0", bad)
+        }
+        if batchSize < 1 { try fail("batch_size", "an integer ≥ 1", batchSize) }
+        if epochs < 0 { try fail("epochs", "an integer ≥ 0", epochs) }
+        if kind == .prototypical && clamp { try fail("clamp", "false for a prototypical model (clamping is an EB option)", clamp) }
+        if inputToOutput && layers.count < 3 { try fail("input_to_output", "false unless there is a hidden layer", inputToOutput) }
+    }
+
+    /// Loads a preset by name (`Models/networks/NAME.yaml`) or a YAML file by path.
+    public static func load(_ nameOrPath: String) throws -> NetworkSpec {
+        let url = try PresetLocator.resolve(nameOrPath, kind: "networks")
+        return try decode(yaml: String(contentsOf: url, encoding: .utf8), source: url.lastPathComponent)
+    }
+
+    /// Decodes YAML text, rejecting unknown and missing keys with a message naming them.
+    public static func decode(yaml: String, source: String) throws -> NetworkSpec {
+        let node: Any?
+        do { node = try Yams.load(yaml: yaml) } catch {
+            throw InputError("\(source): not valid YAML (\(String(describing: error).split(separator: "\n").first ?? ""))")
+        }
+        guard let dict = node as? [String: Any] else { throw InputError("\(source): expected a mapping of fields at the top level") }
+        let known = Set(CodingKeys.allCases.map(\.rawValue))
+        if let unknown = dict.keys.sorted().first(where: { !known.contains($0) }) {
+            throw InputError("\(source): unknown field '\(unknown)' (known: \(known.sorted().joined(separator: ", ")))")
+        }
+        var filled = dict
+        // Optional fields and their defaults.
+        let defaults: [String: Any] = ["clamp": false, "exact_primitive": false, "input_to_output": false,
+                                       "nudging": "one-sided", "batch_size": 20, "epochs": 1]
+        for (k, v) in defaults where filled[k] == nil { filled[k] = v }
+        if filled["dt"] == nil { filled["dt"] = 1.0 }
+        for k in CodingKeys.allCases.map(\.rawValue) where filled[k] == nil {
+            throw InputError("\(source): missing field '\(k)'")
+        }
+        do {
+            let text = try Yams.dump(object: filled)
+            let spec = try YAMLDecoder().decode(NetworkSpec.self, from: text)
+            try spec.validate()
+            return spec
+        } catch let e as InputError {
+            throw e
+        } catch let DecodingError.typeMismatch(_, ctx), let DecodingError.valueNotFound(_, ctx) {
+            throw InputError("\(source): field '\(ctx.codingPath.map(\.stringValue).joined(separator: "."))' has the wrong type (\(ctx.debugDescription))")
+        } catch let DecodingError.dataCorrupted(ctx) {
+            throw InputError("\(source): field '\(ctx.codingPath.map(\.stringValue).joined(separator: "."))': \(ctx.debugDescription)")
+        } catch {
+            throw InputError("\(source): \(error)")
+        }
+    }
+
+    /// The spec as YAML (used in checkpoints and run directories).
+    public func yaml() -> String { (try? YAMLEncoder().encode(self)) ?? "" }
+}
+
+/// Finds preset files: an explicit path, `$XBAR_MODELS_DIR/<kind>/`, or a `Models/<kind>/` folder in
+/// the current directory, its parents, or the parents of the executable.
+public enum PresetLocator {
+    public static func searchDirectories(kind: String) -> [URL] {
+        var dirs: [URL] = []
+        if let env = ProcessInfo.processInfo.environment["XBAR_MODELS_DIR"], !env.isEmpty {
+            dirs.append(URL(fileURLWithPath: env).appendingPathComponent(kind))
+        }
+        func walkUp(_ start: URL) {
+            var d = start.standardizedFileURL
+            for _ in 0..<8 {
+                let cand = d.appendingPathComponent("Models").appendingPathComponent(kind)
+                if FileManager.default.fileExists(atPath: cand.path) { dirs.append(cand); return }
+                let parent = d.deletingLastPathComponent()
+                if parent.path == d.path { return }
+                d = parent
+            }
+        }
+        walkUp(URL(fileURLWithPath: FileManager.default.currentDirectoryPath))
+        walkUp(URL(fileURLWithPath: CommandLine.arguments.first ?? ".").deletingLastPathComponent())
+        return dirs
+    }
+
+    public static func available(kind: String) -> [String] {
+        var names = Set<String>()
+        for d in searchDirectories(kind: kind) {
+            let files = (try? FileManager.default.contentsOfDirectory(atPath: d.path)) ?? []
+            for f in files where f.hasSuffix(".yaml") { names.insert(String(f.dropLast(5))) }
+        }
+        return names.sorted()
+    }
+
+    public static func resolve(_ nameOrPath: String, kind: String) throws -> URL {
+        let fm = FileManager.default
+        if nameOrPath.contains("/") || nameOrPath.hasSuffix(".yaml") || nameOrPath.hasSuffix(".yml") {
+            guard fm.fileExists(atPath: nameOrPath) else { throw InputError("preset file '\(nameOrPath)' does not exist") }
+            return URL(fileURLWithPath: nameOrPath)
+        }
+        for d in searchDirectories(kind: kind) {
+            let u = d.appendingPathComponent(nameOrPath + ".yaml")
+            if fm.fileExists(atPath: u.path) { return u }
+        }
+        let names = available(kind: kind)
+        throw InputError("unknown \(kind == "networks" ? "model" : "device") preset '\(nameOrPath)' (available: \(names.isEmpty ? "none found; set XBAR_MODELS_DIR to the repository's Models folder" : names.joined(separator: ", ")))")
+    }
+}

@@ -1,0 +1,52 @@
+/// One weight matrix W (out × in) as the learning rule sees it: two reads and a local update.
+///
+/// EP needs nothing else from a synapse array, so both ideal dense weights and (later) analog
+/// crossbars implement this protocol and the dynamics, EP and training code never ask which one they
+/// hold. BPTT and the fidelity metrics use `weights`, the exact values the array holds now.
+public protocol SynapticArray<Scalar> {
+    associatedtype Scalar: EPScalar
+    /// Number of output units (rows of W).
+    var outputs: Int { get }
+    /// Number of input units (columns of W).
+    var inputs: Int { get }
+    /// Forward read `Y ← X·Wᵀ (+ Y if accumulate)`; X is B × in, Y is B × out.
+    func multiply(_ x: Matrix<Scalar>, into y: inout Matrix<Scalar>, accumulate: Bool)
+    /// Transposed read `X ← Y·W (+ X if accumulate)`; Y is B × out, X is B × in.
+    func multiplyTransposed(_ y: Matrix<Scalar>, into x: inout Matrix<Scalar>, accumulate: Bool)
+    /// Local outer-product update `W ← W + scale · postᵀ·pre` (post B × out, pre B × in).
+    mutating func update(post: Matrix<Scalar>, pre: Matrix<Scalar>, scale: Scalar)
+    /// The weights the array holds now, as an ideal read would see them.
+    var weights: Matrix<Scalar> { get }
+    /// True when reads are exact and deterministic (ideal weights): a read of a constant input
+    /// (the data x) may then be computed once per batch instead of at every dynamics step.
+    var readsAreExact: Bool { get }
+}
+
+/// Arrays whose weights can be set directly (ideal weights): used by BPTT training and by finite
+/// differences, never by EP.
+public protocol WritableArray: SynapticArray {
+    init(_ weights: Matrix<Scalar>)
+    var weights: Matrix<Scalar> { get set }
+}
+
+/// Ideal weights: a dense matrix read and written exactly, through BLAS.
+public struct DenseArray<Scalar: EPScalar>: WritableArray, Sendable {
+    public var weights: Matrix<Scalar>
+    public init(_ w: Matrix<Scalar>) { weights = w }
+    public var outputs: Int { weights.rows }
+    public var inputs: Int { weights.cols }
+    public var readsAreExact: Bool { true }
+
+    @inline(__always)
+    public func multiply(_ x: Matrix<Scalar>, into y: inout Matrix<Scalar>, accumulate: Bool) {
+        gemm(x, weights, transposeB: true, into: &y, beta: accumulate ? 1 : 0)
+    }
+    @inline(__always)
+    public func multiplyTransposed(_ y: Matrix<Scalar>, into x: inout Matrix<Scalar>, accumulate: Bool) {
+        gemm(y, weights, into: &x, beta: accumulate ? 1 : 0)
+    }
+    @inline(__always)
+    public mutating func update(post: Matrix<Scalar>, pre: Matrix<Scalar>, scale: Scalar) {
+        gemm(post, transposeA: true, pre, into: &weights, alpha: scale, beta: 1)
+    }
+}

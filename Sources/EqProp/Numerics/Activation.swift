@@ -1,0 +1,66 @@
+import RealModule
+
+/// Activation functions of the seed paper, with first and second derivatives (the EB adjoint needs
+/// ρ″ because ρ′(s) multiplies the drive in the EB dynamics).
+public enum Activation: String, Codable, Sendable, CaseIterable {
+    /// The seed's `sigm`: 1/(1+e^{−4(x−½)}), a logistic of slope 1 at x = ½ mapping into (0, 1).
+    case sigm
+    /// Hard sigmoid clamp(x, 0, 1) (the seed's P-conv); derivative 1 on (0,1), 0 elsewhere.
+    case hardsigm
+    case tanh
+    /// σ(x) = x: makes the P model an exact gradient system (used to check the GDU theorem on P).
+    case identity
+
+    @inline(__always)
+    public func value<T: EPScalar>(_ x: T) -> T {
+        switch self {
+        case .sigm: return 1 / (1 + T.exp(-4 * (x - T(0.5))))
+        case .hardsigm: return Swift.min(Swift.max(x, 0), 1)
+        case .tanh: return T.tanh(x)
+        case .identity: return x
+        }
+    }
+
+    @inline(__always)
+    public func derivative<T: EPScalar>(_ x: T) -> T {
+        switch self {
+        case .sigm: let s = value(x); return 4 * s * (1 - s)
+        case .hardsigm: return (x > 0 && x < 1) ? 1 : 0
+        case .tanh: let t = T.tanh(x); return 1 - t * t
+        case .identity: return 1
+        }
+    }
+
+    @inline(__always)
+    public func secondDerivative<T: EPScalar>(_ x: T) -> T {
+        switch self {
+        case .sigm: let s = value(x); return 16 * s * (1 - s) * (1 - 2 * s)
+        case .hardsigm: return 0
+        case .tanh: let t = T.tanh(x); return -2 * t * (1 - t * t)
+        case .identity: return 0
+        }
+    }
+
+    /// In place over a buffer: x ← σ(x). One switch outside the loop so each case vectorizes.
+    @inline(__always)
+    public func apply<T: EPScalar>(_ m: inout Matrix<T>) {
+        m.storage.withUnsafeMutableBufferPointer { p in
+            switch self {
+            case .sigm: for i in 0..<p.count { p[i] = 1 / (1 + T.exp(-4 * (p[i] - T(0.5)))) }
+            case .hardsigm: for i in 0..<p.count { p[i] = Swift.min(Swift.max(p[i], 0), 1) }
+            case .tanh: for i in 0..<p.count { p[i] = T.tanh(p[i]) }
+            case .identity: break
+            }
+        }
+    }
+
+    /// Returns σ(m).
+    public func applied<T: EPScalar>(_ m: Matrix<T>) -> Matrix<T> { var c = m; apply(&c); return c }
+
+    /// Returns σ′(m) element-wise.
+    public func derivativeApplied<T: EPScalar>(_ m: Matrix<T>) -> Matrix<T> {
+        var c = m
+        c.storage.withUnsafeMutableBufferPointer { p in for i in 0..<p.count { p[i] = derivative(p[i]) } }
+        return c
+    }
+}
