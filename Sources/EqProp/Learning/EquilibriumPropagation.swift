@@ -63,9 +63,10 @@ public enum EquilibriumPropagation {
     /// the fidelity metrics (total).
     public static func weightDelta<W: SynapticArray>(
         _ net: Network<W>, _ ctx: BatchContext<W.Scalar>, connection ci: Int,
-        positive fp: State<W.Scalar>, negative fn: State<W.Scalar>, divisor: W.Scalar
+        positive sp: State<W.Scalar>, negative sn: State<W.Scalar>, divisor: W.Scalar
     ) -> Matrix<W.Scalar> {
         let c = net.connections[ci]
+        let fp = Dynamics.activity(net, sp), fn = Dynamics.activity(net, sn)
         let B = W.Scalar(ctx.batchSize)
         var d = Matrix<W.Scalar>(rows: net.spec.layers[c.to], cols: net.spec.layers[c.from])
         let preP = c.from == 0 ? ctx.fx : fp[c.from - 1]
