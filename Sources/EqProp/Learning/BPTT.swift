@@ -55,19 +55,27 @@ public enum BPTT {
         var total = Gradients<Sc>.zero(like: net)
         var perStep: [Gradients<Sc>] = []
         var neurons: [State<Sc>] = []
+        // The input is constant, so Σ_t δ_tᵀ·f(x) = (Σ_t δ_t)ᵀ·f(x): for steps whose partials are not
+        // recorded, input-weight gradients are formed once from the summed δ (saves a gemm per step).
+        var deltaSum: [Matrix<Sc>] = final.map { Matrix(rows: $0.rows, cols: $0.cols) }
         for t in 0..<w {
             if t < record { neurons.append(lambda) }
-            let (prev, g) = adjoint(net, ctx, state: traj[w - 1 - t], lambdaNext: lambda)
+            let recordThis = t < record
+            let (prev, g, delta) = adjoint(net, ctx, state: traj[w - 1 - t], lambdaNext: lambda, inputWeightGradients: recordThis)
             total.add(g)
-            if t < record { perStep.append(g) }
+            if recordThis { perStep.append(g) } else { for l in delta.indices { Elementwise.axpy(1, delta[l], &deltaSum[l]) } }
             lambda = prev
+        }
+        for (ci, c) in net.connections.enumerated() where c.from == 0 {
+            gemm(deltaSum[c.to - 1], transposeA: true, ctx.fx, into: &total.weights[ci], beta: 1)
         }
         if record > w { neurons.append(lambda) }   // ∂L/∂s_{T−w} when asked one step beyond
         return Result(total: total, perStep: perStep, neurons: neurons, final: final, loss: loss)
     }
 
     /// Adjoint of one free-phase transition s → s' = F(s): given λ' = ∂L/∂s', returns ∂L/∂s and the
-    /// gradient of this step's parameter copy.
+    /// gradient of this step's parameter copy (input-weight
+    /// gradients omitted unless `inputWeightGradients`), and δ = ∂L/∂h per layer.
     ///
     /// With z_l the pre-clamp value and μ_l = λ'_l ⊙ 1[0<z_l<1] (μ = λ' without clamping):
     /// ∂L/∂s_l = (1−dt)μ_l [+ dt·μ_l⊙g′(s_l)⊙h_l for EB] + Σ back-reads of δ; δ_l = ∂L/∂h_l is
@@ -75,8 +83,9 @@ public enum BPTT {
     /// For a connection a→b: ∂L/∂W += δ_bᵀf(s_a) + f(s_b)ᵀδ_a; the reads give λ_a += (δ_b·W)⊙f′(s_a)
     /// and λ_b += (δ_a·Wᵀ)⊙f′(s_b).
     public static func adjoint<W: SynapticArray>(
-        _ net: Network<W>, _ ctx: BatchContext<W.Scalar>, state s: State<W.Scalar>, lambdaNext: State<W.Scalar>
-    ) -> (State<W.Scalar>, Gradients<W.Scalar>) {
+        _ net: Network<W>, _ ctx: BatchContext<W.Scalar>, state s: State<W.Scalar>, lambdaNext: State<W.Scalar>,
+        inputWeightGradients: Bool = true
+    ) -> (State<W.Scalar>, Gradients<W.Scalar>, [Matrix<W.Scalar>]) {
         typealias Sc = W.Scalar
         let spec = net.spec
         let act = spec.activation
@@ -117,7 +126,9 @@ public enum BPTT {
         for (ci, c) in net.connections.enumerated() {
             let W = net.arrays[ci].weights
             let fa = c.from == 0 ? ctx.fx : fs[c.from - 1]
-            gemm(delta[c.to - 1], transposeA: true, fa, into: &grads.weights[ci], beta: 1)
+            if c.from != 0 || inputWeightGradients {
+                gemm(delta[c.to - 1], transposeA: true, fa, into: &grads.weights[ci], beta: 1)
+            }
             if c.from != 0 {
                 gemm(fs[c.to - 1], transposeA: true, delta[c.from - 1], into: &grads.weights[ci], beta: 1)
                 // λ_a += (δ_b·W) ⊙ f′(s_a);  λ_b += (δ_a·Wᵀ) ⊙ f′(s_b)
@@ -130,7 +141,7 @@ public enum BPTT {
             }
         }
         for l in 1...L { grads.biases[l - 1] = delta[l - 1].columnSums() }
-        return (lambda, grads)
+        return (lambda, grads, delta)
     }
 
     @inline(__always)

@@ -1,0 +1,139 @@
+import Foundation
+
+/// A small SVG chart writer: grids of line panels and grouped-bar panels, no dependencies.
+public enum SVGChart {
+    public struct Series: Sendable {
+        public var name: String
+        public var x: [Double]
+        public var y: [Double]
+        public var color: String
+        public var dashed: Bool
+        public init(name: String, x: [Double], y: [Double], color: String, dashed: Bool = false) {
+            self.name = name; self.x = x; self.y = y; self.color = color; self.dashed = dashed
+        }
+    }
+
+    public enum Content: Sendable {
+        case lines([Series])
+        /// Categories on x; one bar per group per category.
+        case bars(categories: [String], groups: [(name: String, values: [Double], color: String)])
+    }
+
+    public struct Panel: Sendable {
+        public var title: String
+        public var xLabel: String
+        public var yLabel: String
+        public var content: Content
+        public var logY: Bool
+        public init(title: String, xLabel: String = "", yLabel: String = "", content: Content, logY: Bool = false) {
+            self.title = title; self.xLabel = xLabel; self.yLabel = yLabel; self.content = content; self.logY = logY
+        }
+    }
+
+    public static let palette = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#7f7f7f", "#bcbd22"]
+
+    static func esc(_ s: String) -> String {
+        s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
+    }
+
+    static func fmt(_ v: Double) -> String {
+        if v == 0 { return "0" }
+        let a = abs(v)
+        if a >= 1e4 || a < 1e-3 { return String(format: "%.1e", v) }
+        if a >= 100 { return String(format: "%.0f", v) }
+        if a >= 1 { return String(format: "%.3g", v) }
+        return String(format: "%.3g", v)
+    }
+
+    /// About five round tick values covering [lo, hi].
+    static func ticks(_ lo: Double, _ hi: Double) -> [Double] {
+        guard hi > lo else { return [lo] }
+        let raw = (hi - lo) / 5
+        let mag = pow(10, floor(log10(raw)))
+        let step = [1.0, 2, 2.5, 5, 10].map { $0 * mag }.first { $0 >= raw } ?? 10 * mag
+        var t = ceil(lo / step) * step
+        var out: [Double] = []
+        while t <= hi + step * 1e-9 { out.append(abs(t) < step * 1e-9 ? 0 : t); t += step }
+        return out
+    }
+
+    public static func render(title: String, panels: [Panel], columns: Int = 2, panelWidth: Double = 420, panelHeight: Double = 280) -> String {
+        let cols = max(1, min(columns, panels.count))
+        let rows = (panels.count + cols - 1) / cols
+        let W = Double(cols) * panelWidth, H = Double(rows) * panelHeight + 36
+        var s = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(W))\" height=\"\(Int(H))\" viewBox=\"0 0 \(Int(W)) \(Int(H))\" font-family=\"Helvetica, Arial, sans-serif\">\n"
+        s += "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
+        s += "<text x=\"\(W / 2)\" y=\"24\" text-anchor=\"middle\" font-size=\"16\" font-weight=\"bold\">\(esc(title))</text>\n"
+        for (i, p) in panels.enumerated() {
+            let ox = Double(i % cols) * panelWidth, oy = 36 + Double(i / cols) * panelHeight
+            s += panel(p, ox: ox, oy: oy, w: panelWidth, h: panelHeight)
+        }
+        return s + "</svg>\n"
+    }
+
+    static func panel(_ p: Panel, ox: Double, oy: Double, w: Double, h: Double) -> String {
+        let left = ox + 62, right = ox + w - 14, top = oy + 28, bottom = oy + h - 48
+        var s = "<g>\n<text x=\"\((left + right) / 2)\" y=\"\(oy + 16)\" text-anchor=\"middle\" font-size=\"13\">\(esc(p.title))</text>\n"
+        s += "<text x=\"\((left + right) / 2)\" y=\"\(oy + h - 10)\" text-anchor=\"middle\" font-size=\"11\">\(esc(p.xLabel))</text>\n"
+        s += "<text transform=\"translate(\(ox + 14),\((top + bottom) / 2)) rotate(-90)\" text-anchor=\"middle\" font-size=\"11\">\(esc(p.yLabel))</text>\n"
+        let tr: (Double) -> Double = p.logY ? { log10(max($0, 1e-300)) } : { $0 }
+        var ys: [Double] = []
+        var xs: [Double] = []
+        switch p.content {
+        case .lines(let series): for se in series { ys += se.y.filter(\.isFinite).map(tr); xs += se.x }
+        case .bars(_, let groups): for g in groups { ys += g.values.filter(\.isFinite).map(tr) }; if !p.logY { ys.append(0) }
+        }
+        var ylo = ys.min() ?? 0, yhi = ys.max() ?? 1
+        if ylo == yhi { ylo -= 0.5; yhi += 0.5 }
+        let pad = (yhi - ylo) * 0.06
+        ylo -= pad; yhi += pad
+        let Y: (Double) -> Double = { bottom - (tr($0) - ylo) / (yhi - ylo) * (bottom - top) }
+        s += "<rect x=\"\(left)\" y=\"\(top)\" width=\"\(right - left)\" height=\"\(bottom - top)\" fill=\"none\" stroke=\"#444\"/>\n"
+        let yt: [Double] = p.logY ? Array(Int(ceil(ylo))...max(Int(ceil(ylo)), Int(floor(yhi)))).map { pow(10, Double($0)) } : ticks(ylo, yhi)
+        for t in yt {
+            let y = Y(t)
+            if y < top - 0.5 || y > bottom + 0.5 { continue }
+            s += "<line x1=\"\(left)\" y1=\"\(y)\" x2=\"\(right)\" y2=\"\(y)\" stroke=\"#ddd\"/>"
+            s += "<text x=\"\(left - 4)\" y=\"\(y + 4)\" text-anchor=\"end\" font-size=\"10\">\(fmt(t))</text>\n"
+        }
+        switch p.content {
+        case .lines(let series):
+            var xlo = xs.min() ?? 0, xhi = xs.max() ?? 1
+            if xlo == xhi { xlo -= 0.5; xhi += 0.5 }
+            let X: (Double) -> Double = { left + ($0 - xlo) / (xhi - xlo) * (right - left) }
+            for t in ticks(xlo, xhi) {
+                s += "<text x=\"\(X(t))\" y=\"\(bottom + 14)\" text-anchor=\"middle\" font-size=\"10\">\(fmt(t))</text>\n"
+            }
+            for se in series {
+                let pts = zip(se.x, se.y).filter { $0.1.isFinite }.map { "\(X($0.0)),\(Y($0.1))" }.joined(separator: " ")
+                s += "<polyline fill=\"none\" stroke=\"\(se.color)\" stroke-width=\"1.6\"\(se.dashed ? " stroke-dasharray=\"5,3\"" : "") points=\"\(pts)\"/>\n"
+            }
+            // Legend: unique names only.
+            var seen = Set<String>(); var ly = top + 12
+            for se in series where !se.name.isEmpty && !seen.contains(se.name) {
+                seen.insert(se.name)
+                s += "<line x1=\"\(right - 120)\" y1=\"\(ly - 4)\" x2=\"\(right - 100)\" y2=\"\(ly - 4)\" stroke=\"\(se.color)\" stroke-width=\"2\"\(se.dashed ? " stroke-dasharray=\"5,3\"" : "")/>"
+                s += "<text x=\"\(right - 96)\" y=\"\(ly)\" font-size=\"10\">\(esc(se.name))</text>\n"
+                ly += 13
+            }
+        case .bars(let cats, let groups):
+            let n = max(cats.count, 1), g = max(groups.count, 1)
+            let slot = (right - left) / Double(n), bw = slot * 0.8 / Double(g)
+            let base = Y(p.logY ? pow(10, ylo) : 0)
+            for (ci, c) in cats.enumerated() {
+                for (gi, grp) in groups.enumerated() where ci < grp.values.count && grp.values[ci].isFinite {
+                    let x = left + Double(ci) * slot + slot * 0.1 + Double(gi) * bw
+                    let y = Y(grp.values[ci])
+                    s += "<rect x=\"\(x)\" y=\"\(min(y, base))\" width=\"\(bw)\" height=\"\(abs(base - y))\" fill=\"\(grp.color)\"><title>\(esc(grp.name)) \(esc(c)): \(fmt(grp.values[ci]))</title></rect>\n"
+                }
+                s += "<text x=\"\(left + (Double(ci) + 0.5) * slot)\" y=\"\(bottom + 14)\" text-anchor=\"middle\" font-size=\"10\">\(esc(c))</text>\n"
+            }
+            var ly = top + 12
+            for grp in groups where groups.count > 1 {
+                s += "<rect x=\"\(right - 120)\" y=\"\(ly - 9)\" width=\"10\" height=\"10\" fill=\"\(grp.color)\"/><text x=\"\(right - 106)\" y=\"\(ly)\" font-size=\"10\">\(esc(grp.name))</text>\n"
+                ly += 13
+            }
+        }
+        return s + "</g>\n"
+    }
+}

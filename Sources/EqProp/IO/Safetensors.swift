@@ -1,0 +1,76 @@
+import Foundation
+
+/// The safetensors format (Hugging Face): an 8-byte little-endian header length N, N bytes of JSON
+/// `{name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__": {string: string}}`, then the
+/// raw little-endian tensor bytes. Readable from Python with `safetensors.numpy.load_file`.
+public enum Safetensors {
+    public struct Tensor: Equatable, Sendable {
+        public var shape: [Int]
+        public var values: [Float]
+        public init(shape: [Int], values: [Float]) { self.shape = shape; self.values = values }
+    }
+
+    public static func encode(_ tensors: [String: Tensor], metadata: [String: String]) throws -> Data {
+        var header: [String: Any] = ["__metadata__": metadata]
+        var offset = 0
+        let names = tensors.keys.sorted()
+        for name in names {
+            let t = tensors[name]!
+            precondition(t.shape.reduce(1, *) == t.values.count, "tensor \(name): shape does not match values")
+            let bytes = t.values.count * 4
+            header[name] = ["dtype": "F32", "shape": t.shape, "data_offsets": [offset, offset + bytes]] as [String: Any]
+            offset += bytes
+        }
+        var json = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])
+        while json.count % 8 != 0 { json.append(0x20) }   // pad with spaces to 8-byte alignment
+        var out = Data()
+        var n = UInt64(json.count).littleEndian
+        withUnsafeBytes(of: &n) { out.append(contentsOf: $0) }
+        out.append(json)
+        for name in names {
+            tensors[name]!.values.withUnsafeBufferPointer { p in
+                // x86_64 and arm64 are little-endian, as the format requires.
+                out.append(UnsafeBufferPointer(start: UnsafeRawPointer(p.baseAddress!).assumingMemoryBound(to: UInt8.self), count: p.count * 4))
+            }
+        }
+        return out
+    }
+
+    /// Decodes a file, validating the header; errors name the file and the problem.
+    public static func decode(_ data: Data, source: String) throws -> (tensors: [String: Tensor], metadata: [String: String]) {
+        func bad(_ why: String) -> InputError { InputError("checkpoint '\(source)': \(why)") }
+        guard data.count >= 8 else { throw bad("file too short for a safetensors header") }
+        let n = data.prefix(8).withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }.littleEndian
+        guard n > 0, n < 100_000_000, 8 + Int(n) <= data.count else { throw bad("header length \(n) does not fit the file (\(data.count) bytes)") }
+        let headerData = data.subdata(in: 8..<(8 + Int(n)))
+        guard let header = (try? JSONSerialization.jsonObject(with: headerData)) as? [String: Any] else {
+            throw bad("header is not a JSON object")
+        }
+        let body = data.subdata(in: (8 + Int(n))..<data.count)
+        var tensors: [String: Tensor] = [:]
+        var meta: [String: String] = [:]
+        for (name, v) in header {
+            if name == "__metadata__" {
+                meta = (v as? [String: String]) ?? [:]
+                continue
+            }
+            guard let d = v as? [String: Any], let dtype = d["dtype"] as? String,
+                  let shape = d["shape"] as? [Int], let off = d["data_offsets"] as? [Int], off.count == 2 else {
+                throw bad("entry '\(name)' lacks dtype, shape or data_offsets")
+            }
+            guard dtype == "F32" else { throw bad("tensor '\(name)' has dtype \(dtype); only F32 is supported") }
+            let count = shape.reduce(1, *)
+            guard off[0] >= 0, off[1] <= body.count, off[1] - off[0] == count * 4 else {
+                throw bad("tensor '\(name)' offsets \(off) do not match shape \(shape) and the data size \(body.count)")
+            }
+            var vals = [Float](repeating: 0, count: count)
+            vals.withUnsafeMutableBytes { dst in
+                body.withUnsafeBytes { src in
+                    dst.copyMemory(from: UnsafeRawBufferPointer(rebasing: src[off[0]..<off[1]]))
+                }
+            }
+            tensors[name] = Tensor(shape: shape, values: vals)
+        }
+        return (tensors, meta)
+    }
+}

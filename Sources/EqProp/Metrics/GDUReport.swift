@@ -1,0 +1,97 @@
+import Foundation
+
+public enum Precision: String, Codable, Sendable, CaseIterable { case double, float }
+
+/// The GDU check as run by `xbar gdu`: JSON document and SVG figure.
+public struct GDUDocument: Codable, Sendable {
+    public struct Layer: Codable, Sendable {
+        public var layer: String
+        public var kind: String
+        public var relmse: Double
+        public var relmseCumulative: Double
+        public var signAgreement: Double
+        public var cosine: Double
+        public var components: Int
+        public var bothZero: Int
+        /// ‖ΔEP(t) + ∇BPTT(t)‖/‖∇BPTT(t)‖; null where ∇BPTT(t) ≡ 0.
+        public var perStepRelativeError: [Double?]
+        enum CodingKeys: String, CodingKey {
+            case layer, kind, relmse, relmseCumulative = "relmse_cumulative", signAgreement = "sign_agreement", cosine
+            case components, bothZero = "both_zero", perStepRelativeError = "per_step_relative_error"
+        }
+    }
+    /// Per-step series of one component: ΔEP(β,t) and −∇BPTT(t) for t = 0…K−1.
+    public struct Series: Codable, Sendable {
+        public var layer: String
+        public var kind: String
+        /// Flat index: neuron j, or synapse (row·in + col).
+        public var index: Int
+        public var ep: [Double]
+        public var bptt: [Double]
+    }
+    public var model: String
+    public var precision: Precision
+    public var beta: Double
+    public var nudging: Nudging
+    public var T: Int
+    public var K: Int
+    public var batchSize: Int
+    public var loss: Double
+    public var freePhaseResidual: Double
+    public var layers: [Layer]
+    public var series: [Series]
+    enum CodingKeys: String, CodingKey {
+        case model, precision, beta, nudging, T, K, batchSize = "batch_size", loss
+        case freePhaseResidual = "free_phase_residual", layers, series
+    }
+
+    /// Builds the document from a report; `perLayer` components with the largest |total BPTT| are kept.
+    public init(report r: GDU.Report, spec: NetworkSpec, precision: Precision, batchSize: Int, perLayer: Int = 4) {
+        model = spec.name; self.precision = precision; beta = spec.beta; nudging = spec.nudging
+        T = spec.T; K = spec.K; self.batchSize = batchSize; loss = r.loss; freePhaseResidual = r.freePhaseResidual
+        layers = r.layers.map { l in
+            Layer(layer: l.layer, kind: l.kind, relmse: l.agreement.relmse, relmseCumulative: l.agreement.relmseCumulative,
+                  signAgreement: l.agreement.signAgreement, cosine: l.agreement.cosine, components: l.agreement.components,
+                  bothZero: l.agreement.bothZero, perStepRelativeError: l.perStepRelativeError)
+        }
+        series = r.layers.flatMap { l -> [Series] in
+            let totals = Agreement.totals(l.bptt)
+            let top = totals.indices.sorted { abs(totals[$0]) > abs(totals[$1]) }.prefix(perLayer)
+            return top.map { i in Series(layer: l.layer, kind: l.kind, index: i, ep: l.ep.map { $0[i] }, bptt: l.bptt.map { $0[i] }) }
+        }
+    }
+
+    /// ΔEP (dashed) vs −∇BPTT (solid) over t for the kept components of each layer, and the RelMSE
+    /// per layer, like the seed's Figs. 3–4.
+    public func svg() -> String {
+        var panels: [SVGChart.Panel] = []
+        for l in layers {
+            let ss = series.filter { $0.layer == l.layer }
+            var lines: [SVGChart.Series] = []
+            for (k, s) in ss.enumerated() {
+                let c = SVGChart.palette[k % SVGChart.palette.count]
+                let t = (0..<s.ep.count).map(Double.init)
+                lines.append(.init(name: k == 0 ? "−∇BPTT (solid)" : "", x: t, y: s.bptt, color: c))
+                lines.append(.init(name: k == 0 ? "ΔEP (dashed)" : "", x: t, y: s.ep, color: c, dashed: true))
+            }
+            panels.append(.init(title: "\(l.layer) (\(l.kind)), RelMSE \(String(format: "%.3g", l.relmse))", xLabel: "t (steps back from T)",
+                                yLabel: l.kind == "neurons" ? "ΔS" : "ΔW", content: .lines(lines)))
+        }
+        panels.append(.init(title: "RelMSE per layer", xLabel: "layer", yLabel: "RelMSE", content: .bars(
+            categories: layers.map(\.layer),
+            groups: [(name: "RelMSE", values: layers.map(\.relmse), color: SVGChart.palette[0])]), logY: true))
+        return SVGChart.render(title: "GDU check: \(model), β = \(beta), \(precision.rawValue) precision, batch \(batchSize)", panels: panels, columns: 2)
+    }
+}
+
+extension GDU {
+    /// Non-generic entry point: runs the check on ideal weights in the requested precision.
+    public static func run(spec: NetworkSpec, parameters: Parameters<Double>, x: Matrix<Double>, y: Matrix<Double>, precision: Precision) -> Report {
+        switch precision {
+        case .double:
+            return check(IdealNetwork<Double>(spec: spec, parameters: parameters), x: x, y: y)
+        case .float:
+            return check(IdealNetwork<Float>(spec: spec, parameters: parameters.converted()), x: x.converted(), y: y.converted())
+        }
+    }
+}

@@ -1,0 +1,99 @@
+import Foundation
+
+/// Throughput measurements for `xbar bench` (release builds; one BLAS thread).
+public enum Benchmarks {
+    public struct Result: Codable, Sendable {
+        public var model: String
+        public var T: Int
+        public var K: Int
+        public var batchSize: Int
+        public var epSamplesPerSecond: Double
+        public var bpttSamplesPerSecond: Double
+        public var epFlopsPerSample: Double
+        public var bpttFlopsPerSample: Double
+        /// sgemm on the input-projection shape [B×784]·[784×512] and on 512³, GFLOP/s.
+        public var sgemmInputProjectionGflops: Double
+        public var sgemm512Gflops: Double
+        /// Achieved GFLOP/s of training over the 512³ sgemm rate.
+        public var epFractionOfGemm: Double
+        public var bpttFractionOfGemm: Double
+        public var blasCore: String
+        public var blasThreads: Int
+        public var repeats: Int
+        enum CodingKeys: String, CodingKey {
+            case model, T, K, batchSize = "batch_size", epSamplesPerSecond = "ep_samples_per_s"
+            case bpttSamplesPerSecond = "bptt_samples_per_s", epFlopsPerSample = "ep_flops_per_sample"
+            case bpttFlopsPerSample = "bptt_flops_per_sample", sgemmInputProjectionGflops = "sgemm_input_projection_gflops"
+            case sgemm512Gflops = "sgemm_512_gflops", epFractionOfGemm = "ep_fraction_of_gemm"
+            case bpttFractionOfGemm = "bptt_fraction_of_gemm", blasCore = "blas_core", blasThreads = "blas_threads", repeats
+        }
+    }
+
+    static func median(_ v: [Double]) -> Double {
+        let s = v.sorted(); return s.isEmpty ? 0 : (s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2)
+    }
+
+    /// Median GFLOP/s of `C = A·B` for an m×k by k×n product (timed calls ≥ `seconds` in total).
+    public static func sgemmGflops(m: Int, n: Int, k: Int, seconds: Double = 0.3) -> Double {
+        var rng = RandomStream(seed: 1, stream: "bench")
+        let a = Matrix<Float>(rows: m, cols: k, storage: (0..<(m * k)).map { _ in Float(rng.uniform() - 0.5) })
+        let b = Matrix<Float>(rows: k, cols: n, storage: (0..<(k * n)).map { _ in Float(rng.uniform() - 0.5) })
+        var c = Matrix<Float>(rows: m, cols: n)
+        gemm(a, b, into: &c)
+        var times: [Double] = []
+        let start = Date()
+        while Date().timeIntervalSince(start) < seconds || times.count < 5 {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            gemm(a, b, into: &c)
+            times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9)
+        }
+        return 2 * Double(m * n * k) / median(times) / 1e9
+    }
+
+    /// FLOPs per training sample of a one-hidden-layer P network (matrix products only).
+    public static func flopsPerSample(_ s: NetworkSpec, algorithm: Algorithm) -> Double {
+        precondition(s.layers.count == 3)
+        let n0 = Double(s.layers[0]), n1 = Double(s.layers[1]), n2 = Double(s.layers[2])
+        let T = Double(s.T), K = Double(s.K)
+        let inputRead = 2 * n0 * n1, stepReads = 4 * n1 * n2
+        switch algorithm {
+        case .ep:
+            // input read once; two reads of W12 per step; two rank-B updates per matrix.
+            return inputRead + stepReads * (T + K) + 4 * (n0 * n1 + n1 * n2)
+        case .bptt:
+            // forward T steps; per back-propagated step: drives, W12 gradient (2 products), λ (2 products);
+            // one input-weight gradient from the summed δ.
+            return inputRead + stepReads * T + (K + 1) * 3 * stepReads + 2 * n0 * n1
+        }
+    }
+
+    /// Samples/s of training P-1h (or `spec`) on synthetic 784-pixel data, median of `repeats`.
+    public static func trainingThroughput(spec: NetworkSpec, algorithm: Algorithm, batches: Int, repeats: Int) throws -> Double {
+        let data = DataSet.synthetic(features: spec.layers[0], train: spec.batchSize * batches, test: 10, seed: 1)
+        var options = TrainingOptions(algorithm: algorithm, seed: 1, dataset: "synthetic")
+        options.evalBatchSize = 10
+        var trainer = try Trainer(idealNet: IdealNetwork<Float>(spec: spec, parameters: .initial(spec: spec, seed: 1)), options: options, data: data)
+        _ = trainer.trainEpoch(0)   // warm-up
+        var rates: [Double] = []
+        for r in 0..<repeats {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            _ = trainer.trainEpoch(r + 1)
+            let dt = Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
+            rates.append(Double(data.train.count) / dt)
+        }
+        return median(rates)
+    }
+
+    public static func run(spec: NetworkSpec, batches: Int = 100, repeats: Int = 5) throws -> Result {
+        let ep = try trainingThroughput(spec: spec, algorithm: .ep, batches: batches, repeats: repeats)
+        let bp = try trainingThroughput(spec: spec, algorithm: .bptt, batches: batches, repeats: repeats)
+        let g1 = sgemmGflops(m: spec.batchSize, n: spec.layers[1], k: spec.layers[0])
+        let g2 = sgemmGflops(m: 512, n: 512, k: 512)
+        let fe = flopsPerSample(spec, algorithm: .ep), fb = flopsPerSample(spec, algorithm: .bptt)
+        return Result(model: spec.name, T: spec.T, K: spec.K, batchSize: spec.batchSize,
+                      epSamplesPerSecond: ep, bpttSamplesPerSecond: bp, epFlopsPerSample: fe, bpttFlopsPerSample: fb,
+                      sgemmInputProjectionGflops: g1, sgemm512Gflops: g2,
+                      epFractionOfGemm: ep * fe / (g2 * 1e9), bpttFractionOfGemm: bp * fb / (g2 * 1e9),
+                      blasCore: BLASThreads.coreName, blasThreads: BLASThreads.count, repeats: repeats)
+    }
+}

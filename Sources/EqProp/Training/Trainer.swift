@@ -1,0 +1,180 @@
+import Foundation
+
+public enum Algorithm: String, Codable, Sendable, CaseIterable {
+    /// Equilibrium Propagation (free + nudged phases, local update).
+    case ep
+    /// Truncated BPTT through the last K+1 steps (the seed's baseline), same data, init and SGD.
+    case bptt
+}
+
+/// Options of a training run that are not properties of the network.
+public struct TrainingOptions: Codable, Equatable, Sendable {
+    public var algorithm: Algorithm
+    public var seed: UInt64
+    /// Data set name or folder (see `DataSet.load`).
+    public var dataset: String
+    /// Train on the first N examples of a seeded permutation of the training set (nil = all).
+    public var trainSubset: Int?
+    /// Evaluate on the first N test examples (nil = all).
+    public var testSubset: Int?
+    /// Batch size for evaluation (does not change results beyond float rounding).
+    public var evalBatchSize: Int
+    /// BPTT window in transitions (nil = K + 1, the seed's truncation).
+    public var bpttWindow: Int?
+
+    enum CodingKeys: String, CodingKey {
+        case algorithm, seed, dataset, trainSubset = "train_subset", testSubset = "test_subset"
+        case evalBatchSize = "eval_batch_size", bpttWindow = "bptt_window"
+    }
+
+    public init(algorithm: Algorithm = .ep, seed: UInt64 = 1, dataset: String = "fashion-mnist",
+                trainSubset: Int? = nil, testSubset: Int? = nil, evalBatchSize: Int = 1000, bpttWindow: Int? = nil) {
+        self.algorithm = algorithm; self.seed = seed; self.dataset = dataset; self.trainSubset = trainSubset
+        self.testSubset = testSubset; self.evalBatchSize = evalBatchSize; self.bpttWindow = bpttWindow
+    }
+}
+
+/// One line of `log.jsonl`.
+public struct EpochRecord: Codable, Equatable, Sendable {
+    public var epoch: Int
+    /// Running error (%) over the epoch, from free-phase predictions made before each update.
+    public var trainError: Double
+    /// Error (%) on the test set after the epoch.
+    public var testError: Double
+    /// Wall time of the epoch (training + evaluation), seconds.
+    public var seconds: Double
+    public var samplesPerSecond: Double
+
+    enum CodingKeys: String, CodingKey {
+        case epoch, trainError = "train_error", testError = "test_error", seconds, samplesPerSecond = "samples_per_s"
+    }
+}
+
+/// Progress of a running epoch, for terminal display.
+public struct Progress: Sendable {
+    public var epoch: Int, epochs: Int, batch: Int, batches: Int
+    public var trainError: Double
+    public var samplesPerSecond: Double
+    public var elapsed: Double
+}
+
+/// SGD training of a network on one data set with EP or BPTT.
+public struct Trainer<W: SynapticArray> where W.Scalar == Float {
+    public var net: Network<W>
+    public let options: TrainingOptions
+    public let train: LabeledImages
+    public let test: LabeledImages
+    /// How BPTT gradients reach the weights (only ideal, directly writable arrays support BPTT).
+    let applyGradients: ((inout Network<W>, BPTT.Gradients<Float>) -> Void)?
+
+    public init(net: Network<W>, options: TrainingOptions, data: DataSet) throws {
+        self.net = net
+        self.options = options
+        let spec = net.spec
+        guard data.train.features == spec.layers[0] else {
+            throw InputError("model '\(spec.name)' expects \(spec.layers[0]) inputs but data set '\(data.name)' has \(data.train.features) features (\(data.train.rows)×\(data.train.cols)); set the first entry of 'layers' to \(data.train.features)")
+        }
+        guard data.train.classes == spec.layers.last! else {
+            throw InputError("model '\(spec.name)' has \(spec.layers.last!) outputs but data set '\(data.name)' has \(data.train.classes) classes; set the last entry of 'layers' to \(data.train.classes)")
+        }
+        var tr = data.train
+        if let n = options.trainSubset {
+            guard n >= 1 && n <= tr.count else { throw InputError("train subset must be in 1…\(tr.count) (got \(n))") }
+            var rng = RandomStream(seed: options.seed, stream: "subset")
+            tr = tr.subset(Array(rng.permutation(tr.count).prefix(n)))
+        }
+        var te = data.test
+        if let n = options.testSubset {
+            guard n >= 1 && n <= te.count else { throw InputError("test subset must be in 1…\(te.count) (got \(n))") }
+            te = te.subset(Array(0..<n))
+        }
+        self.train = tr
+        self.test = te
+        self.applyGradients = nil
+        if options.algorithm == .bptt {
+            throw InputError("BPTT training needs ideal weights")
+        }
+    }
+
+    init(net: Network<W>, options: TrainingOptions, train: LabeledImages, test: LabeledImages,
+         applyGradients: ((inout Network<W>, BPTT.Gradients<Float>) -> Void)?) {
+        self.net = net; self.options = options; self.train = train; self.test = test; self.applyGradients = applyGradients
+    }
+
+    /// Trains one epoch (0-based index `epoch`) and returns the running train error in percent.
+    public mutating func trainEpoch(_ epoch: Int, epochs: Int = 0, progress: ((Progress) -> Void)? = nil) -> Double {
+        let spec = net.spec
+        let batcher = Batcher(train, batchSize: spec.batchSize)
+        let order = batcher.order(epoch: epoch, seed: options.seed)
+        var signs = RandomStream(seed: options.seed, stream: "beta-sign/\(epoch)")
+        var wrong = 0, seen = 0
+        let start = Date()
+        var lastReport = start
+        for b in 0..<batcher.batchCount {
+            let idx = order[(b * spec.batchSize)..<min((b + 1) * spec.batchSize, order.count)]
+            let (x, y, labels) = batcher.batch(idx, as: Float.self)
+            let ctx = Dynamics.context(net, x: x, y: y)
+            let preds: [Int]
+            switch options.algorithm {
+            case .ep:
+                let sign: Float = spec.nudging == .randomSign ? (signs.next() & 1 == 0 ? 1 : -1) : 1
+                let phases = EquilibriumPropagation.phases(net, ctx, sign: sign)
+                preds = Dynamics.predictions(phases.free)
+                EquilibriumPropagation.apply(phases, to: &net, context: ctx)
+            case .bptt:
+                let res = BPTT.run(net, ctx, window: options.bpttWindow ?? (spec.K + 1))
+                preds = Dynamics.predictions(res.final)
+                applyGradients!(&net, res.total)
+            }
+            wrong += zip(preds, labels).filter { $0 != $1 }.count
+            seen += labels.count
+            if let progress {
+                let now = Date()
+                if now.timeIntervalSince(lastReport) >= 1 || b == batcher.batchCount - 1 {
+                    lastReport = now
+                    let el = now.timeIntervalSince(start)
+                    progress(Progress(epoch: epoch + 1, epochs: epochs, batch: b + 1, batches: batcher.batchCount,
+                                      trainError: 100 * Double(wrong) / Double(seen), samplesPerSecond: Double(seen) / max(el, 1e-9), elapsed: el))
+                }
+            }
+        }
+        return 100 * Double(wrong) / Double(max(seen, 1))
+    }
+
+    /// Test error (%) after a free phase of T steps.
+    public func evaluate(_ data: LabeledImages? = nil) -> Double {
+        let d = data ?? test
+        let batcher = Batcher(d, batchSize: options.evalBatchSize)
+        let order = batcher.order(epoch: 0, seed: 0, shuffle: false)
+        var wrong = 0
+        for b in 0..<batcher.batchCount {
+            let idx = order[(b * options.evalBatchSize)..<min((b + 1) * options.evalBatchSize, order.count)]
+            let (x, y, labels) = batcher.batch(idx, as: Float.self)
+            let s = Dynamics.freePhase(net, Dynamics.context(net, x: x, y: y))
+            wrong += zip(Dynamics.predictions(s), labels).filter { $0 != $1 }.count
+        }
+        return 100 * Double(wrong) / Double(max(d.count, 1))
+    }
+}
+
+extension Trainer where W: WritableArray {
+    /// A trainer on directly writable (ideal) arrays: supports both EP and BPTT.
+    public init(idealNet net: Network<W>, options: TrainingOptions, data: DataSet) throws {
+        var o = options
+        let alg = o.algorithm
+        o.algorithm = .ep   // validation path shared with the generic initializer
+        let base = try Trainer(net: net, options: o, data: data)
+        o.algorithm = alg
+        self.init(net: net, options: o, train: base.train, test: base.test) { net, g in
+            // Plain SGD: θ ← θ − lr·∇θ, per-layer rates; bias of layer l uses the rate of W_{l−1,l}.
+            for ci in net.arrays.indices {
+                let lr = Float(net.spec.learningRates[ci])
+                Elementwise.axpy(-lr, g.weights[ci], &net.arrays[ci].weights)
+            }
+            for l in net.biases.indices {
+                let lr = Float(net.spec.learningRates[l])
+                for j in net.biases[l].indices { net.biases[l][j] -= lr * g.biases[l][j] }
+            }
+        }
+    }
+}

@@ -1,0 +1,135 @@
+import Foundation
+
+/// A training run on disk: `DIR/model.yaml`, `DIR/log.jsonl` (one `EpochRecord` per line),
+/// `DIR/checkpoint.safetensors` (weights `W<from><to>` [out, in], biases `b<l>`, metadata with the
+/// epoch, spec and options), and `DIR/curves.svg`. Every file is written atomically; the log line of
+/// an epoch is appended before its checkpoint, and a resume drops log lines past the checkpoint, so a
+/// crash at any point resumes to exactly the numbers of an uninterrupted run.
+public enum TrainingRun {
+    public static let checkpointName = "checkpoint.safetensors"
+    public static let formatTag = "eqprop-crossbar/1"
+
+    public struct Checkpoint {
+        public var spec: NetworkSpec
+        public var options: TrainingOptions
+        /// Number of completed epochs.
+        public var epoch: Int
+        public var parameters: Parameters<Float>
+    }
+
+    public static func saveCheckpoint(_ c: Checkpoint, to path: String) throws {
+        var tensors: [String: Safetensors.Tensor] = [:]
+        for (ci, conn) in c.spec.connections.enumerated() {
+            let w = c.parameters.weights[ci]
+            tensors[GDU.weightName(conn)] = .init(shape: [w.rows, w.cols], values: w.storage)
+        }
+        for (l, b) in c.parameters.biases.enumerated() { tensors["b\(l + 1)"] = .init(shape: [b.count], values: b) }
+        let opts = String(decoding: try JSONEncoder().encode(c.options), as: UTF8.self)
+        let meta = ["format": formatTag, "epoch": String(c.epoch), "spec": c.spec.yaml(), "options": opts]
+        try AtomicFile.write(Safetensors.encode(tensors, metadata: meta), to: path)
+    }
+
+    public static func loadCheckpoint(_ path: String) throws -> Checkpoint {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw InputError("checkpoint '\(path)' does not exist")
+        }
+        let (tensors, meta) = try Safetensors.decode(data, source: path)
+        func bad(_ why: String) -> InputError { InputError("checkpoint '\(path)': \(why)") }
+        guard meta["format"] == formatTag else { throw bad("metadata 'format' is \(meta["format"] ?? "missing"), expected \(formatTag)") }
+        guard let e = meta["epoch"].flatMap(Int.init), e >= 0 else { throw bad("metadata 'epoch' is missing or not an integer ≥ 0") }
+        guard let y = meta["spec"] else { throw bad("metadata 'spec' is missing") }
+        let spec = try NetworkSpec.decode(yaml: y, source: "\(path) (spec)")
+        guard let o = meta["options"], let options = try? JSONDecoder().decode(TrainingOptions.self, from: Data(o.utf8)) else {
+            throw bad("metadata 'options' is missing or malformed")
+        }
+        var ws: [Matrix<Float>] = []
+        for c in spec.connections {
+            let name = GDU.weightName(c)
+            guard let t = tensors[name] else { throw bad("tensor '\(name)' is missing") }
+            guard t.shape == [spec.layers[c.to], spec.layers[c.from]] else {
+                throw bad("tensor '\(name)' has shape \(t.shape), expected [\(spec.layers[c.to]), \(spec.layers[c.from])]")
+            }
+            ws.append(Matrix(rows: t.shape[0], cols: t.shape[1], storage: t.values))
+        }
+        var bs: [[Float]] = []
+        for l in 1..<spec.layers.count {
+            guard let t = tensors["b\(l)"], t.shape == [spec.layers[l]] else { throw bad("tensor 'b\(l)' is missing or has the wrong shape") }
+            bs.append(t.values)
+        }
+        if let bad0 = ws.flatMap(\.storage).first(where: { !$0.isFinite }) ?? bs.flatMap({ $0 }).first(where: { !$0.isFinite }) {
+            throw bad("non-finite parameter value \(bad0)")
+        }
+        return Checkpoint(spec: spec, options: options, epoch: e, parameters: Parameters(weights: ws, biases: bs))
+    }
+
+    /// Trains `spec.epochs` epochs in `outDir`, resuming from its checkpoint if `resume` is set.
+    /// `report` receives progress and finished epochs (for terminal display).
+    @discardableResult
+    public static func run(
+        spec specIn: NetworkSpec, options optionsIn: TrainingOptions, outDir: String, resume: Bool,
+        data preloaded: DataSet? = nil,
+        progress: ((Progress) -> Void)? = nil, epochDone: ((EpochRecord) -> Void)? = nil
+    ) throws -> [EpochRecord] {
+        var spec = specIn, options = optionsIn
+        let ckPath = (outDir as NSString).appendingPathComponent(checkpointName)
+        let logPath = (outDir as NSString).appendingPathComponent("log.jsonl")
+        var params: Parameters<Float>
+        var startEpoch = 0
+        if resume {
+            let ck = try loadCheckpoint(ckPath)
+            let epochs = spec.epochs
+            spec = ck.spec
+            spec.epochs = max(epochs, ck.epoch)
+            options = ck.options
+            params = ck.parameters
+            startEpoch = ck.epoch
+            // Drop log lines of epochs after the checkpoint (they will be redone).
+            let kept = JSONLWriter.readLines(logPath).filter { ($0["epoch"] as? Int ?? Int.max) <= ck.epoch }
+            let text = kept.compactMap { try? JSONSerialization.data(withJSONObject: $0, options: [.sortedKeys]) }
+                .map { String(decoding: $0, as: UTF8.self) + "\n" }.joined()
+            try AtomicFile.write(text, to: logPath)
+        } else {
+            try spec.validate()
+            if FileManager.default.fileExists(atPath: ckPath) {
+                throw InputError("'\(outDir)' already holds a run; use --resume \(outDir) to continue it, or another --out")
+            }
+            params = Parameters<Float>.initial(spec: spec, seed: options.seed)
+            try FileManager.default.createDirectory(atPath: outDir, withIntermediateDirectories: true)
+            try AtomicFile.write("", to: logPath)
+        }
+        try AtomicFile.write(spec.yaml(), to: (outDir as NSString).appendingPathComponent("model.yaml"))
+        let data = try preloaded ?? DataSet.load(options.dataset)
+        var trainer = try Trainer(idealNet: IdealNetwork<Float>(spec: spec, parameters: params), options: options, data: data)
+        let log = try JSONLWriter(path: logPath)
+        var records: [EpochRecord] = []
+        for epoch in startEpoch..<spec.epochs {
+            let t0 = Date()
+            let trainErr = trainer.trainEpoch(epoch, epochs: spec.epochs, progress: progress)
+            let testErr = trainer.evaluate()
+            let secs = Date().timeIntervalSince(t0)
+            let rec = EpochRecord(epoch: epoch + 1, trainError: trainErr, testError: testErr, seconds: secs,
+                                  samplesPerSecond: Double(trainer.train.count) / secs)
+            try log.append(rec)
+            try saveCheckpoint(Checkpoint(spec: spec, options: options, epoch: epoch + 1, parameters: trainer.net.parameters), to: ckPath)
+            records.append(rec)
+            epochDone?(rec)
+            try writeCurves(logPath: logPath, title: "\(spec.name), \(options.algorithm.rawValue.uppercased()) on \(options.dataset)",
+                            to: (outDir as NSString).appendingPathComponent("curves.svg"))
+        }
+        return records
+    }
+
+    /// Train and test error per epoch, from the log.
+    public static func writeCurves(logPath: String, title: String, to path: String) throws {
+        let lines = JSONLWriter.readLines(logPath)
+        let ep = lines.compactMap { ($0["epoch"] as? Int).map(Double.init) }
+        let tr = lines.compactMap { $0["train_error"] as? Double }
+        let te = lines.compactMap { $0["test_error"] as? Double }
+        guard ep.count == tr.count, ep.count == te.count, !ep.isEmpty else { return }
+        let panel = SVGChart.Panel(title: "error per epoch", xLabel: "epoch", yLabel: "error (%)", content: .lines([
+            .init(name: "train (running)", x: ep, y: tr, color: SVGChart.palette[0]),
+            .init(name: "test", x: ep, y: te, color: SVGChart.palette[1]),
+        ]))
+        try AtomicFile.write(SVGChart.render(title: title, panels: [panel], columns: 1, panelWidth: 560, panelHeight: 340), to: path)
+    }
+}

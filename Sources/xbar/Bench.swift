@@ -1,0 +1,29 @@
+import ArgumentParser
+import EqProp
+import Foundation
+
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Training throughput of P-1h (EP and BPTT) against this machine's sgemm rate.",
+        discussion: "Use a release build (swift build -c release). Medians over --repeats runs of --batches batches on synthetic 784-pixel data.")
+    @OptionGroup var modelOptions: ModelOptions
+    @Option(help: "Batches per timed run.") var batches: Int = 100
+    @Option(help: "Timed runs (median reported).") var repeats: Int = 5
+    @Flag(help: "Print one JSON object.") var json = false
+
+    func run() throws {
+        guard batches >= 1, repeats >= 1 else { throw InputError("--batches and --repeats must be ≥ 1") }
+        let spec = try modelOptions.resolve()
+        guard spec.layers.count == 3 else { throw InputError("xbar bench measures one-hidden-layer models (got layers \(spec.layers))") }
+        let r = try Benchmarks.run(spec: spec, batches: batches, repeats: repeats)
+        if json {
+            let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys]
+            print(String(decoding: try enc.encode(r), as: UTF8.self))
+        } else {
+            print(String(format: "%@ (T=%d, K=%d, batch %d), BLAS core %@, %d thread(s)", r.model, r.T, r.K, r.batchSize, r.blasCore, r.blasThreads))
+            print(String(format: "EP   %8.0f samples/s  %6.2f MFLOP/sample  %5.1f%% of sgemm 512³", r.epSamplesPerSecond, r.epFlopsPerSample / 1e6, 100 * r.epFractionOfGemm))
+            print(String(format: "BPTT %8.0f samples/s  %6.2f MFLOP/sample  %5.1f%% of sgemm 512³", r.bpttSamplesPerSecond, r.bpttFlopsPerSample / 1e6, 100 * r.bpttFractionOfGemm))
+            print(String(format: "sgemm %.1f GFLOP/s on [%d×784]·[784×512], %.1f GFLOP/s on 512³", r.sgemmInputProjectionGflops, r.batchSize, r.sgemm512Gflops))
+        }
+    }
+}

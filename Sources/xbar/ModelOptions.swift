@@ -1,0 +1,73 @@
+import ArgumentParser
+import EqProp
+
+/// A preset plus per-field overrides: every field of a network file can be set from the command line.
+struct ModelOptions: ParsableArguments {
+    @Option(help: "Network preset name (Models/networks/NAME.yaml) or path to a YAML file.")
+    var model: String = "p-1h"
+
+    @Option(help: "Layer sizes input → output, comma-separated (e.g. 784,512,10).")
+    var layers: String?
+    @Option(help: "Activation: sigm | hardsigm | tanh | identity.")
+    var activation: String?
+    @Option(help: "Integration step (ε of the EB model; 1 for P), in (0, 1].")
+    var dt: Double?
+    @Option(name: .customLong("T"), help: "Free-phase steps (≥ 1).")
+    var T: Int?
+    @Option(name: .customLong("K"), help: "Nudged-phase steps (≥ 1).")
+    var K: Int?
+    @Option(help: "Nudging strength β (> 0).")
+    var beta: Double?
+    @Option(help: "Nudging: one-sided | random-sign | symmetric.")
+    var nudging: String?
+    @Option(help: "Learning rates, one per weight matrix input → output, comma-separated.")
+    var lr: String?
+    @Option(help: "Mini-batch size (≥ 1).")
+    var batchSize: Int?
+    @Option(help: "Number of epochs (≥ 0).")
+    var epochs: Int?
+    @Option(help: "EB only: clamp states to [0,1] (true/false).")
+    var clamp: Bool?
+    @Option(help: "EB only: ρ′ factor on the output layer so Φ is an exact primitive (true/false).")
+    var exactPrimitive: Bool?
+
+    static func list<T>(_ s: String, field: String, _ parse: (String) -> T?) throws -> [T] {
+        let parts = s.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        var out: [T] = []
+        for p in parts {
+            guard let v = parse(p) else { throw InputError("--\(field): '\(p)' is not a valid number in '\(s)'") }
+            out.append(v)
+        }
+        if out.isEmpty { throw InputError("--\(field): empty list") }
+        return out
+    }
+
+    /// The preset with every given override applied, validated.
+    func resolve() throws -> NetworkSpec {
+        var s = try NetworkSpec.load(model)
+        if let v = layers { s.layers = try Self.list(v, field: "layers") { Int($0) } }
+        if let v = activation {
+            guard let a = Activation(rawValue: v) else {
+                throw InputError("--activation must be one of \(Activation.allCases.map(\.rawValue).joined(separator: ", ")) (got '\(v)')")
+            }
+            s.activation = a
+        }
+        if let v = dt { s.dt = v }
+        if let v = T { s.T = v }
+        if let v = K { s.K = v }
+        if let v = beta { s.beta = v }
+        if let v = nudging {
+            guard let n = Nudging(rawValue: v) else {
+                throw InputError("--nudging must be one of \(Nudging.allCases.map(\.rawValue).joined(separator: ", ")) (got '\(v)')")
+            }
+            s.nudging = n
+        }
+        if let v = lr { s.learningRates = try Self.list(v, field: "lr") { Double($0) } }
+        if let v = batchSize { s.batchSize = v }
+        if let v = epochs { s.epochs = v }
+        if let v = clamp { s.clamp = v }
+        if let v = exactPrimitive { s.exactPrimitive = v }
+        try s.validate()
+        return s
+    }
+}

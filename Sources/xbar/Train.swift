@@ -1,0 +1,68 @@
+import ArgumentParser
+import EqProp
+import Foundation
+
+struct Train: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Train a network with EP or BPTT; log per epoch, checkpoint, resume.",
+        discussion: """
+        Writes DIR/log.jsonl (one line per epoch: epoch, train_error, test_error, seconds), \
+        DIR/checkpoint.safetensors (after every epoch; readable with Python's safetensors), \
+        DIR/model.yaml and DIR/curves.svg. --resume DIR continues an interrupted run exactly.
+        """)
+
+    @OptionGroup var modelOptions: ModelOptions
+    @Option(help: "Learning algorithm: ep | bptt.")
+    var algorithm: String = "ep"
+    @Option(help: "fashion-mnist (Debian package), mnist ($XBAR_MNIST_DIR or ./data/mnist), or a folder with the four IDX files.")
+    var dataset: String = "fashion-mnist"
+    @Option(help: "Seed of every random stream (init, shuffling, β signs).")
+    var seed: UInt64 = 1
+    @Option(help: "Output folder.")
+    var out: String?
+    @Option(help: "Continue the run in this folder from its checkpoint (its model and options are used).")
+    var resume: String?
+    @Option(help: "Train on N examples of a seeded subset of the training set.")
+    var trainSubset: Int?
+    @Option(help: "Evaluate on the first N test examples.")
+    var testSubset: Int?
+    @Flag(help: "No progress line.")
+    var quiet = false
+
+    func run() throws {
+        guard let alg = Algorithm(rawValue: algorithm) else {
+            throw InputError("--algorithm must be ep or bptt (got '\(algorithm)')")
+        }
+        let dir: String
+        let spec: NetworkSpec
+        if let r = resume {
+            if let o = out, o != r { throw InputError("--resume \(r) writes into its own folder; drop --out \(o)") }
+            dir = r
+            // The checkpoint carries the model; only --epochs may extend it.
+            let ck = try TrainingRun.loadCheckpoint((r as NSString).appendingPathComponent(TrainingRun.checkpointName))
+            var s = ck.spec
+            if let e = modelOptions.epochs { s.epochs = e }
+            spec = s
+        } else {
+            spec = try modelOptions.resolve()
+            dir = out ?? "runs/\(spec.name)-\(alg.rawValue)-seed\(seed)"
+        }
+        let options = TrainingOptions(algorithm: alg, seed: seed, dataset: dataset, trainSubset: trainSubset, testSubset: testSubset)
+        if !quiet {
+            FileHandle.standardError.write(Data("xbar train: \(spec.name) (\(spec.layers.map(String.init).joined(separator: "-")), T=\(spec.T), K=\(spec.K), β=\(spec.beta)) with \(alg.rawValue.uppercased()) on \(dataset) → \(dir)\n".utf8))
+        }
+        let t0 = Date()
+        try TrainingRun.run(spec: spec, options: options, outDir: dir, resume: resume != nil,
+            progress: quiet ? nil : { p in
+                let eta = p.samplesPerSecond > 0 ? Double(p.batches - p.batch) * Double(spec.batchSize) / p.samplesPerSecond : 0
+                Status.line(String(format: "epoch %d/%d  batch %d/%d  train err %.2f%%  %.0f samples/s  ETA %@",
+                                   p.epoch, p.epochs, p.batch, p.batches, p.trainError, p.samplesPerSecond, Status.clock(eta)))
+            },
+            epochDone: quiet ? nil : { r in
+                Status.line(String(format: "epoch %d: train error %.2f%%, test error %.2f%%, %.1f s", r.epoch, r.trainError, r.testError, r.seconds), final: true)
+            })
+        if !quiet {
+            FileHandle.standardError.write(Data("done in \(Status.clock(Date().timeIntervalSince(t0))); log \(dir)/log.jsonl, checkpoint \(dir)/\(TrainingRun.checkpointName), plot \(dir)/curves.svg\n".utf8))
+        }
+    }
+}

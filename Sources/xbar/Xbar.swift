@@ -1,0 +1,56 @@
+import ArgumentParser
+import EqProp
+import Foundation
+
+@main
+struct Xbar: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "xbar",
+        abstract: "Equilibrium Propagation on simulated memristive crossbars: train, check EP against BPTT, benchmark.",
+        subcommands: [Train.self, GDUCheck.self, Bench.self, Models.self])
+
+    /// One clear error line and a non-zero exit for bad input; help and usage as usual.
+    static func main() {
+        BLASThreads.set(1)   // bitwise reproducible products; parallelism comes from elsewhere
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch let e as InputError {
+            FileHandle.standardError.write(Data("error: \(e.message)\n".utf8))
+            Foundation.exit(2)
+        } catch {
+            let code = exitCode(for: error)
+            if code == .success || error is CleanExit { exit(withError: error) }
+            let msg = message(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)"
+            FileHandle.standardError.write(Data("error: \(msg)\n".utf8))
+            Foundation.exit(code.rawValue == 0 ? 2 : code.rawValue)
+        }
+    }
+}
+
+/// `xbar models`: lists the network presets.
+struct Models: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List the network presets in Models/networks.")
+    func run() throws {
+        for name in PresetLocator.available(kind: "networks") {
+            let s = try NetworkSpec.load(name)
+            print("\(name.padding(toLength: 8, withPad: " ", startingAt: 0)) \(s.kind.rawValue.padding(toLength: 13, withPad: " ", startingAt: 0)) layers \(s.layers.map(String.init).joined(separator: "-"))  \(s.activation.rawValue)  T=\(s.T) K=\(s.K) β=\(s.beta)")
+        }
+    }
+}
+
+/// Writes a status line to stderr (overwritten in place on a terminal).
+enum Status {
+    static let isTTY = isatty(STDERR_FILENO) != 0
+    static func line(_ s: String, final: Bool = false) {
+        if isTTY {
+            FileHandle.standardError.write(Data("\r\u{1B}[K\(s)\(final ? "\n" : "")".utf8))
+        } else if final {
+            FileHandle.standardError.write(Data("\(s)\n".utf8))
+        }
+    }
+    static func clock(_ s: Double) -> String {
+        let t = Int(s.rounded())
+        return t >= 3600 ? String(format: "%d:%02d:%02d", t / 3600, t / 60 % 60, t % 60) : String(format: "%d:%02d", t / 60, t % 60)
+    }
+}
