@@ -10,21 +10,21 @@ struct ModelOptions: ParsableArguments {
     var layers: String?
     @Option(help: "Activation: sigm | hardsigm | tanh | identity.")
     var activation: String?
-    @Option(help: "Integration step (ε of the EB model; 1 for P), in (0, 1].")
+    @Option(parsing: .unconditional, help: "Integration step (ε of the EB model; 1 for P), in (0, 1].")
     var dt: Double?
-    @Option(name: .customLong("T"), help: "Free-phase steps (≥ 1).")
+    @Option(name: .customLong("T"), parsing: .unconditional, help: "Free-phase steps (≥ 1).")
     var T: Int?
-    @Option(name: .customLong("K"), help: "Nudged-phase steps (≥ 1).")
+    @Option(name: .customLong("K"), parsing: .unconditional, help: "Nudged-phase steps (≥ 1).")
     var K: Int?
-    @Option(help: "Nudging strength β (> 0).")
+    @Option(parsing: .unconditional, help: "Nudging strength β (> 0).")
     var beta: Double?
     @Option(help: "Nudging: one-sided | random-sign | symmetric.")
     var nudging: String?
-    @Option(help: "Learning rates, one per weight matrix input → output, comma-separated.")
+    @Option(parsing: .unconditional, help: "Learning rates, one per weight matrix input → output, comma-separated.")
     var lr: String?
-    @Option(help: "Mini-batch size (≥ 1).")
+    @Option(parsing: .unconditional, help: "Mini-batch size (≥ 1).")
     var batchSize: Int?
-    @Option(help: "Number of epochs (≥ 0).")
+    @Option(parsing: .unconditional, help: "Number of epochs (≥ 0).")
     var epochs: Int?
     @Option(help: "EB only: clamp states to [0,1] (true/false).")
     var clamp: Bool?

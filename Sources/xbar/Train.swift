@@ -48,11 +48,11 @@ struct Train: ParsableCommand {
             dir = out ?? "runs/\(spec.name)-\(alg.rawValue)-seed\(seed)"
         }
         let options = TrainingOptions(algorithm: alg, seed: seed, dataset: dataset, trainSubset: trainSubset, testSubset: testSubset)
-        if !quiet {
-            FileHandle.standardError.write(Data("xbar train: \(spec.name) (\(spec.layers.map(String.init).joined(separator: "-")), T=\(spec.T), K=\(spec.K), β=\(spec.beta)) with \(alg.rawValue.uppercased()) on \(dataset) → \(dir)\n".utf8))
-        }
         let t0 = Date()
         try TrainingRun.run(spec: spec, options: options, outDir: dir, resume: resume != nil,
+            started: quiet ? nil : { spec in
+                FileHandle.standardError.write(Data("xbar train: \(spec.name) (\(spec.layers.map(String.init).joined(separator: "-")), T=\(spec.T), K=\(spec.K), β=\(spec.beta)) with \(alg.rawValue.uppercased()) on \(dataset) → \(dir)\n".utf8))
+            },
             progress: quiet ? nil : { p in
                 let eta = p.samplesPerSecond > 0 ? Double(p.batches - p.batch) * Double(spec.batchSize) / p.samplesPerSecond : 0
                 Status.line(String(format: "epoch %d/%d  batch %d/%d  train err %.2f%%  %.0f samples/s  ETA %@",

@@ -95,10 +95,11 @@ public enum Dynamics {
                     out[l - 1].storage.withUnsafeMutableBufferPointer { po in
                         switch spec.kind {
                         case .prototypical:
-                            if dt == 1 {
-                                for i in 0..<po.count { po[i] = act.value(ph[i]) }
-                            } else {
-                                for i in 0..<po.count { po[i] = ps[i] + dt * (act.value(ph[i]) - ps[i]) }
+                            // σ(h) in one vectorized pass, then the leaky integration if dt < 1.
+                            for i in 0..<po.count { po[i] = ph[i] }
+                            act.apply(po)
+                            if dt != 1 {
+                                for i in 0..<po.count { po[i] = ps[i] + dt * (po[i] - ps[i]) }
                             }
                         case .energyBased:
                             if hasPrimeFactor(spec, layer: l) {

@@ -45,10 +45,14 @@ public enum EquilibriumPropagation {
         for (ci, c) in net.connections.enumerated() {
             let scale = T(net.spec.learningRates[ci]) / (phases.divisor * B)
             if scale == 0 { continue }
-            let preP = c.from == 0 ? ctx.fx : fp[c.from - 1]
-            let preN = c.from == 0 ? ctx.fx : fn[c.from - 1]
-            net.arrays[ci].update(post: fp[c.to - 1], pre: preP, scale: scale)
-            net.arrays[ci].update(post: fn[c.to - 1], pre: preN, scale: -scale)
+            if c.from == 0 {
+                // The input is the same in both phases: one rank-B pass of the difference,
+                // (f(s⁺_b) − f(s⁻_b))ᵀ·f(x), computed in the periphery.
+                net.arrays[ci].update(post: Elementwise.difference(fp[c.to - 1], fn[c.to - 1]), pre: ctx.fx, scale: scale)
+            } else {
+                net.arrays[ci].update(post: fp[c.to - 1], pre: fp[c.from - 1], scale: scale)
+                net.arrays[ci].update(post: fn[c.to - 1], pre: fn[c.from - 1], scale: -scale)
+            }
         }
         // Bias of layer l uses the learning rate of its incoming chain connection (l−1 → l).
         for l in 1...net.depth {

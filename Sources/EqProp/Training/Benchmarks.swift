@@ -58,8 +58,9 @@ public enum Benchmarks {
         let inputRead = 2 * n0 * n1, stepReads = 4 * n1 * n2
         switch algorithm {
         case .ep:
-            // input read once; two reads of W12 per step; two rank-B updates per matrix.
-            return inputRead + stepReads * (T + K) + 4 * (n0 * n1 + n1 * n2)
+            // input read once; two reads of W12 per step; one rank-B update of the input matrix
+            // (the input is the same in both phases), two of W12.
+            return inputRead + stepReads * (T + K) + 2 * n0 * n1 + 4 * n1 * n2
         case .bptt:
             // forward T steps; per back-propagated step: drives, W12 gradient (2 products), λ (2 products);
             // one input-weight gradient from the summed δ.

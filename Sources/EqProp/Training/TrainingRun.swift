@@ -68,13 +68,16 @@ public enum TrainingRun {
     public static func run(
         spec specIn: NetworkSpec, options optionsIn: TrainingOptions, outDir: String, resume: Bool,
         data preloaded: DataSet? = nil,
+        started: ((NetworkSpec) -> Void)? = nil,
         progress: ((Progress) -> Void)? = nil, epochDone: ((EpochRecord) -> Void)? = nil
     ) throws -> [EpochRecord] {
         var spec = specIn, options = optionsIn
         let ckPath = (outDir as NSString).appendingPathComponent(checkpointName)
         let logPath = (outDir as NSString).appendingPathComponent("log.jsonl")
+        // Everything is checked (model, checkpoint, data, shapes) before anything is written.
         var params: Parameters<Float>
         var startEpoch = 0
+        var keptLog = ""
         if resume {
             let ck = try loadCheckpoint(ckPath)
             let epochs = spec.epochs
@@ -83,24 +86,24 @@ public enum TrainingRun {
             options = ck.options
             params = ck.parameters
             startEpoch = ck.epoch
-            // Drop log lines of epochs after the checkpoint (they will be redone).
+            // Log lines of epochs after the checkpoint are dropped (they will be redone).
             let kept = JSONLWriter.readLines(logPath).filter { ($0["epoch"] as? Int ?? Int.max) <= ck.epoch }
-            let text = kept.compactMap { try? JSONSerialization.data(withJSONObject: $0, options: [.sortedKeys]) }
+            keptLog = kept.compactMap { try? JSONSerialization.data(withJSONObject: $0, options: [.sortedKeys]) }
                 .map { String(decoding: $0, as: UTF8.self) + "\n" }.joined()
-            try AtomicFile.write(text, to: logPath)
         } else {
             try spec.validate()
             if FileManager.default.fileExists(atPath: ckPath) {
                 throw InputError("'\(outDir)' already holds a run; use --resume \(outDir) to continue it, or another --out")
             }
             params = Parameters<Float>.initial(spec: spec, seed: options.seed)
-            try FileManager.default.createDirectory(atPath: outDir, withIntermediateDirectories: true)
-            try AtomicFile.write("", to: logPath)
         }
-        try AtomicFile.write(spec.yaml(), to: (outDir as NSString).appendingPathComponent("model.yaml"))
         let data = try preloaded ?? DataSet.load(options.dataset)
         var trainer = try Trainer(idealNet: IdealNetwork<Float>(spec: spec, parameters: params), options: options, data: data)
+        try FileManager.default.createDirectory(atPath: outDir, withIntermediateDirectories: true)
+        try AtomicFile.write(keptLog, to: logPath)
+        try AtomicFile.write(spec.yaml(), to: (outDir as NSString).appendingPathComponent("model.yaml"))
         let log = try JSONLWriter(path: logPath)
+        started?(spec)
         var records: [EpochRecord] = []
         for epoch in startEpoch..<spec.epochs {
             let t0 = Date()

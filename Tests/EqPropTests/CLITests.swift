@@ -1,0 +1,70 @@
+import Foundation
+import Testing
+@testable import EqProp
+
+/// Bad input to the `xbar` executable: one clear error line and a non-zero exit, never a crash.
+@Suite struct CLITests {
+    /// The xbar binary built next to this test bundle (or $XBAR_BIN).
+    static var binary: String? {
+        if let b = ProcessInfo.processInfo.environment["XBAR_BIN"] { return b }
+        let dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        for cand in [dir, dir.deletingLastPathComponent()] {
+            let p = cand.appendingPathComponent("xbar").path
+            if FileManager.default.isExecutableFile(atPath: p) { return p }
+        }
+        return nil
+    }
+
+    static func run(_ args: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: try #require(binary, "xbar binary not found next to the tests"))
+        p.arguments = args
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out; p.standardError = err
+        try p.run()
+        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+    }
+
+    static let badInputs: [([String], String)] = [
+        (["train", "--model", "no-such-model"], "unknown model preset 'no-such-model'"),
+        (["train", "--T", "-5"], "field 'T' must be an integer ≥ 1"),
+        (["train", "--K=-2"], "field 'K' must be an integer ≥ 1"),
+        (["train", "--beta=-0.1"], "field 'beta' must be a number > 0"),
+        (["train", "--layers", "100,50,10", "--epochs", "1"], "expects 100 inputs but data set"),
+        (["train", "--layers", "784,50,7", "--epochs", "1"], "has 7 outputs but data set"),
+        (["train", "--dataset", "/no/such/folder", "--epochs", "1"], "folder '/no/such/folder' not found"),
+        (["train", "--dataset", "mnist", "--epochs", "1"], "dataset 'mnist'"),
+        (["train", "--algorithm", "sgd"], "--algorithm must be ep or bptt"),
+        (["train", "--lr", "0.1,abc"], "'abc' is not a valid number"),
+        (["train", "--resume", "/no/such/run"], "does not exist"),
+        (["gdu", "--precision", "half"], "--precision must be double or float"),
+        (["train", "--T", "ten"], "error:"),
+    ]
+
+    @Test(arguments: 0..<badInputs.count)
+    func badInputGivesOneClearLine(_ i: Int) throws {
+        let (args, expected) = Self.badInputs[i]
+        let tmp = NSTemporaryDirectory() + "xbar-cli-\(UUID().uuidString)"
+        let r = try Self.run(args + (args.contains("--resume") ? [] : ["--out", tmp]))
+        #expect(r.status != 0, "\(args): exit status 0")
+        #expect(r.status < 128, "\(args): crashed with status \(r.status)")
+        let lines = r.stderr.split(separator: "\n")
+        #expect(lines.count == 1, "\(args): expected one line, got \(r.stderr)")
+        #expect(r.stderr.hasPrefix("error: ") && r.stderr.contains(expected), "\(args): \(r.stderr)")
+    }
+
+    @Test func gduWritesJSONAndSVG() throws {
+        let tmp = NSTemporaryDirectory() + "xbar-gdu-\(UUID().uuidString)"
+        let r = try Self.run(["gdu", "--model", "toy", "--T", "800", "--K", "10", "--out", tmp])
+        #expect(r.status == 0, "\(r.stderr)")
+        let json = try #require(FileManager.default.contents(atPath: tmp + "/gdu.json"))
+        let obj = try #require(try JSONSerialization.jsonObject(with: json) as? [String: Any])
+        let layers = try #require(obj["layers"] as? [[String: Any]])
+        #expect(Set(layers.compactMap { $0["kind"] as? String }) == ["neurons", "weights"])
+        #expect(layers.allSatisfy { $0["relmse"] is Double && $0["sign_agreement"] is Double && $0["cosine"] is Double })
+        let svg = try String(contentsOfFile: tmp + "/gdu.svg", encoding: .utf8)
+        #expect(svg.hasPrefix("<svg") && svg.contains("polyline"))
+    }
+}
