@@ -58,7 +58,8 @@ struct GDUCheck: ParsableCommand {
         try AtomicFile.write(doc.svg(), to: (out as NSString).appendingPathComponent("gdu.svg"))
         print("layer  kind      RelMSE     sign agree  cosine")
         for l in doc.layers {
-            print(String(format: "%-6@ %-8@ %10.3e  %8.2f%%  %8.4f", l.layer, l.kind, l.relmse, l.signAgreement, l.cosine))
+            print(l.layer.padding(toLength: 6, withPad: " ", startingAt: 0) + " " + l.kind.padding(toLength: 8, withPad: " ", startingAt: 0)
+                  + String(format: " %10.3e  %8.2f%%  %8.4f", l.relmse, l.signAgreement, l.cosine))
         }
         print(String(format: "free-phase residual max|s_T − s_{T−1}| = %.2e; wrote %@/gdu.json and %@/gdu.svg", report.freePhaseResidual, out, out))
     }

@@ -83,7 +83,8 @@ public enum Dynamics {
     public static func step<W: SynapticArray>(_ net: Network<W>, _ ctx: BatchContext<W.Scalar>, _ s: State<W.Scalar>, nudge: W.Scalar = 0) -> State<W.Scalar> {
         typealias T = W.Scalar
         let spec = net.spec
-        let h = drives(net, ctx, activity: activity(net, s))
+        let fs = activity(net, s)
+        let h = drives(net, ctx, activity: fs)
         let dt = T(spec.dt), L = net.depth
         var out = s
         for l in 1...L {
@@ -92,6 +93,7 @@ public enum Dynamics {
             let act = spec.activation
             h[l - 1].storage.withUnsafeBufferPointer { ph in
                 s[l - 1].storage.withUnsafeBufferPointer { ps in
+                  fs[l - 1].storage.withUnsafeBufferPointer { pf in
                     out[l - 1].storage.withUnsafeMutableBufferPointer { po in
                         switch spec.kind {
                         case .prototypical:
@@ -102,13 +104,15 @@ public enum Dynamics {
                                 for i in 0..<po.count { po[i] = ps[i] + dt * (po[i] - ps[i]) }
                             }
                         case .energyBased:
+                            // ρ′(s) from ρ(s), already computed (vectorized) for the synaptic reads.
                             if hasPrimeFactor(spec, layer: l) {
-                                for i in 0..<po.count { po[i] = ps[i] + dt * (act.derivative(ps[i]) * ph[i] - ps[i]) }
+                                for i in 0..<po.count { po[i] = ps[i] + dt * (act.derivative(fromValue: pf[i]) * ph[i] - ps[i]) }
                             } else {
                                 for i in 0..<po.count { po[i] = ps[i] + dt * (ph[i] - ps[i]) }
                             }
                         }
                     }
+                  }
                 }
             }
             if isOutput && nudge != 0 {

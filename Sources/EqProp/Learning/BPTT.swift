@@ -59,17 +59,24 @@ public enum BPTT {
         // recorded, input-weight gradients are formed once from the summed δ (saves a gemm per step).
         var deltaSum: [Matrix<Sc>] = final.map { Matrix(rows: $0.rows, cols: $0.cols) }
         for t in 0..<w {
-            if t < record { neurons.append(lambda) }
             let recordThis = t < record
-            let (prev, g, delta) = adjoint(net, ctx, state: traj[w - 1 - t], lambdaNext: lambda, inputWeightGradients: recordThis)
-            total.add(g)
-            if recordThis { perStep.append(g) } else { for l in delta.indices { Elementwise.axpy(1, delta[l], &deltaSum[l]) } }
+            if recordThis { neurons.append(lambda) }
+            let prev: State<Sc>, delta: [Matrix<Sc>]
+            if recordThis {
+                var g = Gradients<Sc>.zero(like: net)
+                (prev, delta) = adjoint(net, ctx, state: traj[w - 1 - t], lambdaNext: lambda, into: &g, inputWeightGradients: true)
+                total.add(g)
+                perStep.append(g)
+            } else {
+                (prev, delta) = adjoint(net, ctx, state: traj[w - 1 - t], lambdaNext: lambda, into: &total, inputWeightGradients: false)
+                for l in delta.indices { Elementwise.axpy(1, delta[l], &deltaSum[l]) }
+            }
             lambda = prev
         }
+        if record > w { neurons.append(lambda) }   // ∂L/∂s_{T−w} when asked one step beyond
         for (ci, c) in net.connections.enumerated() where c.from == 0 {
             gemm(deltaSum[c.to - 1], transposeA: true, ctx.fx, into: &total.weights[ci], beta: 1)
         }
-        if record > w { neurons.append(lambda) }   // ∂L/∂s_{T−w} when asked one step beyond
         return Result(total: total, perStep: perStep, neurons: neurons, final: final, loss: loss)
     }
 
@@ -84,8 +91,8 @@ public enum BPTT {
     /// and λ_b += (δ_a·Wᵀ)⊙f′(s_b).
     public static func adjoint<W: SynapticArray>(
         _ net: Network<W>, _ ctx: BatchContext<W.Scalar>, state s: State<W.Scalar>, lambdaNext: State<W.Scalar>,
-        inputWeightGradients: Bool = true
-    ) -> (State<W.Scalar>, Gradients<W.Scalar>, [Matrix<W.Scalar>]) {
+        into grads: inout Gradients<W.Scalar>, inputWeightGradients: Bool = true
+    ) -> (State<W.Scalar>, [Matrix<W.Scalar>]) {
         typealias Sc = W.Scalar
         let spec = net.spec
         let act = spec.activation
@@ -93,36 +100,44 @@ public enum BPTT {
         let isEB = spec.kind == .energyBased
         let fs = Dynamics.activity(net, s)
         let h = Dynamics.drives(net, ctx, activity: fs)
+        // P needs σ(h) (for σ′ and the clamp test): one vectorized pass.
+        let sigmaH: [Matrix<Sc>] = isEB ? [] : h.map { act.applied($0) }
         var lambda: State<Sc> = s.map { Matrix(rows: $0.rows, cols: $0.cols) }
         var delta: [Matrix<Sc>] = h.map { Matrix(rows: $0.rows, cols: $0.cols) }
         for l in 1...L {
             let prime = isEB && Dynamics.hasPrimeFactor(spec, layer: l)
-            let ps = s[l - 1].storage, ph = h[l - 1].storage, pl = lambdaNext[l - 1].storage
-            for i in 0..<ps.count {
-                var mu = pl[i]
-                if spec.clamp {
-                    let z: Sc
-                    if isEB { z = ps[i] + dt * ((prime ? act.derivative(ps[i]) : 1) * ph[i] - ps[i]) }
-                    else { z = ps[i] + dt * (act.value(ph[i]) - ps[i]) }
-                    if !(z > 0 && z < 1) { mu = 0 }
-                }
-                var lam = (1 - dt) * mu
-                let d: Sc
-                if isEB {
-                    if prime {
-                        d = dt * mu * act.derivative(ps[i])
-                        lam += dt * mu * act.secondDerivative(ps[i]) * ph[i]
-                    } else {
-                        d = dt * mu
+            let n = s[l - 1].count
+            s[l - 1].storage.withUnsafeBufferPointer { ps in
+            h[l - 1].storage.withUnsafeBufferPointer { ph in
+            lambdaNext[l - 1].storage.withUnsafeBufferPointer { pl in
+            (isEB ? fs[l - 1] : sigmaH[l - 1]).storage.withUnsafeBufferPointer { pv in   // ρ(s) for EB, σ(h) for P
+            lambda[l - 1].storage.withUnsafeMutableBufferPointer { pLam in
+            delta[l - 1].storage.withUnsafeMutableBufferPointer { pDel in
+                for i in 0..<n {
+                    var mu = pl[i]
+                    if spec.clamp {
+                        let z: Sc
+                        if isEB { z = ps[i] + dt * ((prime ? act.derivative(fromValue: pv[i]) : 1) * ph[i] - ps[i]) }
+                        else { z = ps[i] + dt * (pv[i] - ps[i]) }
+                        if !(z > 0 && z < 1) { mu = 0 }
                     }
-                } else {
-                    d = dt * mu * act.derivative(ph[i])
+                    var lam = (1 - dt) * mu
+                    let d: Sc
+                    if isEB {
+                        if prime {
+                            d = dt * mu * act.derivative(fromValue: pv[i])
+                            lam += dt * mu * act.secondDerivative(fromValue: pv[i]) * ph[i]
+                        } else {
+                            d = dt * mu
+                        }
+                    } else {
+                        d = dt * mu * act.derivative(fromValue: pv[i])
+                    }
+                    pLam[i] = lam
+                    pDel[i] = d
                 }
-                lambda[l - 1].storage[i] = lam
-                delta[l - 1].storage[i] = d
-            }
+            } } } } } }
         }
-        var grads = Gradients<Sc>.zero(like: net)
         for (ci, c) in net.connections.enumerated() {
             let W = net.arrays[ci].weights
             let fa = c.from == 0 ? ctx.fx : fs[c.from - 1]
@@ -136,18 +151,21 @@ public enum BPTT {
                 gemm(delta[c.to - 1], W, into: &ta)
                 var tb = Matrix<Sc>(rows: ctx.batchSize, cols: W.rows)
                 gemm(delta[c.from - 1], W, transposeB: true, into: &tb)
-                accumulate(&lambda[c.from - 1], ta, primeOf: isEB ? s[c.from - 1] : nil, act)
-                accumulate(&lambda[c.to - 1], tb, primeOf: isEB ? s[c.to - 1] : nil, act)
+                accumulate(&lambda[c.from - 1], ta, primeOfValue: isEB ? fs[c.from - 1] : nil, act)
+                accumulate(&lambda[c.to - 1], tb, primeOfValue: isEB ? fs[c.to - 1] : nil, act)
             }
         }
-        for l in 1...L { grads.biases[l - 1] = delta[l - 1].columnSums() }
-        return (lambda, grads, delta)
+        for l in 1...L {
+            let b = delta[l - 1].columnSums()
+            for j in b.indices { grads.biases[l - 1][j] += b[j] }
+        }
+        return (lambda, delta)
     }
 
     @inline(__always)
-    private static func accumulate<T: EPScalar>(_ target: inout Matrix<T>, _ v: Matrix<T>, primeOf s: Matrix<T>?, _ act: Activation) {
-        if let s {
-            for i in 0..<v.count { target.storage[i] += v.storage[i] * act.derivative(s.storage[i]) }
+    private static func accumulate<T: EPScalar>(_ target: inout Matrix<T>, _ v: Matrix<T>, primeOfValue f: Matrix<T>?, _ act: Activation) {
+        if let f {
+            for i in 0..<v.count { target.storage[i] += v.storage[i] * act.derivative(fromValue: f.storage[i]) }
         } else {
             Elementwise.axpy(1, v, &target)
         }

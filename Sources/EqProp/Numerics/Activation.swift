@@ -41,6 +41,29 @@ public enum Activation: String, Codable, Sendable, CaseIterable {
         }
     }
 
+    /// σ′ expressed through the value v = σ(x) (possible for all four functions): lets the dynamics
+    /// reuse the vectorized σ pass instead of evaluating exp again.
+    @inline(__always)
+    public func derivative<T: EPScalar>(fromValue v: T) -> T {
+        switch self {
+        case .sigm: return 4 * v * (1 - v)
+        case .hardsigm: return (v > 0 && v < 1) ? 1 : 0
+        case .tanh: return 1 - v * v
+        case .identity: return 1
+        }
+    }
+
+    /// σ″ through the value v = σ(x).
+    @inline(__always)
+    public func secondDerivative<T: EPScalar>(fromValue v: T) -> T {
+        switch self {
+        case .sigm: return 16 * v * (1 - v) * (1 - 2 * v)
+        case .hardsigm: return 0
+        case .tanh: return -2 * v * (1 - v * v)
+        case .identity: return 0
+        }
+    }
+
     /// In place over a buffer: x ← σ(x). One switch outside the loop so each case vectorizes.
     @inline(__always)
     public func apply<T: EPScalar>(_ m: inout Matrix<T>) {
