@@ -89,7 +89,13 @@ public enum SVGChart {
         ylo -= pad; yhi += pad
         let Y: (Double) -> Double = { bottom - (tr($0) - ylo) / (yhi - ylo) * (bottom - top) }
         s += "<rect x=\"\(left)\" y=\"\(top)\" width=\"\(right - left)\" height=\"\(bottom - top)\" fill=\"none\" stroke=\"#444\"/>\n"
-        let yt: [Double] = p.logY ? Array(Int(ceil(ylo))...max(Int(ceil(ylo)), Int(floor(yhi)))).map { pow(10, Double($0)) } : ticks(ylo, yhi)
+        var yt: [Double] = ticks(ylo, yhi)
+        if p.logY {
+            // Decades, plus 2× and 5× when the range spans fewer than three decades.
+            let mults: [Double] = (yhi - ylo) < 3 ? [1, 2, 5] : [1]
+            yt = (Int(floor(ylo))...Int(ceil(yhi))).flatMap { e in mults.map { $0 * pow(10, Double(e)) } }
+                .filter { log10($0) >= ylo && log10($0) <= yhi }
+        }
         for t in yt {
             let y = Y(t)
             if y < top - 0.5 || y > bottom + 0.5 { continue }

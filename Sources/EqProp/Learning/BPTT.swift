@@ -11,9 +11,13 @@ public enum BPTT {
             Gradients<W.Scalar>(weights: net.arrays.map { Matrix(rows: $0.outputs, cols: $0.inputs) },
                                 biases: net.biases.map { [W.Scalar](repeating: 0, count: $0.count) })
         }
-        mutating func add(_ o: Gradients) {
-            for i in weights.indices { Elementwise.axpy(1, o.weights[i], &weights[i]) }
-            for i in biases.indices { for j in biases[i].indices { biases[i][j] += o.biases[i][j] } }
+        public mutating func add(_ o: Gradients, scale: T = 1) {
+            for i in weights.indices { Elementwise.axpy(scale, o.weights[i], &weights[i]) }
+            for i in biases.indices { for j in biases[i].indices { biases[i][j] += scale * o.biases[i][j] } }
+        }
+        public mutating func scale(_ a: T) {
+            for i in weights.indices { for j in 0..<weights[i].count { weights[i].storage[j] *= a } }
+            for i in biases.indices { for j in biases[i].indices { biases[i][j] *= a } }
         }
     }
 

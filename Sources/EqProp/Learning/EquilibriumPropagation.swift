@@ -37,11 +37,12 @@ public enum EquilibriumPropagation {
     }
 
     /// Applies `θ += lr·Δθ^EP` to the network's arrays and biases.
-    public static func apply<W: SynapticArray>(_ phases: Phases<W.Scalar>, to net: inout Network<W>, context ctx: BatchContext<W.Scalar>) {
+    /// `batchSize` is the size of the whole mini-batch when `phases` holds one chunk of it.
+    public static func apply<W: SynapticArray>(_ phases: Phases<W.Scalar>, to net: inout Network<W>, context ctx: BatchContext<W.Scalar>, batchSize: Int? = nil) {
         typealias T = W.Scalar
         let fp = Dynamics.activity(net, phases.positive)
         let fn = Dynamics.activity(net, phases.negative)
-        let B = T(ctx.batchSize)
+        let B = T(batchSize ?? ctx.batchSize)
         for (ci, c) in net.connections.enumerated() {
             let scale = T(net.spec.learningRates[ci]) / (phases.divisor * B)
             if scale == 0 { continue }

@@ -21,16 +21,21 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
     public var evalBatchSize: Int
     /// BPTT window in transitions (nil = K + 1, the seed's truncation).
     public var bpttWindow: Int?
+    /// Each mini-batch is split into this many fixed chunks whose phases run concurrently (one per
+    /// core); the update sums the chunks. Results depend on this number, never on the core count.
+    public var chunks: Int
 
     enum CodingKeys: String, CodingKey {
         case algorithm, seed, dataset, trainSubset = "train_subset", testSubset = "test_subset"
-        case evalBatchSize = "eval_batch_size", bpttWindow = "bptt_window"
+        case evalBatchSize = "eval_batch_size", bpttWindow = "bptt_window", chunks
     }
 
     public init(algorithm: Algorithm = .ep, seed: UInt64 = 1, dataset: String = "fashion-mnist",
-                trainSubset: Int? = nil, testSubset: Int? = nil, evalBatchSize: Int = 1000, bpttWindow: Int? = nil) {
+                trainSubset: Int? = nil, testSubset: Int? = nil, evalBatchSize: Int = 1000, bpttWindow: Int? = nil,
+                chunks: Int = 2) {
         self.algorithm = algorithm; self.seed = seed; self.dataset = dataset; self.trainSubset = trainSubset
         self.testSubset = testSubset; self.evalBatchSize = evalBatchSize; self.bpttWindow = bpttWindow
+        self.chunks = chunks
     }
 }
 
@@ -112,19 +117,36 @@ public struct Trainer<W: SynapticArray> where W.Scalar == Float {
         var lastReport = start
         for b in 0..<batcher.batchCount {
             let idx = order[(b * spec.batchSize)..<min((b + 1) * spec.batchSize, order.count)]
-            let (x, y, labels) = batcher.batch(idx, as: Float.self)
-            let ctx = Dynamics.context(net, x: x, y: y)
-            let preds: [Int]
+            let labels = idx.map { train.labels[$0] }
+            let parts = chunkRanges(idx.count, parts: options.chunks).map { r in idx[(idx.startIndex + r.lowerBound)..<(idx.startIndex + r.upperBound)] }
+            let B = idx.count
+            var preds: [Int] = []
+            let current = net
             switch options.algorithm {
             case .ep:
                 let sign: Float = spec.nudging == .randomSign ? (signs.next() & 1 == 0 ? 1 : -1) : 1
-                let phases = EquilibriumPropagation.phases(net, ctx, sign: sign)
-                preds = Dynamics.predictions(phases.free)
-                EquilibriumPropagation.apply(phases, to: &net, context: ctx)
+                // Phases of every chunk on the same weights, concurrently; then the summed update.
+                let results = parallelMap(parts.count) { k in
+                    let (x, y, _) = batcher.batch(parts[k], as: Float.self)
+                    let ctx = Dynamics.context(current, x: x, y: y)
+                    return (ctx, EquilibriumPropagation.phases(current, ctx, sign: sign))
+                }
+                for (ctx, phases) in results {
+                    preds += Dynamics.predictions(phases.free)
+                    EquilibriumPropagation.apply(phases, to: &net, context: ctx, batchSize: B)
+                }
             case .bptt:
-                let res = BPTT.run(net, ctx, window: options.bpttWindow ?? (spec.K + 1))
-                preds = Dynamics.predictions(res.final)
-                applyGradients!(&net, res.total)
+                let window = options.bpttWindow ?? (spec.K + 1)
+                let results = parallelMap(parts.count) { k in
+                    let (x, y, _) = batcher.batch(parts[k], as: Float.self)
+                    return BPTT.run(current, Dynamics.context(current, x: x, y: y), window: window)
+                }
+                // Chunk gradients are of chunk means: weight them by chunk size / batch size.
+                var total = results[0].total
+                total.scale(Float(parts[0].count) / Float(B))
+                for k in 1..<results.count { total.add(results[k].total, scale: Float(parts[k].count) / Float(B)) }
+                for r in results { preds += Dynamics.predictions(r.final) }
+                applyGradients!(&net, total)
             }
             wrong += zip(preds, labels).filter { $0 != $1 }.count
             seen += labels.count
@@ -146,13 +168,14 @@ public struct Trainer<W: SynapticArray> where W.Scalar == Float {
         let d = data ?? test
         let batcher = Batcher(d, batchSize: options.evalBatchSize)
         let order = batcher.order(epoch: 0, seed: 0, shuffle: false)
-        var wrong = 0
-        for b in 0..<batcher.batchCount {
+        let current = net
+        let wrongs = parallelMap(batcher.batchCount) { b -> Int in
             let idx = order[(b * options.evalBatchSize)..<min((b + 1) * options.evalBatchSize, order.count)]
             let (x, y, labels) = batcher.batch(idx, as: Float.self)
-            let s = Dynamics.freePhase(net, Dynamics.context(net, x: x, y: y))
-            wrong += zip(Dynamics.predictions(s), labels).filter { $0 != $1 }.count
+            let s = Dynamics.freePhase(current, Dynamics.context(current, x: x, y: y))
+            return zip(Dynamics.predictions(s), labels).filter { $0 != $1 }.count
         }
+        let wrong = wrongs.reduce(0, +)
         return 100 * Double(wrong) / Double(max(d.count, 1))
     }
 }
