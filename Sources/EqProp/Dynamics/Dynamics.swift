@@ -80,7 +80,9 @@ public enum Dynamics {
 
     /// One synchronous step of every layer. `nudge` is β (0 in the free phase); the output gets
     /// `dt·β·(y − s_L)`.
+    /// Reads happen at the arrays' current simulated time; then one step of simulated time passes.
     public static func step<W: SynapticArray>(_ net: Network<W>, _ ctx: BatchContext<W.Scalar>, _ s: State<W.Scalar>, nudge: W.Scalar = 0) -> State<W.Scalar> {
+        defer { for a in net.arrays { a.clockTick(.step) } }
         typealias T = W.Scalar
         let spec = net.spec
         let fs = activity(net, s)

@@ -16,7 +16,7 @@ public enum BPTT {
             for i in biases.indices { for j in biases[i].indices { biases[i][j] += scale * o.biases[i][j] } }
         }
         public mutating func scale(_ a: T) {
-            for i in weights.indices { for j in 0..<weights[i].count { weights[i].storage[j] *= a } }
+            for i in weights.indices { weights[i].storage.withUnsafeMutableBufferPointer { p in for j in p.indices { p[j] *= a } } }
             for i in biases.indices { for j in biases[i].indices { biases[i][j] *= a } }
         }
     }

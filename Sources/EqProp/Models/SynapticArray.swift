@@ -20,6 +20,25 @@ public protocol SynapticArray<Scalar> {
     /// True when reads are exact and deterministic (ideal weights): a read of a constant input
     /// (the data x) may then be computed once per batch instead of at every dynamics step.
     var readsAreExact: Bool { get }
+    /// The contrastive EP update `W ← W + scale·(post⁺ᵀ·pre⁺ − post⁻ᵀ·pre⁻)`. The default applies it
+    /// as two passes; hardware arrays may program it as one pass of the difference.
+    mutating func updateContrastive(plus: (post: Matrix<Scalar>, pre: Matrix<Scalar>),
+                                    minus: (post: Matrix<Scalar>, pre: Matrix<Scalar>), scale: Scalar)
+    /// Simulated time passes: one dynamics step, or the gap between the free and the nudged phase.
+    /// Arrays with time-correlated read noise read their noise traces at the new time (their device
+    /// preset says how long a step and a gap last); ideal arrays ignore it.
+    func clockTick(_ event: ClockEvent)
+}
+
+public enum ClockEvent: Sendable { case step, phaseGap }
+
+extension SynapticArray {
+    public mutating func updateContrastive(plus: (post: Matrix<Scalar>, pre: Matrix<Scalar>),
+                                           minus: (post: Matrix<Scalar>, pre: Matrix<Scalar>), scale: Scalar) {
+        update(post: plus.post, pre: plus.pre, scale: scale)
+        update(post: minus.post, pre: minus.pre, scale: -scale)
+    }
+    public func clockTick(_ event: ClockEvent) {}
 }
 
 /// Arrays whose weights can be set directly (ideal weights): used by BPTT training and by finite

@@ -1,0 +1,130 @@
+import Foundation
+
+/// What `xbar devices show` and `xbar noise` measure: a device's conductance-vs-pulse curve with its
+/// cycle-to-cycle spread, and the spectrum of its synthesized read noise.
+public enum Characterization {
+    public struct Curve: Codable, Sendable {
+        /// Pulse index (potentiation 1…P, then depression P+1…2P).
+        public var pulse: [Int]
+        /// Noiseless curve of the nominal device, normalized conductance.
+        public var nominal: [Double]
+        /// Mean and standard deviation over simulated devices (d2d + c2c).
+        public var mean: [Double]
+        public var std: [Double]
+        /// First over last potentiation step of the nominal curve (NeuroSim's step-size ratio).
+        public var stepRatioLTP: Double
+        public var stepRatioLTD: Double
+        public var pulsesPerSweep: Int
+        enum CodingKeys: String, CodingKey {
+            case pulse, nominal, mean, std, stepRatioLTP = "step_ratio_ltp", stepRatioLTD = "step_ratio_ltd", pulsesPerSweep = "pulses_per_sweep"
+        }
+    }
+
+    /// Potentiates P pulses from G_min, then depresses P pulses, one pulse at a time.
+    public static func curve(_ spec: DeviceSpec, devices: Int = 50, seed: UInt64 = 1) -> Curve {
+        var s = spec
+        s.levels = spec.levels; s.stuckMin = 0; s.stuckMax = 0
+        let p = spec.model == .exponential ? spec.pulses : Int((1 / spec.dwMin).rounded())
+        // Nominal device: no variability.
+        var nominalSpec = s
+        nominalSpec.dwMinDtod = 0; nominalSpec.upDownDtod = 0; nominalSpec.gammaDtod = 0; nominalSpec.nlDtod = 0
+        nominalSpec.c2c = 0; nominalSpec.dwMinStd = 0; nominalSpec.writeNoiseStd = 0
+        func sweep(_ sp: DeviceSpec, n: Int, seed: UInt64) -> [[Double]] {
+            let arr = CrossbarArray(spec: sp, weights: Matrix(rows: 1, cols: n), seed: seed, layer: 0)
+            var out = [[Double]](repeating: [], count: n)
+            for i in 0..<n { arr.uPos[i] = 0 }
+            for k in 0..<(2 * p) {
+                for i in 0..<n {
+                    let up: Float = k < p ? 1 : 0
+                    arr.uPos[i] = arr.pulse(arr.uPos[i], dev: arr.devPos[i], up: up, down: 1 - up, stuck: 0, writeNoise: &arr.writeNoisePos, index: i)
+                    out[i].append(Double(arr.uPos[i]))
+                }
+            }
+            return out
+        }
+        let nominal = sweep(nominalSpec, n: 1, seed: seed)[0]
+        let traces = sweep(s, n: devices, seed: seed)
+        let mean = (0..<(2 * p)).map { k in traces.reduce(0) { $0 + $1[k] } / Double(devices) }
+        let std = (0..<(2 * p)).map { k in (traces.reduce(0) { $0 + ($1[k] - mean[k]) * ($1[k] - mean[k]) } / Double(devices)).squareRoot() }
+        let ltpFirst = nominal[0], ltpLast = nominal[p - 1] - nominal[p - 2]
+        let ltdFirst = nominal[p - 1] - nominal[p], ltdLast = nominal[2 * p - 2] - nominal[2 * p - 1]
+        return Curve(pulse: Array(1...(2 * p)), nominal: nominal, mean: mean, std: std,
+                     stepRatioLTP: ltpLast > 0 ? ltpFirst / ltpLast : .infinity,
+                     stepRatioLTD: ltdLast > 0 ? ltdFirst / ltdLast : .infinity, pulsesPerSweep: p)
+    }
+
+    public static func curveSVG(_ c: Curve, spec: DeviceSpec) -> String {
+        let x = c.pulse.map(Double.init)
+        let range = spec.gMax - spec.gMin
+        func siemens(_ v: [Double]) -> [Double] { v.map { (spec.gMin + $0 * range) * 1e6 } }
+        let upper = zip(c.mean, c.std).map { $0 + $1 }, lower = zip(c.mean, c.std).map { $0 - $1 }
+        let panel = SVGChart.Panel(
+            title: String(format: "step ratio first/last: LTP %.3g, LTD %.3g", c.stepRatioLTP, c.stepRatioLTD),
+            xLabel: "pulse number (potentiation, then depression)", yLabel: "conductance (µS)",
+            content: .lines([
+                .init(name: "nominal", x: x, y: siemens(c.nominal), color: SVGChart.palette[0]),
+                .init(name: "mean ± std (d2d + c2c)", x: x, y: siemens(upper), color: SVGChart.palette[1], dashed: true),
+                .init(name: "", x: x, y: siemens(lower), color: SVGChart.palette[1], dashed: true),
+                .init(name: "mean", x: x, y: siemens(c.mean), color: SVGChart.palette[2]),
+            ]))
+        return SVGChart.render(title: "\(spec.name): conductance vs pulse (\(spec.model.rawValue))", panels: [panel], columns: 1, panelWidth: 640, panelHeight: 380)
+    }
+
+    public struct NoiseReport: Codable, Sendable {
+        public var component: String
+        public var traces: Int
+        public var length: Int
+        public var dt: Double
+        public var targetVariance: Double
+        public var measuredVariance: Double
+        /// Flicker: fitted log-log slope over two decades and the target −γ.
+        public var fittedSlope: Double?
+        public var targetSlope: Double?
+        public var frequencies: [Double]
+        public var target: [Double]
+        public var periodogram: [Double]
+        enum CodingKeys: String, CodingKey {
+            case component, traces, length, dt, targetVariance = "target_variance", measuredVariance = "measured_variance"
+            case fittedSlope = "fitted_slope", targetSlope = "target_slope", frequencies, target, periodogram
+        }
+    }
+
+    /// Synthesizes `traces` traces of a spectrum and compares their averaged periodogram with it.
+    public static func noise(_ spectrum: NoiseSpectrum, name: String, length: Int = 4096, dt: Double, traces: Int = 256, seed: UInt64 = 1) -> NoiseReport {
+        let s = NoiseSynthesizer(spectrum: spectrum, length: length, dt: dt)
+        var rng = RandomStream(seed: seed, stream: "noise-report")
+        var avg = [Double](repeating: 0, count: length / 2)
+        var sq = 0.0
+        for _ in 0..<traces {
+            let x = s.trace(using: &rng)
+            for v in x { sq += Double(v) * Double(v) }
+            let p = NoiseSynthesizer.periodogram(x, dt: dt)
+            for k in p.indices { avg[k] += p[k] / Double(traces) }
+        }
+        let df = 1 / (Double(length) * dt)
+        let f = (1...(length / 2)).map { Double($0) * df }
+        var slope: Double? = nil, targetSlope: Double? = nil
+        if case let .flicker(_, g) = spectrum {
+            let pts = (10...min(1000, length / 2 - 1)).map { (log(f[$0 - 1]), log(avg[$0 - 1])) }
+            let mx = pts.map(\.0).reduce(0, +) / Double(pts.count), my = pts.map(\.1).reduce(0, +) / Double(pts.count)
+            slope = pts.reduce(0) { $0 + ($1.0 - mx) * ($1.1 - my) } / pts.reduce(0) { $0 + ($1.0 - mx) * ($1.0 - mx) }
+            targetSlope = -g
+        }
+        return NoiseReport(component: name, traces: traces, length: length, dt: dt, targetVariance: s.variance,
+                           measuredVariance: sq / Double(traces * length), fittedSlope: slope, targetSlope: targetSlope,
+                           frequencies: f, target: f.map { spectrum.density($0) }, periodogram: avg)
+    }
+
+    public static func noiseSVG(_ reports: [NoiseReport], device: String) -> String {
+        let panels = reports.map { r -> SVGChart.Panel in
+            let lf = r.frequencies.map { log10($0) }
+            let title = r.fittedSlope.map { String(format: "%@: slope %.3f (target %.2f), variance %.3g (target %.3g)", r.component, $0, r.targetSlope ?? 0, r.measuredVariance, r.targetVariance) }
+                ?? String(format: "%@: variance %.3g (target %.3g)", r.component, r.measuredVariance, r.targetVariance)
+            return SVGChart.Panel(title: title, xLabel: "log10 frequency (Hz)", yLabel: "PSD (1/Hz)", content: .lines([
+                .init(name: "periodogram (\(r.traces) traces)", x: lf, y: r.periodogram, color: SVGChart.palette[0]),
+                .init(name: "target S(f)", x: lf, y: r.target, color: SVGChart.palette[1], dashed: true),
+            ]), logY: true)
+        }
+        return SVGChart.render(title: "\(device): synthesized read noise vs target PSD", panels: panels, columns: 1, panelWidth: 640, panelHeight: 360)
+    }
+}

@@ -1,0 +1,373 @@
+import Foundation
+
+/// One weight matrix stored on a simulated memristive crossbar.
+///
+/// **Mapping.** Differential pair: W = w_fs·(u⁺ − u⁻), u = (G − G_min)/(G_max − G_min) ∈ [0, 1],
+/// w_fs = w_max/√fan_in. Initial weights are written one-sided (u⁺ = max(W,0)/w_fs, u⁻ = max(−W,0)/w_fs).
+/// The `ideal` model stores W itself and reads and writes it with the same BLAS calls as `DenseArray`,
+/// so training on it is bit-identical to the software engine.
+///
+/// **Reads** (both directions on the same devices):
+/// `y = ADC( W_eff·DAC(x) + w_fs·√(Σ_j H_ij x_j²)·ν_i(t) + σ_white·ξ )`, with W_eff the programmed
+/// weights (plus write noise), H = (u⁺ + r)² + (u⁻ + r)², r = G_min/(G_max − G_min), and ν_i(t) the
+/// relative conductance noise of output line i at simulated time t: flicker (1/f^γ) plus telegraph
+/// (Lorentzian) traces synthesized with FFTW. This output-referred form has, for a constant input,
+/// the variance α²σ_n²Σ_j(G⁺² + G⁻²)x_j² and the spectrum of independent per-device noise
+/// (multiplicative, Hooge); it shares ν across the batch (all rows are read at the same instant).
+/// The transposed read uses its own traces, one per input line.
+///
+/// **Writes**: ΔW = scale·postᵀ·pre is turned into pulses (push–pull: u⁺ gets +ΔW/(2w_fs), u⁻ gets
+/// −ΔW/(2w_fs)), either as pulse counts n = ΔU/ΔU_step (rounded as `rounding` says, capped at
+/// `max_pulses`) or as stochastic pulse trains (aihwkit); each device then moves along its response
+/// curve with cycle-to-cycle noise, is quantized to `levels` states, clipped to [0, 1], and stuck
+/// devices stay where they are.
+///
+/// Random streams (seed, layer): `xbar/<layer>/d2d` (device parameters), `/faults`, `/write`
+/// (pulses, c2c, rounding), `/read` (white noise), `/noise` (flicker and telegraph traces).
+public final class CrossbarArray: SynapticArray, @unchecked Sendable {
+    public typealias Scalar = Float
+    public let spec: DeviceSpec
+    public let outputs: Int
+    public let inputs: Int
+    /// Full-scale weight w_fs.
+    public let fullScale: Float
+    let count: Int
+
+    // Ideal model: the weights themselves.
+    var idealWeights: Matrix<Float>
+    // Non-ideal models: normalized conductances of the G⁺ and G⁻ devices, and their parameters.
+    var uPos: [Float], uNeg: [Float]
+    var devPos: [DeviceResponse], devNeg: [DeviceResponse]
+    /// 0 = healthy, 1 = stuck at G_min, 2 = stuck at G_max (per device of each pair).
+    var stuckPos: [UInt8], stuckNeg: [UInt8]
+    var writeNoisePos: [Float], writeNoiseNeg: [Float]
+
+    var writeRNG: RandomStream
+    var readRNG: RandomStream
+    var noiseRNG: RandomStream
+
+    // Caches rebuilt after each update.
+    var cachedWeights: Matrix<Float>?
+    var cachedH: Matrix<Float>?
+
+    // Time-correlated noise: traces per line, current sample index within the block.
+    let noise: [NoiseSynthesizer]
+    var forwardTraces: [[Float]] = []
+    var backwardTraces: [[Float]] = []
+    var timeIndex = 0
+    /// Total simulated time elapsed (s).
+    public private(set) var time: Double = 0
+
+    public var isIdealModel: Bool { spec.model == .ideal }
+    var hasMultiplicativeNoise: Bool { !noise.isEmpty }
+
+    /// Creates the array for a layer (out × in) holding `weights`, with streams from (seed, layer).
+    public init(spec: DeviceSpec, weights w: Matrix<Float>, seed: UInt64, layer: Int) {
+        self.spec = spec
+        outputs = w.rows; inputs = w.cols; count = w.count
+        fullScale = Float(spec.wMax / Double(w.cols).squareRoot())
+        idealWeights = w
+        let tag = "xbar/\(layer)"
+        var d2d = RandomStream(seed: seed, stream: tag + "/d2d")
+        var faults = RandomStream(seed: seed, stream: tag + "/faults")
+        writeRNG = RandomStream(seed: seed, stream: tag + "/write")
+        readRNG = RandomStream(seed: seed, stream: tag + "/read")
+        noiseRNG = RandomStream(seed: seed, stream: tag + "/noise")
+        var synths: [NoiseSynthesizer] = []
+        if spec.flickerK > 0 {
+            synths.append(NoiseSynthesizer(spectrum: .flicker(k: spec.flickerK, gamma: spec.flickerGamma), length: 4096, dt: spec.tStep))
+        }
+        if spec.rtnAmplitude > 0 {
+            synths.append(NoiseSynthesizer(spectrum: .lorentzian(amplitude: spec.rtnAmplitude, tau0: spec.rtnTau0, tau1: spec.rtnTau1), length: 4096, dt: spec.tStep))
+        }
+        noise = synths
+        if spec.model == .ideal {
+            uPos = []; uNeg = []; devPos = []; devNeg = []; stuckPos = []; stuckNeg = []; writeNoisePos = []; writeNoiseNeg = []
+        } else {
+            let n = w.count
+            devPos = (0..<n).map { _ in DeviceResponse.draw(spec, &d2d) }
+            devNeg = (0..<n).map { _ in DeviceResponse.draw(spec, &d2d) }
+            func faultMap() -> [UInt8] {
+                (0..<n).map { _ in
+                    let u = faults.uniform()
+                    return u < spec.stuckMin ? 1 : (u < spec.stuckMin + spec.stuckMax ? 2 : 0)
+                }
+            }
+            stuckPos = faultMap(); stuckNeg = faultMap()
+            writeNoisePos = [Float](repeating: 0, count: spec.writeNoiseStd > 0 ? n : 0)
+            writeNoiseNeg = writeNoisePos
+            let fs = fullScale
+            uPos = w.storage.map { min(max($0, 0) / fs, 1) }
+            uNeg = w.storage.map { min(max(-$0, 0) / fs, 1) }
+            for i in 0..<n {
+                uPos[i] = finish(uPos[i], stuck: stuckPos[i])
+                uNeg[i] = finish(uNeg[i], stuck: stuckNeg[i])
+            }
+        }
+        if hasMultiplicativeNoise { refillTraces() }
+    }
+
+    // MARK: SynapticArray
+
+    public var readsAreExact: Bool {
+        spec.dacBits == 0 && spec.adcBits == 0 && spec.whiteNoise == 0 && !hasMultiplicativeNoise
+    }
+
+    /// What the array holds now (programmed conductances, no read noise).
+    public var weights: Matrix<Float> {
+        if isIdealModel { return idealWeights }
+        if let w = cachedWeights { return w }
+        var w = Matrix<Float>(rows: outputs, cols: inputs)
+        let fs = fullScale, wn = Float(spec.writeNoiseStd * spec.dwMin)
+        for i in 0..<count {
+            var d = uPos[i] - uNeg[i]
+            if wn > 0 { d += wn * (writeNoisePos[i] - writeNoiseNeg[i]) }
+            w.storage[i] = fs * d
+        }
+        cachedWeights = w
+        return w
+    }
+
+    public func multiply(_ x: Matrix<Float>, into y: inout Matrix<Float>, accumulate: Bool) {
+        read(x, transposed: false, into: &y, accumulate: accumulate)
+    }
+
+    public func multiplyTransposed(_ y: Matrix<Float>, into x: inout Matrix<Float>, accumulate: Bool) {
+        read(y, transposed: true, into: &x, accumulate: accumulate)
+    }
+
+    public func update(post: Matrix<Float>, pre: Matrix<Float>, scale: Float) {
+        if isIdealModel {
+            gemm(post, transposeA: true, pre, into: &idealWeights, alpha: scale, beta: 1)
+            return
+        }
+        program([(post, pre, scale)])
+    }
+
+    public func updateContrastive(plus: (post: Matrix<Float>, pre: Matrix<Float>), minus: (post: Matrix<Float>, pre: Matrix<Float>), scale: Float) {
+        if isIdealModel || spec.passes == .two {
+            update(post: plus.post, pre: plus.pre, scale: scale)
+            update(post: minus.post, pre: minus.pre, scale: -scale)
+        } else {
+            program([(plus.post, plus.pre, scale), (minus.post, minus.pre, -scale)])
+        }
+    }
+
+    public func clockTick(_ event: ClockEvent) {
+        let steps: Int
+        switch event {
+        case .step: steps = 1; time += spec.tStep
+        case .phaseGap: steps = Int((spec.phaseGap / spec.tStep).rounded()); time += spec.phaseGap
+        }
+        guard hasMultiplicativeNoise else { return }
+        timeIndex += steps
+        if timeIndex >= noise[0].usable { timeIndex = 0; refillTraces() }
+    }
+
+    // MARK: Read path
+
+    /// Symmetric mid-tread quantizer of a DAC/ADC: step 2·bound/(2^bits − 2), 2^bits − 1 levels, clipped
+    /// at ±bound (aihwkit's convention). bits = 0 means no converter.
+    @inline(__always)
+    static func quantize(_ p: UnsafeMutableBufferPointer<Float>, bits: Int, bound: Float) {
+        if bits == 0 { return }
+        let step = 2 * bound / Float((1 << bits) - 2), inv = 1 / step
+        for i in 0..<p.count {
+            let v = min(max(p[i], -bound), bound)
+            p[i] = (v * inv).rounded() * step
+        }
+    }
+
+    func read(_ input: Matrix<Float>, transposed: Bool, into out: inout Matrix<Float>, accumulate: Bool) {
+        if readsAreExact {
+            let w = weights
+            if transposed { gemm(input, w, into: &out, beta: accumulate ? 1 : 0) }
+            else { gemm(input, w, transposeB: true, into: &out, beta: accumulate ? 1 : 0) }
+            return
+        }
+        var x = input
+        x.storage.withUnsafeMutableBufferPointer { Self.quantize($0, bits: spec.dacBits, bound: Float(spec.dacBound)) }
+        var y = Matrix<Float>(rows: out.rows, cols: out.cols)
+        let w = weights
+        if transposed { gemm(x, w, into: &y) } else { gemm(x, w, transposeB: true, into: &y) }
+        if hasMultiplicativeNoise && !isIdealModel {
+            // s2[b, line] = Σ_k H[line,k]·x[b,k]² (forward) or Σ_k H[k,line]·x[b,k]² (transposed).
+            var x2 = x
+            for i in 0..<x2.count { x2.storage[i] *= x2.storage[i] }
+            var s2 = Matrix<Float>(rows: y.rows, cols: y.cols)
+            let h = noiseWeights()
+            if transposed { gemm(x2, h, into: &s2) } else { gemm(x2, h, transposeB: true, into: &s2) }
+            let traces = transposed ? backwardTraces : forwardTraces
+            let fs = fullScale, t = timeIndex, cols = y.cols
+            for r in 0..<y.rows {
+                for c in 0..<cols {
+                    y.storage[r * cols + c] += fs * s2.storage[r * cols + c].squareRoot() * traces[c][t]
+                }
+            }
+        }
+        if spec.whiteNoise > 0 {
+            let s = spec.whiteNoise
+            for i in 0..<y.count { y.storage[i] += Float(s * readRNG.normal()) }
+        }
+        y.storage.withUnsafeMutableBufferPointer { Self.quantize($0, bits: spec.adcBits, bound: Float(spec.adcBound)) }
+        if accumulate { Elementwise.axpy(1, y, &out) } else { out = y }
+    }
+
+    /// H = (u⁺ + r)² + (u⁻ + r)² (ideal model: W²/w_fs², no offset).
+    func noiseWeights() -> Matrix<Float> {
+        if let h = cachedH { return h }
+        var h = Matrix<Float>(rows: outputs, cols: inputs)
+        let r = Float(spec.gMin / (spec.gMax - spec.gMin))
+        for i in 0..<count { let a = uPos[i] + r, b = uNeg[i] + r; h.storage[i] = a * a + b * b }
+        cachedH = h
+        return h
+    }
+
+    /// New independent blocks of relative-conductance noise for every line (sum of the components).
+    func refillTraces() {
+        func block(_ lines: Int) -> [[Float]] {
+            (0..<lines).map { _ in
+                var acc = [Float](repeating: 0, count: noise[0].usable)
+                for s in noise {
+                    let tr = s.trace(using: &noiseRNG)
+                    for k in 0..<acc.count { acc[k] += tr[k] }
+                }
+                return acc
+            }
+        }
+        forwardTraces = block(outputs)
+        backwardTraces = block(inputs)
+    }
+
+    // MARK: Programming
+
+    /// Applies Σ_k scale_k·post_kᵀ·pre_k as device pulses.
+    func program(_ terms: [(Matrix<Float>, Matrix<Float>, Float)]) {
+        let n = count
+        var upPulses = [Float](repeating: 0, count: n)     // pulses that raise W (G⁺ up, G⁻ down)
+        var downPulses = [Float](repeating: 0, count: n)
+        let stepMean = Float(DeviceResponse.meanStep(spec))
+        let cap = Float(spec.maxPulses)
+        switch spec.programming {
+        case .deterministic:
+            var dw = Matrix<Float>(rows: outputs, cols: inputs)
+            for (k, t) in terms.enumerated() { gemm(t.0, transposeA: true, t.1, into: &dw, alpha: t.2, beta: k == 0 ? 0 : 1) }
+            // Each device of the pair carries half of ΔW/w_fs.
+            let perPulse = 2 * fullScale * stepMean
+            for i in 0..<n {
+                let want = dw.storage[i] / perPulse
+                var m = abs(want)
+                switch spec.rounding {
+                case .nearest: m = m.rounded()
+                case .stochastic: let f = m.rounded(.down); m = f + (Float(writeRNG.uniform()) < m - f ? 1 : 0)
+                }
+                m = min(m, cap)
+                if want > 0 { upPulses[i] = m } else { downPulses[i] = m }
+            }
+        case .stochastic:
+            stochasticCoincidences(terms, stepMean: stepMean, up: &upPulses, down: &downPulses)
+            for i in 0..<n { upPulses[i] = min(upPulses[i], cap); downPulses[i] = min(downPulses[i], cap) }
+        }
+        for i in 0..<n where upPulses[i] > 0 || downPulses[i] > 0 {
+            uPos[i] = pulse(uPos[i], dev: devPos[i], up: upPulses[i], down: downPulses[i], stuck: stuckPos[i], writeNoise: &writeNoisePos, index: i)
+            uNeg[i] = pulse(uNeg[i], dev: devNeg[i], up: downPulses[i], down: upPulses[i], stuck: stuckNeg[i], writeNoise: &writeNoiseNeg, index: i)
+        }
+        cachedWeights = nil
+        cachedH = nil
+    }
+
+    /// aihwkit-style stochastic pulse trains: for every sample, input line j fires in each of BL
+    /// slots with probability p_x = B|x_j| and output line i with p_d = A|d_i|; a coincidence is one
+    /// pulse in the direction sign(scale·x_j·d_i). A·B·BL·ΔU_pulse = |scale|/(2w_fs), so
+    /// E[ΔW_ij] = scale·x_j·d_i; update management balances A and B (A/B = x_max/d_max) so both
+    /// maxima fire with the same probability. Probabilities above 1 saturate (the update falls short).
+    func stochasticCoincidences(_ terms: [(Matrix<Float>, Matrix<Float>, Float)], stepMean: Float, up: inout [Float], down: inout [Float]) {
+        let bl = spec.bl
+        let mask: UInt64 = bl == 64 ? ~0 : (1 << UInt64(bl)) - 1
+        var rowBits = [UInt64](repeating: 0, count: outputs)
+        var colBits = [UInt64](repeating: 0, count: inputs)
+        for (post, pre, scale) in terms {
+            let lr = abs(scale) / (2 * fullScale * stepMean * Float(bl))   // A·B
+            for b in 0..<post.rows {
+                var dMax: Float = 0, xMax: Float = 0
+                for i in 0..<outputs { dMax = max(dMax, abs(post[b, i])) }
+                for j in 0..<inputs { xMax = max(xMax, abs(pre[b, j])) }
+                if dMax == 0 || xMax == 0 || lr == 0 { continue }
+                let a = (lr * xMax / dMax).squareRoot(), bb = (lr * dMax / xMax).squareRoot()
+                func train(_ p: Float) -> UInt64 {
+                    if p <= 0 { return 0 }
+                    var bits: UInt64 = 0
+                    for s in 0..<bl where Float(writeRNG.uniform()) < p { bits |= 1 << UInt64(s) }
+                    return bits & mask
+                }
+                for i in 0..<outputs { rowBits[i] = train(a * abs(post[b, i])) }
+                for j in 0..<inputs { colBits[j] = train(bb * abs(pre[b, j])) }
+                let positive = scale > 0
+                for i in 0..<outputs where rowBits[i] != 0 {
+                    let ri = rowBits[i], di = post[b, i]
+                    for j in 0..<inputs where colBits[j] != 0 {
+                        let c = Float((ri & colBits[j]).nonzeroBitCount)
+                        if c == 0 { continue }
+                        if (di * pre[b, j] > 0) == positive { up[i * inputs + j] += c } else { down[i * inputs + j] += c }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Moves one device by `up` potentiating and `down` depressing pulses, with c2c noise, write
+    /// noise, quantization and clipping.
+    @inline(__always)
+    func pulse(_ u0: Float, dev: DeviceResponse, up: Float, down: Float, stuck: UInt8, writeNoise: inout [Float], index i: Int) -> Float {
+        if stuck != 0 { return u0 }
+        var u = u0
+        if up > 0 {
+            let v = DeviceResponse.potentiate(u, up, step: dev.stepUp, gamma: dev.gammaUp, a: dev.aUp, b: dev.bUp)
+            u = v + c2cNoise(v - u, pulses: up)
+        }
+        if down > 0 {
+            // Depression mirrors potentiation on the distance from the top, 1 − u.
+            let v = 1 - DeviceResponse.potentiate(1 - u, down, step: dev.stepDown, gamma: dev.gammaDown, a: dev.aDown, b: dev.bDown)
+            u = v + c2cNoise(u - v, pulses: down)
+        }
+        if !writeNoise.isEmpty { writeNoise[i] = Float(writeRNG.normal()) }
+        return finish(u, stuck: 0)
+    }
+
+    /// c2c noise of n pulses that moved the device by `moved`: NeuroSim's σ·√n (fraction of range),
+    /// plus aihwkit's per-pulse (1 + dw_min_std·ξ) factors, whose sum has σ·|moved|/√n.
+    @inline(__always)
+    func c2cNoise(_ moved: Float, pulses n: Float) -> Float {
+        var s: Float = 0
+        if spec.c2c > 0 { s += Float(spec.c2c) * n.squareRoot() * Float(writeRNG.normal()) }
+        if spec.dwMinStd > 0 { s += Float(spec.dwMinStd) * abs(moved) / n.squareRoot() * Float(writeRNG.normal()) }
+        return s
+    }
+
+    /// Clip to [0, 1], snap to the conductance grid, and pin stuck devices.
+    @inline(__always)
+    func finish(_ u: Float, stuck: UInt8) -> Float {
+        if stuck == 1 { return 0 }
+        if stuck == 2 { return 1 }
+        var v = min(max(u, 0), 1)
+        if spec.levels >= 2 {
+            let q = Float(spec.levels - 1)
+            let x = v * q
+            switch spec.rounding {
+            case .nearest: v = x.rounded() / q
+            case .stochastic: let f = x.rounded(.down); v = (f + (Float(writeRNG.uniform()) < x - f ? 1 : 0)) / q
+            }
+            v = min(max(v, 0), 1)
+        }
+        return v
+    }
+
+    /// Normalized conductances (G⁺, G⁻) of device (row, col): for tests and plots.
+    public func conductances(row: Int, col: Int) -> (Float, Float) {
+        let i = row * inputs + col
+        return isIdealModel ? (max(idealWeights.storage[i], 0) / fullScale, max(-idealWeights.storage[i], 0) / fullScale) : (uPos[i], uNeg[i])
+    }
+
+    /// Fault map (0 healthy, 1 stuck at G_min, 2 stuck at G_max) of the G⁺ and G⁻ devices.
+    public var faults: (positive: [UInt8], negative: [UInt8]) { (stuckPos, stuckNeg) }
+}

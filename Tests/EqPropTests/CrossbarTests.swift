@@ -1,0 +1,193 @@
+import Foundation
+import Testing
+@testable import EqProp
+
+@Suite struct CrossbarTests {
+    static func random(_ r: Int, _ c: Int, seed: UInt64, scale: Double = 1) -> Matrix<Float> {
+        var g = RandomStream(seed: seed, stream: "xbar-test")
+        return Matrix(rows: r, cols: c, storage: (0..<(r * c)).map { _ in Float(scale * (2 * g.uniform() - 1)) })
+    }
+
+    // MARK: ideal device
+
+    @Test func idealDeviceReadsAndWritesExactly() {
+        let w = Self.random(7, 5, seed: 1), x = Self.random(3, 5, seed: 2), y = Self.random(3, 7, seed: 3)
+        let xb = CrossbarArray(spec: DeviceSpec(), weights: w, seed: 1, layer: 0)
+        var dense = DenseArray(w)
+        var a = Matrix<Float>(rows: 3, cols: 7), b = a
+        xb.multiply(x, into: &a, accumulate: false); dense.multiply(x, into: &b, accumulate: false)
+        #expect(a == b)
+        var c = Matrix<Float>(rows: 3, cols: 5), d = c
+        xb.multiplyTransposed(y, into: &c, accumulate: false); dense.multiplyTransposed(y, into: &d, accumulate: false)
+        #expect(c == d)
+        xb.update(post: y, pre: x, scale: 0.3); dense.update(post: y, pre: x, scale: 0.3)
+        #expect(xb.weights == dense.weights)
+        // The realized change equals the requested 0.3·yᵀx to float precision.
+        for i in 0..<7 { for j in 0..<5 {
+            let want = 0.3 * (0..<3).reduce(Float(0)) { $0 + y[$1, i] * x[$1, j] }
+            #expect(abs(xb.weights[i, j] - w[i, j] - want) <= 1e-6)
+        } }
+    }
+
+    // MARK: stochastic pulse trains
+
+    /// Mean and variance of one stochastic-train update of a constant-step device against
+    /// E[ΔW] = lr·x·d and Var[ΔW] = w_fs²·s²·[4·BL·p(1−p) + 2σ²·BL·p] (two devices of the pair,
+    /// coincidences Binomial(BL, p), per-pulse c2c σ), p = p_x·p_d.
+    @Test func stochasticPulseUpdateMatchesAnalyticMoments() {
+        var spec = DeviceSpec()
+        spec.model = .linearStep; spec.dwMin = 1e-4; spec.dwMinStd = 0.3; spec.programming = .stochastic; spec.bl = 31
+        spec.wMax = 1
+        let arr = CrossbarArray(spec: spec, weights: Matrix(rows: 1, cols: 1), seed: 5, layer: 0)
+        let x: Float = 0.8, d: Float = -0.5, lr: Float = 0.002
+        let trials = 40_000
+        var sum = 0.0, sumSq = 0.0
+        for _ in 0..<trials {
+            arr.uPos[0] = 0.5; arr.uNeg[0] = 0.5; arr.cachedWeights = nil
+            let before = Double(arr.weights[0, 0])
+            arr.update(post: Matrix(rows: 1, cols: 1, storage: [d]), pre: Matrix(rows: 1, cols: 1, storage: [x]), scale: lr)
+            let dw = Double(arr.weights[0, 0]) - before
+            sum += dw; sumSq += dw * dw
+        }
+        let mean = sum / Double(trials), variance = sumSq / Double(trials) - mean * mean
+        let expected = Double(lr * x * d)
+        let s = spec.dwMin, fs = Double(arr.fullScale), bl = Double(spec.bl)
+        let p = abs(expected) / (2 * fs * s * bl)
+        let analyticVar = fs * fs * s * s * (4 * bl * p * (1 - p) + 2 * 0.09 * bl * p)
+        let se = (analyticVar / Double(trials)).squareRoot()
+        #expect(abs(mean - expected) <= 3 * se, "mean \(mean) vs \(expected) (3σ = \(3 * se))")
+        #expect(abs(variance / analyticVar - 1) <= 0.05, "variance \(variance) vs \(analyticVar)")
+    }
+
+    // MARK: NeuroSim curve
+
+    @Test func nonlinearityLabelsGivePublishedA() {
+        for (nl, a) in [(0.5, 2.5199), (2.4, 0.4992), (4.88, 0.2003)] {
+            let solved = NonlinearityLabel.normalizedA(label: nl)
+            #expect(abs(solved / a - 1) <= 0.01, "NL \(nl): A/P_max \(solved) vs \(a)")
+        }
+    }
+
+    @Test func exponentialCurveHitsGMaxAtPMax() {
+        var spec = DeviceSpec(); spec.model = .exponential; spec.pulses = 97; spec.nlLtp = 2.4; spec.nlLtd = -4.88
+        var rng = RandomStream(seed: 1)
+        let dev = DeviceResponse.draw(spec, &rng)
+        let top = DeviceResponse.potentiate(0, 97, step: dev.stepUp, gamma: 0, a: dev.aUp, b: dev.bUp)
+        #expect(abs(top - 1) <= 1e-5, "G(P_max) = \(top)")
+        // Nonlinear: the first step is larger than the mean step 1/P_max, the last smaller.
+        let first = DeviceResponse.potentiate(0, 1, step: dev.stepUp, gamma: 0, a: dev.aUp, b: dev.bUp)
+        let last = top - DeviceResponse.potentiate(0, 96, step: dev.stepUp, gamma: 0, a: dev.aUp, b: dev.bUp)
+        #expect(first > 1.0 / 97 && last < 1.0 / 97)
+        // Step ratio first/last = e^{1/a} (a = A/P_max), the NeuroSim relation.
+        let a = NonlinearityLabel.normalizedA(label: 2.4)
+        #expect(abs(Double(first / last) / exp((1 - 1.0 / 97) / a) - 1) < 0.01)
+    }
+
+    // MARK: quantization, variability, faults
+
+    @Test func quantizedArrayStaysOnTheGrid() {
+        var spec = DeviceSpec(); spec.model = .exponential; spec.pulses = 64; spec.nlLtp = 1; spec.nlLtd = -1
+        spec.levels = 16; spec.c2c = 0.01; spec.programming = .deterministic; spec.rounding = .stochastic
+        let arr = CrossbarArray(spec: spec, weights: Self.random(20, 30, seed: 3, scale: 0.5), seed: 9, layer: 0)
+        for k in 0..<20 {
+            arr.update(post: Self.random(4, 20, seed: UInt64(100 + k)), pre: Self.random(4, 30, seed: UInt64(200 + k)), scale: 0.05)
+        }
+        for i in 0..<arr.count {
+            for u in [arr.uPos[i], arr.uNeg[i]] {
+                let k = u * 15
+                #expect(abs(k - k.rounded()) < 1e-4 && u >= 0 && u <= 1, "u = \(u) is off the 16-level grid")
+            }
+        }
+    }
+
+    /// c2c σ after n pulses ∝ √n (linear device mid-range, no clipping, no quantization).
+    @Test func cycleToCycleSpreadGrowsAsSqrtN() {
+        var spec = DeviceSpec(); spec.model = .exponential; spec.nlLtp = 0; spec.nlLtd = 0; spec.pulses = 1000; spec.c2c = 0.002
+        spec.programming = .deterministic; spec.rounding = .nearest; spec.maxPulses = 1000
+        var sigmas: [Double] = []
+        for n in [1, 4, 16, 64] {
+            let arr = CrossbarArray(spec: spec, weights: Matrix(rows: 100, cols: 100), seed: UInt64(n), layer: 0)
+            for i in 0..<arr.count { arr.uPos[i] = 0.4; arr.uNeg[i] = 0.4 }
+            // n pulses on every device: ΔW = n·2·w_fs·ΔU_step.
+            let unit = 2 * arr.fullScale / 1000 * Float(n)
+            arr.update(post: Matrix(rows: 1, cols: 100, repeating: 1), pre: Matrix(rows: 1, cols: 100, repeating: unit), scale: 1)
+            let moved = arr.uPos.map { Double($0) - 0.4 }
+            let m = moved.reduce(0, +) / Double(moved.count)
+            #expect(abs(m - Double(n) / 1000) < 1e-3)
+            sigmas.append((moved.reduce(0) { $0 + ($1 - m) * ($1 - m) } / Double(moved.count)).squareRoot())
+        }
+        for (k, n) in [1, 4, 16, 64].enumerated() {
+            let ratio = sigmas[k] / (sigmas[0] * Double(n).squareRoot())
+            #expect(abs(ratio - 1) < 0.05, "σ(\(n))/(σ(1)√\(n)) = \(ratio)")
+        }
+        #expect(abs(sigmas[0] / 0.002 - 1) < 0.05)
+    }
+
+    @Test func deviceToDeviceDrawsAreSeeded() {
+        var spec = DeviceSpec(); spec.model = .linearStep; spec.dwMinDtod = 0.3; spec.upDownDtod = 0.05
+        let w = Matrix<Float>(rows: 10, cols: 10)
+        let a = CrossbarArray(spec: spec, weights: w, seed: 1, layer: 0), b = CrossbarArray(spec: spec, weights: w, seed: 1, layer: 0)
+        let c = CrossbarArray(spec: spec, weights: w, seed: 2, layer: 0)
+        #expect(a.devPos.map(\.stepUp) == b.devPos.map(\.stepUp))
+        let differ = zip(a.devPos, c.devPos).filter { $0.stepUp != $1.stepUp }.count
+        #expect(differ >= 99, "only \(differ) of 100 draws differ across seeds")
+    }
+
+    @Test func stuckAtFractionsAreAsRequested() {
+        var spec = DeviceSpec(); spec.model = .linearStep; spec.stuckMin = 0.01; spec.stuckMax = 0.03
+        let arr = CrossbarArray(spec: spec, weights: Matrix(rows: 512, cols: 784), seed: 4, layer: 0)
+        let n = Double(2 * arr.count)
+        let all = arr.faults.positive + arr.faults.negative
+        for (code, p) in [(UInt8(1), 0.01), (UInt8(2), 0.03)] {
+            let k = Double(all.filter { $0 == code }.count)
+            let sd = (n * p * (1 - p)).squareRoot()
+            #expect(abs(k - n * p) <= 3 * sd, "stuck \(code): \(k) vs \(n * p) ± \(3 * sd)")
+        }
+        // Stuck devices hold their bound through updates.
+        arr.update(post: Matrix(rows: 1, cols: 512, repeating: 1), pre: Matrix(rows: 1, cols: 784, repeating: 1), scale: 0.1)
+        for i in 0..<arr.count where arr.faults.positive[i] != 0 { #expect(arr.uPos[i] == (arr.faults.positive[i] == 1 ? 0 : 1)) }
+    }
+
+    // MARK: DAC / ADC
+
+    @Test(arguments: [4, 7, 9])
+    func converterLevelsAndClipping(bits: Int) {
+        let bound: Float = 2
+        var v = (0..<20_001).map { Float($0 - 10_000) / 10_000 * 3 * bound }   // ±1.5·bound, dense
+        v.withUnsafeMutableBufferPointer { CrossbarArray.quantize($0, bits: bits, bound: bound) }
+        #expect(Set(v).count == (1 << bits) - 1, "\(bits) bits: \(Set(v).count) levels")
+        #expect(v.first == -bound && v.last == bound)
+        #expect(v.allSatisfy { abs($0) <= bound })
+    }
+
+    // MARK: presets
+
+    @Test func presetsLoadAndValidate() throws {
+        let names = PresetLocator.available(kind: "devices")
+        for n in ["ideal", "ag-a-si", "taox-hfox", "pcmo", "alox-hfo2", "gst-pcm", "epiram", "hzo-fefet", "reram-sb", "ecram", "pcm"] {
+            #expect(names.contains(n), "missing preset \(n)")
+            let s = try DeviceSpec.load(n)
+            #expect(s.name == n)
+            if n != "ideal" { #expect(!s.source.isEmpty && !s.measured.isEmpty) }
+        }
+    }
+
+    @Test func badPresetsNameTheField() {
+        let cases: [(String, String)] = [
+            ("name: x\nfoo: 1\n", "unknown field 'foo'"),
+            ("name: x\ng_min: 1e-4\ng_max: 1e-5\n", "'g_max'"),
+            ("name: x\nlevels: 1\n", "'levels'"),
+            ("name: x\nc2c: -0.1\n", "'c2c'"),
+            ("name: x\nstuck_min: 1.5\n", "'stuck_min'"),
+            ("name: x\nmodel: memristor\n", "'model'"),
+        ]
+        for (yaml, expected) in cases {
+            do {
+                _ = try DeviceSpec.decode(yaml: yaml, source: "bad.yaml")
+                Issue.record("no error for \(yaml)")
+            } catch let e as InputError {
+                #expect(e.message.contains(expected), "\(e.message)")
+            } catch { Issue.record("unexpected \(error)") }
+        }
+    }
+}
