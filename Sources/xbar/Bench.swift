@@ -10,16 +10,29 @@ struct Bench: ParsableCommand {
     @Option(help: "Batches per timed run.") var batches: Int = 100
     @Option(help: "Timed runs (median reported).") var repeats: Int = 5
     @Flag(help: "Print one JSON object.") var json = false
+    @Option(help: "Device preset for the crossbar read benchmark (a noisy, quantized 512×784 read at batch 20).")
+    var device: String = "epiram"
+    @Option(help: "Conductance levels of that device for the read benchmark.")
+    var levels: Int = 64
 
     func run() throws {
         guard batches >= 1, repeats >= 1 else { throw InputError("--batches and --repeats must be ≥ 1") }
         let spec = try modelOptions.resolve()
         guard spec.layers.count == 3 else { throw InputError("xbar bench measures one-hidden-layer models (got layers \(spec.layers))") }
         let r = try Benchmarks.run(spec: spec, batches: batches, repeats: repeats)
+        var dev = try DeviceSpec.load(device)
+        dev.levels = levels
+        try dev.validate()
+        let x = Benchmarks.crossbar(device: dev)
         if json {
+            struct Both: Encodable { let training: Benchmarks.Result; let crossbar: Benchmarks.CrossbarResult }
             let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys]
-            print(String(decoding: try enc.encode(r), as: UTF8.self))
+            print(String(decoding: try enc.encode(Both(training: r, crossbar: x)), as: UTF8.self))
         } else {
+            defer {
+                print(String(format: "crossbar %@ (%d levels): noisy quantized read 512×784 at batch 20 %.1f µs vs ideal gemm %.1f µs (×%.2f); FFTW noise %.1f M samples/s",
+                             x.device, levels, x.noisyReadSeconds * 1e6, x.idealGemmSeconds * 1e6, x.ratio, x.noiseSamplesPerSecond / 1e6))
+            }
             print(String(format: "%@ (T=%d, K=%d, batch %d), BLAS core %@, %d thread(s)", r.model, r.T, r.K, r.batchSize, r.blasCore, r.blasThreads))
             print(String(format: "EP   %8.0f samples/s  %6.2f MFLOP/sample  %5.1f%% of sgemm 512³", r.epSamplesPerSecond, r.epFlopsPerSample / 1e6, 100 * r.epFractionOfGemm))
             print(String(format: "BPTT %8.0f samples/s  %6.2f MFLOP/sample  %5.1f%% of sgemm 512³", r.bpttSamplesPerSecond, r.bpttFlopsPerSample / 1e6, 100 * r.bpttFractionOfGemm))

@@ -41,6 +41,8 @@ import Testing
         (["train", "--resume", "/no/such/run"], "does not exist"),
         (["gdu", "--precision", "half"], "--precision must be double or float"),
         (["train", "--T", "ten"], "error:"),
+        (["devices", "show", "no-such-device"], "unknown device preset 'no-such-device'"),
+        (["noise", "--device", "ideal"], "has no time-correlated read noise"),
     ]
 
     @Test(arguments: 0..<badInputs.count)
@@ -53,6 +55,23 @@ import Testing
         let lines = r.stderr.split(separator: "\n")
         #expect(lines.count == 1, "\(args): expected one line, got \(r.stderr)")
         #expect(r.stderr.hasPrefix("error: ") && r.stderr.contains(expected), "\(args): \(r.stderr)")
+    }
+
+    @Test func devicesShowAndNoiseWriteTheirFiles() throws {
+        let tmp = NSTemporaryDirectory() + "xbar-dev-\(UUID().uuidString)"
+        var r = try Self.run(["devices", "show", "ag-a-si", "--out", tmp])
+        #expect(r.status == 0, "\(r.stderr)")
+        let doc = try #require(try JSONSerialization.jsonObject(with: try #require(FileManager.default.contents(atPath: tmp + "/device.json"))) as? [String: Any])
+        let curve = try #require(doc["curve"] as? [String: Any])
+        // NeuroSim's step-size ratio e^{(1 − 1/P)/a} for NL 2.4 (a = 0.4992), P = 97.
+        let ratio = try #require(curve["step_ratio_ltp"] as? Double)
+        #expect(abs(ratio / exp((1 - 1.0 / 97) / 0.4992) - 1) < 0.01, "step ratio \(ratio)")
+        #expect(try String(contentsOfFile: tmp + "/device.svg", encoding: .utf8).contains("polyline"))
+        r = try Self.run(["noise", "--device", "pcm", "--traces", "64", "--out", tmp])
+        #expect(r.status == 0, "\(r.stderr)")
+        let reports = try #require(try JSONSerialization.jsonObject(with: try #require(FileManager.default.contents(atPath: tmp + "/noise.json"))) as? [[String: Any]])
+        let slope = try #require(reports.first?["fitted_slope"] as? Double)
+        #expect(abs(slope + 1) <= 0.05, "slope \(slope)")
     }
 
     @Test func gduWritesJSONAndSVG() throws {

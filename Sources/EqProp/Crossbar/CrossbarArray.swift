@@ -193,21 +193,30 @@ public final class CrossbarArray: SynapticArray, @unchecked Sendable {
         if hasMultiplicativeNoise && !isIdealModel {
             // s2[b, line] = Σ_k H[line,k]·x[b,k]² (forward) or Σ_k H[k,line]·x[b,k]² (transposed).
             var x2 = x
-            for i in 0..<x2.count { x2.storage[i] *= x2.storage[i] }
+            x2.storage.withUnsafeMutableBufferPointer { p in for i in 0..<p.count { p[i] *= p[i] } }
             var s2 = Matrix<Float>(rows: y.rows, cols: y.cols)
             let h = noiseWeights()
             if transposed { gemm(x2, h, into: &s2) } else { gemm(x2, h, transposeB: true, into: &s2) }
-            let traces = transposed ? backwardTraces : forwardTraces
-            let fs = fullScale, t = timeIndex, cols = y.cols
-            for r in 0..<y.rows {
-                for c in 0..<cols {
-                    y.storage[r * cols + c] += fs * s2.storage[r * cols + c].squareRoot() * traces[c][t]
+            let t = timeIndex
+            let nu: [Float] = (transposed ? backwardTraces : forwardTraces).map { $0[t] }   // ν_line(t)
+            let fs = fullScale, cols = y.cols
+            nu.withUnsafeBufferPointer { pn in
+                s2.storage.withUnsafeBufferPointer { ps in
+                    y.storage.withUnsafeMutableBufferPointer { py in
+                        for r in 0..<y.rows {
+                            let base = r &* cols
+                            for c in 0..<cols { py[base &+ c] += fs * ps[base &+ c].squareRoot() * pn[c] }
+                        }
+                    }
                 }
             }
         }
         if spec.whiteNoise > 0 {
-            let s = spec.whiteNoise
-            for i in 0..<y.count { y.storage[i] += Float(s * readRNG.normal()) }
+            var white = [Float](repeating: 0, count: y.count)
+            var rng = readRNG
+            white.withUnsafeMutableBufferPointer { rng.fillNormal($0, sigma: Float(spec.whiteNoise)) }
+            readRNG = rng
+            Elementwise.axpy(1, Matrix(rows: y.rows, cols: y.cols, storage: white), &y)
         }
         y.storage.withUnsafeMutableBufferPointer { Self.quantize($0, bits: spec.adcBits, bound: Float(spec.adcBound)) }
         if accumulate { Elementwise.axpy(1, y, &out) } else { out = y }

@@ -118,8 +118,8 @@ public enum SVGChart {
             var seen = Set<String>(); var ly = top + 12
             for se in series where !se.name.isEmpty && !seen.contains(se.name) {
                 seen.insert(se.name)
-                s += "<line x1=\"\(right - 120)\" y1=\"\(ly - 4)\" x2=\"\(right - 100)\" y2=\"\(ly - 4)\" stroke=\"\(se.color)\" stroke-width=\"2\"\(se.dashed ? " stroke-dasharray=\"5,3\"" : "")/>"
-                s += "<text x=\"\(right - 96)\" y=\"\(ly)\" font-size=\"10\">\(esc(se.name))</text>\n"
+                s += "<line x1=\"\(right - 190)\" y1=\"\(ly - 4)\" x2=\"\(right - 170)\" y2=\"\(ly - 4)\" stroke=\"\(se.color)\" stroke-width=\"2\"\(se.dashed ? " stroke-dasharray=\"5,3\"" : "")/>"
+                s += "<text x=\"\(right - 166)\" y=\"\(ly)\" font-size=\"10\">\(esc(se.name))</text>\n"
                 ly += 13
             }
         case .bars(let cats, let groups):

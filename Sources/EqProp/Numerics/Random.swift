@@ -1,3 +1,4 @@
+import Foundation
 import RealModule
 
 /// Seeded random streams.
@@ -64,6 +65,22 @@ public struct RandomStream: RandomNumberGenerator, Sendable {
                 spare = v * f
                 return u * f
             }
+        }
+    }
+
+    /// Fills a buffer with independent N(0, σ²) Float samples (Marsaglia polar method in single
+    /// precision; the same stream and σ give the same values).
+    public mutating func fillNormal(_ p: UnsafeMutableBufferPointer<Float>, sigma: Float) {
+        var i = 0
+        let n = p.count
+        while i < n {
+            let u = Float(next() >> 40) * 0x1p-23 - 1, v = Float(next() >> 40) * 0x1p-23 - 1
+            let s = u * u + v * v
+            if s >= 1 || s == 0 { continue }
+            let f = sigma * (-2 * Foundation.log(s) / s).squareRoot()
+            p[i] = u * f
+            if i + 1 < n { p[i + 1] = v * f }
+            i += 2
         }
     }
 

@@ -85,6 +85,50 @@ public enum Benchmarks {
         return median(rates)
     }
 
+    /// One noisy, quantized forward read of an out × in crossbar at batch B, against the ideal gemm
+    /// of the same shape in the same run (median seconds), and the FFTW synthesizer's noise rate.
+    public struct CrossbarResult: Codable, Sendable {
+        public var device: String
+        public var shape: [Int]
+        public var batchSize: Int
+        public var noisyReadSeconds: Double
+        public var idealGemmSeconds: Double
+        public var ratio: Double
+        public var noiseSamplesPerSecond: Double
+        enum CodingKeys: String, CodingKey {
+            case device, shape, batchSize = "batch_size", noisyReadSeconds = "noisy_read_s", idealGemmSeconds = "ideal_gemm_s"
+            case ratio, noiseSamplesPerSecond = "noise_samples_per_s"
+        }
+    }
+
+    static func medianTime(_ seconds: Double = 0.3, _ body: () -> Void) -> Double {
+        body()
+        var times: [Double] = []
+        let start = Date()
+        while Date().timeIntervalSince(start) < seconds || times.count < 5 {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            body()
+            times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9)
+        }
+        return median(times)
+    }
+
+    public static func crossbar(device: DeviceSpec, outputs: Int = 512, inputs: Int = 784, batch: Int = 20) -> CrossbarResult {
+        var rng = RandomStream(seed: 1, stream: "bench")
+        let w = Matrix<Float>(rows: outputs, cols: inputs, storage: (0..<(outputs * inputs)).map { _ in Float(rng.uniform(-0.05, 0.05)) })
+        let x = Matrix<Float>(rows: batch, cols: inputs, storage: (0..<(batch * inputs)).map { _ in Float(rng.uniform()) })
+        let arr = CrossbarArray(spec: device, weights: w, seed: 1, layer: 0)
+        let dense = DenseArray(w)
+        var y = Matrix<Float>(rows: batch, cols: outputs)
+        let noisy = medianTime { arr.multiply(x, into: &y, accumulate: false); arr.clockTick(.step) }
+        let ideal = medianTime { dense.multiply(x, into: &y, accumulate: false) }
+        let synth = NoiseSynthesizer(spectrum: .flicker(k: 1e-4, gamma: 1), length: 4096, dt: 1e-6)
+        var nrng = RandomStream(seed: 2, stream: "bench-noise")
+        let traceTime = medianTime { _ = synth.trace(using: &nrng) }
+        return CrossbarResult(device: device.name, shape: [outputs, inputs], batchSize: batch, noisyReadSeconds: noisy,
+                              idealGemmSeconds: ideal, ratio: noisy / ideal, noiseSamplesPerSecond: 4096 / traceTime)
+    }
+
     public static func run(spec: NetworkSpec, batches: Int = 100, repeats: Int = 5) throws -> Result {
         let ep = try trainingThroughput(spec: spec, algorithm: .ep, batches: batches, repeats: repeats)
         let bp = try trainingThroughput(spec: spec, algorithm: .bptt, batches: batches, repeats: repeats)
