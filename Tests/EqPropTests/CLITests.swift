@@ -61,7 +61,8 @@ import Testing
         let tmp = NSTemporaryDirectory() + "xbar-dev-\(UUID().uuidString)"
         var r = try Self.run(["devices", "show", "ag-a-si", "--out", tmp])
         #expect(r.status == 0, "\(r.stderr)")
-        let doc = try #require(try JSONSerialization.jsonObject(with: try #require(FileManager.default.contents(atPath: tmp + "/device.json"))) as? [String: Any])
+        let docData = try #require(FileManager.default.contents(atPath: tmp + "/device.json"))
+        let doc = try #require(try JSONSerialization.jsonObject(with: docData) as? [String: Any])
         let curve = try #require(doc["curve"] as? [String: Any])
         // NeuroSim's step-size ratio e^{(1 − 1/P)/a} for NL 2.4 (a = 0.4992), P = 97.
         let ratio = try #require(curve["step_ratio_ltp"] as? Double)
@@ -69,7 +70,8 @@ import Testing
         #expect(try String(contentsOfFile: tmp + "/device.svg", encoding: .utf8).contains("polyline"))
         r = try Self.run(["noise", "--device", "pcm", "--traces", "64", "--out", tmp])
         #expect(r.status == 0, "\(r.stderr)")
-        let reports = try #require(try JSONSerialization.jsonObject(with: try #require(FileManager.default.contents(atPath: tmp + "/noise.json"))) as? [[String: Any]])
+        let noiseData = try #require(FileManager.default.contents(atPath: tmp + "/noise.json"))
+        let reports = try #require(try JSONSerialization.jsonObject(with: noiseData) as? [[String: Any]])
         let slope = try #require(reports.first?["fitted_slope"] as? Double)
         #expect(abs(slope + 1) <= 0.05, "slope \(slope)")
     }
