@@ -191,3 +191,95 @@ import Testing
         }
     }
 }
+
+/// The output-referred read noise against an explicit per-device simulation: same variance
+/// (α²σ_n²Σ_j(G⁺² + G⁻²)x_j² in normalized units) and same spectrum, for a constant input.
+@Suite struct OutputReferredNoiseTests {
+    static func slope(_ p: [Double], dt: Double, n: Int) -> Double {
+        let df = 1 / (Double(n) * dt)
+        let pts = (4...400).map { k in (log(Double(k) * df), log(p[k - 1])) }
+        let mx = pts.map(\.0).reduce(0, +) / Double(pts.count), my = pts.map(\.1).reduce(0, +) / Double(pts.count)
+        return pts.reduce(0) { $0 + ($1.0 - mx) * ($1.1 - my) } / pts.reduce(0) { $0 + ($1.0 - mx) * ($1.0 - mx) }
+    }
+
+    @Test func matchesPerDeviceModel() {
+        var spec = DeviceSpec()
+        spec.model = .linearStep; spec.flickerK = 1e-4; spec.flickerGamma = 1; spec.tStep = 1e-6
+        spec.gMin = 1e-6; spec.gMax = 1e-4     // r = G_min/(G_max − G_min) ≈ 0.0101
+        let out = 2, inp = 6
+        var g = RandomStream(seed: 3, stream: "w")
+        let w = Matrix<Float>(rows: out, cols: inp, storage: (0..<(out * inp)).map { _ in Float(g.uniform(-0.5, 0.5)) })
+        let x = Matrix<Float>(rows: 1, cols: inp, storage: (0..<inp).map { Float(0.2 + 0.1 * Double($0)) })
+        let arr = CrossbarArray(spec: spec, weights: w, seed: 7, layer: 0)
+        let ideal = arr.weights
+        var clean = Matrix<Float>(rows: 1, cols: out)
+        gemm(x, ideal, transposeB: true, into: &clean)
+        let blocks = 150, len = 2048
+        // Output-referred: the array's reads over time.
+        var ys: [[Double]] = Array(repeating: [], count: out)
+        for _ in 0..<(blocks * len) {
+            var y = Matrix<Float>(rows: 1, cols: out)
+            arr.multiply(x, into: &y, accumulate: false)
+            for i in 0..<out { ys[i].append(Double(y[0, i] - clean[0, i])) }
+            arr.clockTick(.step)
+        }
+        // Per-device: every device of the pair gets its own trace n(t); e_i = w_fs·Σ_j[(u⁺+r)n⁺ − (u⁻+r)n⁻]x_j.
+        let synth = NoiseSynthesizer(spectrum: .flicker(k: spec.flickerK, gamma: 1), length: 4096, dt: spec.tStep)
+        var rng = RandomStream(seed: 11, stream: "per-device")
+        let r = Float(spec.gMin / (spec.gMax - spec.gMin)), fs = arr.fullScale
+        var es: [[Double]] = Array(repeating: [], count: out)
+        for _ in 0..<blocks {
+            var acc = [[Double]](repeating: [Double](repeating: 0, count: len), count: out)
+            for i in 0..<out { for j in 0..<inp {
+                let (up, un) = arr.conductances(row: i, col: j)
+                let tp = synth.trace(using: &rng), tn = synth.trace(using: &rng)
+                for t in 0..<len {
+                    acc[i][t] += Double(fs * ((up + r) * tp[t] - (un + r) * tn[t]) * x[0, j])
+                }
+            } }
+            for i in 0..<out { es[i] += acc[i] }
+        }
+        for i in 0..<out {
+            var h = 0.0
+            for j in 0..<inp {
+                let (up, un) = arr.conductances(row: i, col: j)
+                h += (Double(up + r) * Double(up + r) + Double(un + r) * Double(un + r)) * Double(x[0, j] * x[0, j])
+            }
+            let analytic = Double(fs * fs) * synth.variance * h
+            let vOut = ys[i].reduce(0) { $0 + $1 * $1 } / Double(ys[i].count)
+            let vDev = es[i].reduce(0) { $0 + $1 * $1 } / Double(es[i].count)
+            #expect(abs(vOut / analytic - 1) <= 0.05, "line \(i): output-referred variance \(vOut) vs \(analytic)")
+            #expect(abs(vDev / analytic - 1) <= 0.05, "line \(i): per-device variance \(vDev) vs \(analytic)")
+            // Spectra: averaged periodograms of 2048-sample blocks, slopes within 0.05 of each other.
+            func avgPeriodogram(_ v: [Double]) -> [Double] {
+                var avg = [Double](repeating: 0, count: len / 2)
+                for b in 0..<blocks {
+                    let p = NoiseSynthesizer.periodogram(v[(b * len)..<((b + 1) * len)].map { Float($0) }, dt: spec.tStep)
+                    for k in p.indices { avg[k] += p[k] / Double(blocks) }
+                }
+                return avg
+            }
+            let so = Self.slope(avgPeriodogram(ys[i]), dt: spec.tStep, n: len), sd = Self.slope(avgPeriodogram(es[i]), dt: spec.tStep, n: len)
+            #expect(abs(so - sd) <= 0.05 && abs(so + 1) <= 0.1, "line \(i): slopes \(so) (output-referred) vs \(sd) (per device)")
+        }
+    }
+
+    @Test func referenceMappingHoldsAndProgramsWeights() {
+        var spec = DeviceSpec()
+        spec.model = .linearStep; spec.mapping = .reference; spec.dwMin = 1e-4; spec.programming = .deterministic
+        spec.rounding = .nearest; spec.maxPulses = 10_000
+        let w = CrossbarTests.random(4, 9, seed: 2, scale: 0.3)
+        let arr = CrossbarArray(spec: spec, weights: w, seed: 1, layer: 0)
+        for i in 0..<w.count { #expect(abs(arr.weights.storage[i] - w.storage[i]) < 1e-5) }
+        let post = CrossbarTests.random(2, 4, seed: 5), pre = CrossbarTests.random(2, 9, seed: 6)
+        let before = arr.weights
+        arr.update(post: post, pre: pre, scale: 0.1)
+        // Realized change within half a pulse (2·w_fs·dw_min/2) of the request, per weight.
+        let tol = arr.fullScale * Float(spec.dwMin) * 1.01
+        for i in 0..<4 { for j in 0..<9 {
+            let want = 0.1 * (0..<2).reduce(Float(0)) { $0 + post[$1, i] * pre[$1, j] }
+            #expect(abs(arr.weights[i, j] - before[i, j] - want) <= tol)
+        } }
+        #expect(arr.uNeg.allSatisfy { $0 == 0.5 })
+    }
+}

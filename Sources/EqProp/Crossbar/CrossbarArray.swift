@@ -4,6 +4,9 @@ import Foundation
 ///
 /// **Mapping.** Differential pair: W = w_fs·(u⁺ − u⁻), u = (G − G_min)/(G_max − G_min) ∈ [0, 1],
 /// w_fs = w_max/√fan_in. Initial weights are written one-sided (u⁺ = max(W,0)/w_fs, u⁻ = max(−W,0)/w_fs).
+/// Reference mapping: one device per weight against a mid-range reference, W = 2w_fs·(u − ½); the
+/// reference devices add read noise but are never programmed (a shared reference column's noise would
+/// be common to all outputs; here each line's reference noise is independent).
 /// The `ideal` model stores W itself and reads and writes it with the same BLAS calls as `DenseArray`,
 /// so training on it is bit-identical to the software engine.
 ///
@@ -97,11 +100,20 @@ public final class CrossbarArray: SynapticArray, @unchecked Sendable {
             writeNoisePos = [Float](repeating: 0, count: spec.writeNoiseStd > 0 ? n : 0)
             writeNoiseNeg = writeNoisePos
             let fs = fullScale
-            uPos = w.storage.map { min(max($0, 0) / fs, 1) }
-            uNeg = w.storage.map { min(max(-$0, 0) / fs, 1) }
-            for i in 0..<n {
-                uPos[i] = finish(uPos[i], stuck: stuckPos[i])
-                uNeg[i] = finish(uNeg[i], stuck: stuckNeg[i])
+            switch spec.mapping {
+            case .differential:
+                uPos = w.storage.map { min(max($0, 0) / fs, 1) }
+                uNeg = w.storage.map { min(max(-$0, 0) / fs, 1) }
+                for i in 0..<n {
+                    uPos[i] = finish(uPos[i], stuck: stuckPos[i])
+                    uNeg[i] = finish(uNeg[i], stuck: stuckNeg[i])
+                }
+            case .reference:
+                // The reference devices sit at mid-range and are never programmed.
+                uPos = w.storage.map { min(max(0.5 + $0 / (2 * fs), 0), 1) }
+                uNeg = [Float](repeating: 0.5, count: n)
+                stuckNeg = [UInt8](repeating: 0, count: n)
+                for i in 0..<n { uPos[i] = finish(uPos[i], stuck: stuckPos[i]) }
             }
         }
         if hasMultiplicativeNoise { refillTraces() }
@@ -119,10 +131,11 @@ public final class CrossbarArray: SynapticArray, @unchecked Sendable {
         if let w = cachedWeights { return w }
         var w = Matrix<Float>(rows: outputs, cols: inputs)
         let fs = fullScale, wn = Float(spec.writeNoiseStd * spec.dwMin)
+        let gain: Float = spec.mapping == .reference ? 2 : 1
         for i in 0..<count {
             var d = uPos[i] - uNeg[i]
             if wn > 0 { d += wn * (writeNoisePos[i] - writeNoiseNeg[i]) }
-            w.storage[i] = fs * d
+            w.storage[i] = gain * fs * d
         }
         cachedWeights = w
         return w
@@ -277,9 +290,14 @@ public final class CrossbarArray: SynapticArray, @unchecked Sendable {
             stochasticCoincidences(terms, stepMean: stepMean, up: &upPulses, down: &downPulses)
             for i in 0..<n { upPulses[i] = min(upPulses[i], cap); downPulses[i] = min(downPulses[i], cap) }
         }
+        // Either mapping gives each programmed device ΔU = ΔW/(2w_fs): push–pull splits it over the
+        // pair, the reference mapping has gain 2 on its single device.
+        let pushPull = spec.mapping == .differential
         for i in 0..<n where upPulses[i] > 0 || downPulses[i] > 0 {
             uPos[i] = pulse(uPos[i], dev: devPos[i], up: upPulses[i], down: downPulses[i], stuck: stuckPos[i], writeNoise: &writeNoisePos, index: i)
-            uNeg[i] = pulse(uNeg[i], dev: devNeg[i], up: downPulses[i], down: upPulses[i], stuck: stuckNeg[i], writeNoise: &writeNoiseNeg, index: i)
+            if pushPull {
+                uNeg[i] = pulse(uNeg[i], dev: devNeg[i], up: downPulses[i], down: upPulses[i], stuck: stuckNeg[i], writeNoise: &writeNoiseNeg, index: i)
+            }
         }
         cachedWeights = nil
         cachedH = nil

@@ -21,6 +21,14 @@ public enum Programming: String, Codable, Sendable, CaseIterable {
     /// aihwkit-style stochastic pulse trains of length `bl` whose coincidences give E[ΔW] = requested.
     case stochastic
 }
+/// How a weight maps onto devices.
+public enum Mapping: String, Codable, Sendable, CaseIterable {
+    /// Two devices per weight: W = w_fs·(u⁺ − u⁻); updates push–pull on the pair.
+    case differential
+    /// One device per weight against a reference device held at mid-range: W = 2·w_fs·(u − ½).
+    case reference
+}
+
 public enum UpdatePasses: String, Codable, Sendable, CaseIterable {
     /// The contrastive EP update as two programming passes (nudged +, free −).
     case two
@@ -46,6 +54,7 @@ public struct DeviceSpec: Codable, Equatable, Sendable {
     /// Full-scale weight in units of the layer's initialization bound 1/√fan_in: a differential pair
     /// holds W = w_max/√fan_in · (u⁺ − u⁻), so |W| ≤ w_max/√fan_in.
     public var wMax = 4.0
+    public var mapping: Mapping = .differential
 
     // Step models (aihwkit), in units of the conductance range.
     public var dwMin = 0.01
@@ -107,7 +116,7 @@ public struct DeviceSpec: Codable, Equatable, Sendable {
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case name, source, measured, assumed, model
-        case gMin = "g_min", gMax = "g_max", wMax = "w_max"
+        case gMin = "g_min", gMax = "g_max", wMax = "w_max", mapping
         case dwMin = "dw_min", upDown = "up_down", dwMinDtod = "dw_min_dtod", upDownDtod = "up_down_dtod"
         case dwMinStd = "dw_min_std", gammaUp = "gamma_up", gammaDown = "gamma_down", gammaDtod = "gamma_dtod"
         case writeNoiseStd = "write_noise_std"
@@ -128,7 +137,7 @@ public struct DeviceSpec: Codable, Equatable, Sendable {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         func get<V: Decodable>(_ k: CodingKeys, _ v: inout V) throws { if let x = try c.decodeIfPresent(V.self, forKey: k) { v = x } }
         try get(.name, &name); try get(.source, &source); try get(.measured, &measured); try get(.assumed, &assumed)
-        try get(.model, &model); try get(.gMin, &gMin); try get(.gMax, &gMax); try get(.wMax, &wMax)
+        try get(.model, &model); try get(.gMin, &gMin); try get(.gMax, &gMax); try get(.wMax, &wMax); try get(.mapping, &mapping)
         try get(.dwMin, &dwMin); try get(.upDown, &upDown); try get(.dwMinDtod, &dwMinDtod); try get(.upDownDtod, &upDownDtod)
         try get(.dwMinStd, &dwMinStd); try get(.gammaUp, &gammaUp); try get(.gammaDown, &gammaDown); try get(.gammaDtod, &gammaDtod)
         try get(.writeNoiseStd, &writeNoiseStd)
