@@ -26,6 +26,10 @@ struct Train: ParsableCommand {
     var trainSubset: Int?
     @Option(help: "Evaluate on the first N test examples.")
     var testSubset: Int?
+    @Option(help: "Put every weight matrix on a crossbar of this device (preset name or YAML path); any device field can be set with --device.FIELD VALUE.")
+    var device: String?
+    @Option(help: "Probe the fidelity of the realized update against −lr·∇BPTT every N batches (logged to log.jsonl).")
+    var probeEvery: Int = 0
     @Flag(help: "No progress line.")
     var quiet = false
 
@@ -47,11 +51,15 @@ struct Train: ParsableCommand {
             spec = try modelOptions.resolve()
             dir = out ?? "runs/\(spec.name)-\(alg.rawValue)-seed\(seed)"
         }
-        let options = TrainingOptions(algorithm: alg, seed: seed, dataset: dataset, trainSubset: trainSubset, testSubset: testSubset)
+        guard probeEvery >= 0 else { throw InputError("--probe-every must be ≥ 0 (got \(probeEvery))") }
+        var dev: DeviceSpec? = nil
+        if let d = device { dev = try DeviceOverrides.resolve(d) } else { try DeviceOverrides.rejectUnused() }
+        let options = TrainingOptions(algorithm: alg, seed: seed, dataset: dataset, trainSubset: trainSubset, testSubset: testSubset,
+                                      device: dev, probeEvery: probeEvery)
         let t0 = Date()
         try TrainingRun.run(spec: spec, options: options, outDir: dir, resume: resume != nil,
             started: quiet ? nil : { spec in
-                FileHandle.standardError.write(Data("xbar train: \(spec.name) (\(spec.layers.map(String.init).joined(separator: "-")), T=\(spec.T), K=\(spec.K), β=\(spec.beta)) with \(alg.rawValue.uppercased()) on \(dataset) → \(dir)\n".utf8))
+                FileHandle.standardError.write(Data("xbar train: \(spec.name) (\(spec.layers.map(String.init).joined(separator: "-")), T=\(spec.T), K=\(spec.K), β=\(spec.beta)) with \(alg.rawValue.uppercased()) on \(dataset)\(dev.map { ", device " + $0.name } ?? "") → \(dir)\n".utf8))
             },
             progress: quiet ? nil : { p in
                 let eta = p.samplesPerSecond > 0 ? Double(p.batches - p.batch) * Double(spec.batchSize) / p.samplesPerSecond : 0

@@ -7,13 +7,14 @@ struct Xbar: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "xbar",
         abstract: "Equilibrium Propagation on simulated memristive crossbars: train, check EP against BPTT, benchmark.",
-        subcommands: [Train.self, GDUCheck.self, Bench.self, Models.self, Devices.self, Noise.self])
+        subcommands: [Train.self, GDUCheck.self, Fidelity.self, Bench.self, Models.self, Devices.self, Noise.self])
 
     /// One clear error line and a non-zero exit for bad input; help and usage as usual.
     static func main() {
         BLASThreads.set(1)   // bitwise reproducible products; parallelism comes from elsewhere
         do {
-            var command = try parseAsRoot()
+            let args = try DeviceOverrides.extract(Array(CommandLine.arguments.dropFirst()))
+            var command = try parseAsRoot(args)
             try command.run()
         } catch let e as InputError {
             FileHandle.standardError.write(Data("error: \(e.message)\n".utf8))
@@ -52,5 +53,44 @@ enum Status {
     static func clock(_ s: Double) -> String {
         let t = Int(s.rounded())
         return t >= 3600 ? String(format: "%d:%02d:%02d", t / 3600, t / 60 % 60, t % 60) : String(format: "%d:%02d", t / 60, t % 60)
+    }
+}
+
+/// `--device.FIELD VALUE` (or `--device.FIELD=VALUE`) flags: any device preset field, set from the
+/// command line. They are taken out of the arguments before parsing and applied to the preset.
+enum DeviceOverrides {
+    nonisolated(unsafe) static var pairs: [(String, String)] = []
+
+    static func extract(_ args: [String]) throws -> [String] {
+        var rest: [String] = []
+        var i = 0
+        while i < args.count {
+            let a = args[i]
+            if a.hasPrefix("--device.") {
+                let body = String(a.dropFirst("--device.".count))
+                if let eq = body.firstIndex(of: "=") {
+                    pairs.append((String(body[..<eq]), String(body[body.index(after: eq)...])))
+                } else {
+                    guard i + 1 < args.count else { throw InputError("\(a) needs a value") }
+                    pairs.append((body, args[i + 1]))
+                    i += 1
+                }
+            } else {
+                rest.append(a)
+            }
+            i += 1
+        }
+        return rest
+    }
+
+    /// The preset with every override applied (each validated, naming its field on error).
+    static func resolve(_ nameOrPath: String) throws -> DeviceSpec {
+        var d = try DeviceSpec.load(nameOrPath)
+        for (k, v) in pairs { d = try d.setting(k, to: v) }
+        return d
+    }
+
+    static func rejectUnused() throws {
+        if let (k, _) = pairs.first { throw InputError("--device.\(k) needs --device NAME") }
     }
 }

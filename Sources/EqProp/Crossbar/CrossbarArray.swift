@@ -64,9 +64,13 @@ public final class CrossbarArray: SynapticArray, @unchecked Sendable {
     public var isIdealModel: Bool { spec.model == .ideal }
     var hasMultiplicativeNoise: Bool { !noise.isEmpty }
 
+    let seed: UInt64
+    let layer: Int
+
     /// Creates the array for a layer (out × in) holding `weights`, with streams from (seed, layer).
     public init(spec: DeviceSpec, weights w: Matrix<Float>, seed: UInt64, layer: Int) {
         self.spec = spec
+        self.seed = seed; self.layer = layer
         outputs = w.rows; inputs = w.cols; count = w.count
         fullScale = Float(spec.wMax / Double(w.cols).squareRoot())
         idealWeights = w
@@ -88,8 +92,9 @@ public final class CrossbarArray: SynapticArray, @unchecked Sendable {
             uPos = []; uNeg = []; devPos = []; devNeg = []; stuckPos = []; stuckNeg = []; writeNoisePos = []; writeNoiseNeg = []
         } else {
             let n = w.count
-            devPos = (0..<n).map { _ in DeviceResponse.draw(spec, &d2d) }
-            devNeg = (0..<n).map { _ in DeviceResponse.draw(spec, &d2d) }
+            let nominal = DeviceResponse.draw(spec, &d2d)
+            devPos = (0..<n).map { _ in DeviceResponse.draw(spec, &d2d, nominal: nominal) }
+            devNeg = (0..<n).map { _ in DeviceResponse.draw(spec, &d2d, nominal: nominal) }
             func faultMap() -> [UInt8] {
                 (0..<n).map { _ in
                     let u = faults.uniform()
@@ -166,7 +171,17 @@ public final class CrossbarArray: SynapticArray, @unchecked Sendable {
         }
     }
 
+    public func beginEpoch(_ epoch: Int) {
+        let tag = "xbar/\(layer)/epoch\(epoch)"
+        writeRNG = RandomStream(seed: seed, stream: tag + "/write")
+        readRNG = RandomStream(seed: seed, stream: tag + "/read")
+        noiseRNG = RandomStream(seed: seed, stream: tag + "/noise")
+        timeIndex = 0; time = 0
+        if hasMultiplicativeNoise { refillTraces() }
+    }
+
     public func clockTick(_ event: ClockEvent) {
+        if readsAreExact { return }   // nothing depends on time (and ideal arrays may be read concurrently)
         let steps: Int
         switch event {
         case .step: steps = 1; time += spec.tStep
@@ -387,6 +402,31 @@ public final class CrossbarArray: SynapticArray, @unchecked Sendable {
             v = min(max(v, 0), 1)
         }
         return v
+    }
+
+    /// Device state for checkpoints: normalized conductances of G⁺ and G⁻ and write-noise draws
+    /// (empty for the ideal model).
+    public var state: [String: [Float]] {
+        if isIdealModel { return [:] }
+        var s = ["g_pos": uPos, "g_neg": uNeg]
+        if !writeNoisePos.isEmpty { s["wn_pos"] = writeNoisePos; s["wn_neg"] = writeNoiseNeg }
+        return s
+    }
+
+    /// Restores `state` (device parameters and faults are re-drawn from the seed, so they match).
+    public func restore(_ s: [String: [Float]]) throws {
+        if isIdealModel { return }
+        for (k, v) in s {
+            guard v.count == count else { throw InputError("crossbar state '\(k)' has \(v.count) values, expected \(count)") }
+            switch k {
+            case "g_pos": uPos = v
+            case "g_neg": uNeg = v
+            case "wn_pos": writeNoisePos = v
+            case "wn_neg": writeNoiseNeg = v
+            default: throw InputError("unknown crossbar state '\(k)'")
+            }
+        }
+        cachedWeights = nil; cachedH = nil
     }
 
     /// Normalized conductances (G⁺, G⁻) of device (row, col): for tests and plots.

@@ -14,10 +14,11 @@ struct DeviceResponse {
         s.model == .exponential ? 1 / Double(s.pulses) : s.dwMin
     }
 
-    /// Draws one device's parameters.
-    static func draw(_ s: DeviceSpec, _ rng: inout RandomStream) -> DeviceResponse {
+    /// Draws one device's parameters (`nominal` is reused when the NL label has no d2d spread).
+    static func draw(_ s: DeviceSpec, _ rng: inout RandomStream, nominal: DeviceResponse? = nil) -> DeviceResponse {
         switch s.model {
         case .exponential:
+            if s.nlDtod == 0, let n = nominal { return n }
             let p = Double(s.pulses)
             func curve(_ nl: Double) -> (Float, Float) {
                 let label = s.nlDtod > 0 ? min(max(abs(nl) + s.nlDtod * rng.normal(), 0), NonlinearityLabel.labelScale * 0.999) : abs(nl)

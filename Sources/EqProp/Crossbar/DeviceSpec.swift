@@ -93,7 +93,8 @@ public struct DeviceSpec: Codable, Equatable, Sendable {
     public var adcBound = 12.0
     /// White read noise σ, in output (weight × input) units, per read.
     public var whiteNoise = 0.0
-    /// Flicker noise K of S(f) = K/f^γ, relative to G (multiplicative).
+    /// Flicker noise K of S(f) = K/f^γ, relative to G (multiplicative); γ = 0 gives white noise of the
+    /// same multiplicative form (for comparisons at equal variance).
     public var flickerK = 0.0
     public var flickerGamma = 1.0
     /// Random telegraph noise: relative amplitude and dwell times (s).
@@ -181,7 +182,7 @@ public struct DeviceSpec: Codable, Equatable, Sendable {
             try fail(f, "0 (off) or in 2…24", v)
         }
         for (f, v) in [("dac_bound", dacBound), ("adc_bound", adcBound)] where !(v.isFinite && v > 0) { try fail(f, "> 0", v) }
-        if !(flickerGamma.isFinite && flickerGamma > 0 && flickerGamma <= 2) { try fail("flicker_gamma", "in (0, 2]", flickerGamma) }
+        if !(flickerGamma.isFinite && flickerGamma >= 0 && flickerGamma <= 2) { try fail("flicker_gamma", "in [0, 2] (0 = white)", flickerGamma) }
         for (f, v) in [("rtn_tau0", rtnTau0), ("rtn_tau1", rtnTau1), ("t_step", tStep)] where !(v.isFinite && v > 0) { try fail(f, "> 0", v) }
         if !(phaseGap.isFinite && phaseGap >= 0) { try fail("phase_gap", "≥ 0", phaseGap) }
         if !(1...64).contains(bl) { try fail("bl", "in 1…64", bl) }
@@ -253,7 +254,7 @@ public enum NonlinearityLabel {
         if target == 0 { return .infinity }
         precondition(target < 1, "|NL| must be < \(labelScale)")
         var lo = log(1e-6), hi = log(1e8)         // D(lo) > target > D(hi)
-        for _ in 0..<200 {
+        for _ in 0..<64 {   // the bracket (width 32 in ln a) shrinks to ~2e-18
             let mid = (lo + hi) / 2
             if deviation(a: exp(mid)) > target { lo = mid } else { hi = mid }
         }

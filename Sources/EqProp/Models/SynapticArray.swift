@@ -28,6 +28,9 @@ public protocol SynapticArray<Scalar> {
     /// Arrays with time-correlated read noise read their noise traces at the new time (their device
     /// preset says how long a step and a gap last); ideal arrays ignore it.
     func clockTick(_ event: ClockEvent)
+    /// A training epoch starts: arrays with random streams re-derive them from (seed, layer, epoch),
+    /// so a run resumed at an epoch boundary continues with the same numbers.
+    func beginEpoch(_ epoch: Int)
 }
 
 public enum ClockEvent: Sendable { case step, phaseGap }
@@ -39,6 +42,7 @@ extension SynapticArray {
         update(post: minus.post, pre: minus.pre, scale: -scale)
     }
     public func clockTick(_ event: ClockEvent) {}
+    public func beginEpoch(_ epoch: Int) {}
 }
 
 /// Arrays whose weights can be set directly (ideal weights): used by BPTT training and by finite

@@ -24,18 +24,36 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
     /// Each mini-batch is split into this many fixed chunks whose phases run concurrently (one per
     /// core); the update sums the chunks. Results depend on this number, never on the core count.
     public var chunks: Int
+    /// The device every weight matrix lives on (nil = ideal software weights).
+    public var device: DeviceSpec?
+    /// Run the fidelity probe on every N-th batch (0 = never); results go to the log.
+    public var probeEvery: Int
 
     enum CodingKeys: String, CodingKey {
         case algorithm, seed, dataset, trainSubset = "train_subset", testSubset = "test_subset"
-        case evalBatchSize = "eval_batch_size", bpttWindow = "bptt_window", chunks
+        case evalBatchSize = "eval_batch_size", bpttWindow = "bptt_window", chunks, device, probeEvery = "probe_every"
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        algorithm = try c.decode(Algorithm.self, forKey: .algorithm)
+        seed = try c.decode(UInt64.self, forKey: .seed)
+        dataset = try c.decode(String.self, forKey: .dataset)
+        trainSubset = try c.decodeIfPresent(Int.self, forKey: .trainSubset)
+        testSubset = try c.decodeIfPresent(Int.self, forKey: .testSubset)
+        evalBatchSize = try c.decode(Int.self, forKey: .evalBatchSize)
+        bpttWindow = try c.decodeIfPresent(Int.self, forKey: .bpttWindow)
+        chunks = try c.decodeIfPresent(Int.self, forKey: .chunks) ?? 2
+        device = try c.decodeIfPresent(DeviceSpec.self, forKey: .device)
+        probeEvery = try c.decodeIfPresent(Int.self, forKey: .probeEvery) ?? 0
     }
 
     public init(algorithm: Algorithm = .ep, seed: UInt64 = 1, dataset: String = "fashion-mnist",
                 trainSubset: Int? = nil, testSubset: Int? = nil, evalBatchSize: Int = 1000, bpttWindow: Int? = nil,
-                chunks: Int = 2) {
+                chunks: Int = 2, device: DeviceSpec? = nil, probeEvery: Int = 0) {
         self.algorithm = algorithm; self.seed = seed; self.dataset = dataset; self.trainSubset = trainSubset
         self.testSubset = testSubset; self.evalBatchSize = evalBatchSize; self.bpttWindow = bpttWindow
-        self.chunks = chunks
+        self.chunks = chunks; self.device = device; self.probeEvery = probeEvery
     }
 }
 
@@ -107,21 +125,39 @@ public struct Trainer<W: SynapticArray> where W.Scalar == Float {
     }
 
     /// Trains one epoch (0-based index `epoch`) and returns the running train error in percent.
-    public mutating func trainEpoch(_ epoch: Int, epochs: Int = 0, progress: ((Progress) -> Void)? = nil) -> Double {
+    public mutating func trainEpoch(_ epoch: Int, epochs: Int = 0, progress: ((Progress) -> Void)? = nil,
+                                    probe onProbe: ((ProbeRecord) -> Void)? = nil) -> Double {
         let spec = net.spec
         let batcher = Batcher(train, batchSize: spec.batchSize)
         let order = batcher.order(epoch: epoch, seed: options.seed)
         var signs = RandomStream(seed: options.seed, stream: "beta-sign/\(epoch)")
+        for a in net.arrays { a.beginEpoch(epoch) }
+        // Arrays with stateful reads (noise, converters) are read by one batch at a time.
+        let chunkCount = net.arrays.allSatisfy(\.readsAreExact) ? options.chunks : 1
         var wrong = 0, seen = 0
         let start = Date()
         var lastReport = start
         for b in 0..<batcher.batchCount {
             let idx = order[(b * spec.batchSize)..<min((b + 1) * spec.batchSize, order.count)]
             let labels = idx.map { train.labels[$0] }
-            let parts = chunkRanges(idx.count, parts: options.chunks).map { r in idx[(idx.startIndex + r.lowerBound)..<(idx.startIndex + r.upperBound)] }
+            let parts = chunkRanges(idx.count, parts: chunkCount).map { r in idx[(idx.startIndex + r.lowerBound)..<(idx.startIndex + r.upperBound)] }
             let B = idx.count
             var preds: [Int] = []
             let current = net
+            // Fidelity probe: exact reference on the weights held before this batch's update.
+            let probing = options.probeEvery > 0 && b % options.probeEvery == 0 && onProbe != nil
+            var before: [Matrix<Float>] = [], reference: [[Double]] = []
+            if probing {
+                let (x, y, _) = batcher.batch(idx, as: Float.self)
+                before = net.weights
+                reference = FidelityProbe.reference(net, x: x, y: y)
+            }
+            defer {
+                if probing {
+                    onProbe?(ProbeRecord(epoch: epoch + 1, batch: b + 1,
+                                         layers: FidelityProbe.compare(spec: spec, before: before, after: net.weights, reference: reference)))
+                }
+            }
             switch options.algorithm {
             case .ep:
                 let sign: Float = spec.nudging == .randomSign ? (signs.next() & 1 == 0 ? 1 : -1) : 1

@@ -1,4 +1,5 @@
 import Foundation
+import Yams
 
 /// A training run on disk: `DIR/model.yaml`, `DIR/log.jsonl` (one `EpochRecord` per line),
 /// `DIR/checkpoint.safetensors` (weights `W<from><to>` [out, in], biases `b<l>`, metadata with the
@@ -15,6 +16,8 @@ public enum TrainingRun {
         /// Number of completed epochs.
         public var epoch: Int
         public var parameters: Parameters<Float>
+        /// Per connection, the crossbar device state (empty on ideal weights).
+        public var arrayState: [[String: [Float]]] = []
     }
 
     public static func saveCheckpoint(_ c: Checkpoint, to path: String) throws {
@@ -24,6 +27,10 @@ public enum TrainingRun {
             tensors[GDU.weightName(conn)] = .init(shape: [w.rows, w.cols], values: w.storage)
         }
         for (l, b) in c.parameters.biases.enumerated() { tensors["b\(l + 1)"] = .init(shape: [b.count], values: b) }
+        for (ci, st) in c.arrayState.enumerated() {
+            let name = GDU.weightName(c.spec.connections[ci])
+            for (k, v) in st { tensors["\(name).\(k)"] = .init(shape: [v.count], values: v) }
+        }
         let opts = String(decoding: try JSONEncoder().encode(c.options), as: UTF8.self)
         let meta = ["format": formatTag, "epoch": String(c.epoch), "spec": c.spec.yaml(), "options": opts]
         try AtomicFile.write(Safetensors.encode(tensors, metadata: meta), to: path)
@@ -59,7 +66,20 @@ public enum TrainingRun {
         if let bad0 = ws.flatMap(\.storage).first(where: { !$0.isFinite }) ?? bs.flatMap({ $0 }).first(where: { !$0.isFinite }) {
             throw bad("non-finite parameter value \(bad0)")
         }
-        return Checkpoint(spec: spec, options: options, epoch: e, parameters: Parameters(weights: ws, biases: bs))
+        var state: [[String: [Float]]] = []
+        for c in spec.connections {
+            let prefix = GDU.weightName(c) + "."
+            var st: [String: [Float]] = [:]
+            for (k, t) in tensors where k.hasPrefix(prefix) { st[String(k.dropFirst(prefix.count))] = t.values }
+            state.append(st)
+        }
+        return Checkpoint(spec: spec, options: options, epoch: e, parameters: Parameters(weights: ws, biases: bs), arrayState: state)
+    }
+
+    /// A network on crossbars of `device`, one array per connection (layer index = connection index).
+    public static func crossbarNetwork(spec: NetworkSpec, parameters: Parameters<Float>, device: DeviceSpec, seed: UInt64) -> Network<CrossbarArray> {
+        Network(spec: spec, arrays: parameters.weights.enumerated().map { CrossbarArray(spec: device, weights: $1, seed: seed, layer: $0) },
+                biases: parameters.biases)
     }
 
     /// Trains `spec.epochs` epochs in `outDir`, resuming from its checkpoint if `resume` is set.
@@ -98,25 +118,52 @@ public enum TrainingRun {
             params = Parameters<Float>.initial(spec: spec, seed: options.seed)
         }
         let data = try preloaded ?? DataSet.load(options.dataset)
+        if let d = options.device {
+            try d.validate()
+            if options.algorithm == .bptt { throw InputError("--algorithm bptt trains ideal weights; drop --device (or use EP on the crossbar)") }
+            let net = crossbarNetwork(spec: spec, parameters: params, device: d, seed: options.seed)
+            if resume {
+                let ck = try loadCheckpoint(ckPath)
+                for (ci, st) in ck.arrayState.enumerated() where ci < net.arrays.count { try net.arrays[ci].restore(st) }
+            }
+            var trainer = try Trainer(net: net, options: options, data: data)
+            return try loop(&trainer, spec: spec, options: options, startEpoch: startEpoch, outDir: outDir, keptLog: keptLog,
+                            started: started, progress: progress, epochDone: epochDone) { $0.arrays.map(\.state) }
+        }
         var trainer = try Trainer(idealNet: IdealNetwork<Float>(spec: spec, parameters: params), options: options, data: data)
+        return try loop(&trainer, spec: spec, options: options, startEpoch: startEpoch, outDir: outDir, keptLog: keptLog,
+                        started: started, progress: progress, epochDone: epochDone) { _ in [] }
+    }
+
+    static func loop<W: SynapticArray>(
+        _ trainer: inout Trainer<W>, spec: NetworkSpec, options: TrainingOptions, startEpoch: Int, outDir: String, keptLog: String,
+        started: ((NetworkSpec) -> Void)?, progress: ((Progress) -> Void)?, epochDone: ((EpochRecord) -> Void)?,
+        state: (Network<W>) -> [[String: [Float]]]
+    ) throws -> [EpochRecord] where W.Scalar == Float {
+        let ckPath = (outDir as NSString).appendingPathComponent(checkpointName)
+        let logPath = (outDir as NSString).appendingPathComponent("log.jsonl")
         try FileManager.default.createDirectory(atPath: outDir, withIntermediateDirectories: true)
         try AtomicFile.write(keptLog, to: logPath)
         try AtomicFile.write(spec.yaml(), to: (outDir as NSString).appendingPathComponent("model.yaml"))
+        if let d = options.device { try AtomicFile.write((try? YAMLEncoder().encode(d)) ?? "", to: (outDir as NSString).appendingPathComponent("device.yaml")) }
         let log = try JSONLWriter(path: logPath)
         started?(spec)
         var records: [EpochRecord] = []
         for epoch in startEpoch..<spec.epochs {
             let t0 = Date()
-            let trainErr = trainer.trainEpoch(epoch, epochs: spec.epochs, progress: progress)
+            var probes: [ProbeRecord] = []
+            let trainErr = trainer.trainEpoch(epoch, epochs: spec.epochs, progress: progress) { probes.append($0) }
             let testErr = trainer.evaluate()
             let secs = Date().timeIntervalSince(t0)
+            for p in probes { try log.append(p) }
             let rec = EpochRecord(epoch: epoch + 1, trainError: trainErr, testError: testErr, seconds: secs,
                                   samplesPerSecond: Double(trainer.train.count) / secs)
             try log.append(rec)
-            try saveCheckpoint(Checkpoint(spec: spec, options: options, epoch: epoch + 1, parameters: trainer.net.parameters), to: ckPath)
+            try saveCheckpoint(Checkpoint(spec: spec, options: options, epoch: epoch + 1, parameters: trainer.net.parameters,
+                                          arrayState: state(trainer.net)), to: ckPath)
             records.append(rec)
             epochDone?(rec)
-            try writeCurves(logPath: logPath, title: "\(spec.name), \(options.algorithm.rawValue.uppercased()) on \(options.dataset)",
+            try writeCurves(logPath: logPath, title: "\(spec.name), \(options.algorithm.rawValue.uppercased()) on \(options.dataset)\(options.device.map { ", device " + $0.name } ?? "")",
                             to: (outDir as NSString).appendingPathComponent("curves.svg"))
         }
         return records

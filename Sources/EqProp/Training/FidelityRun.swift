@@ -1,0 +1,134 @@
+import Foundation
+
+/// `xbar fidelity`: consecutive EP training steps on a network (ideal or on crossbars), each probed
+/// against the exact gradient step, summarized per layer with a 95 % interval over batches; and the
+/// error budget (`--ablate`): the same probe with every non-ideality off, then each one alone.
+public enum FidelityRun {
+    public struct LayerSummary: Codable, Sendable, Equatable {
+        public var layer: String
+        public var cosine: Interval
+        public var relmse: Interval
+        public var signAgreement: Interval
+        enum CodingKeys: String, CodingKey { case layer, cosine, relmse, signAgreement = "sign_agreement" }
+    }
+
+    public struct Result: Codable, Sendable {
+        public var variant: String
+        public var device: String
+        public var beta: Double
+        public var batches: Int
+        public var layers: [LayerSummary]
+        public var perBatch: [[FidelityProbe.Layer]]
+        enum CodingKeys: String, CodingKey { case variant, device, beta, batches, layers, perBatch = "per_batch" }
+
+        /// Mean cosine over layers (one number per variant for the error budget).
+        public var meanCosine: Double { layers.map(\.cosine.mean).reduce(0, +) / Double(max(layers.count, 1)) }
+    }
+
+    /// Runs `batches` EP steps from `parameters` on the first batches of a seeded order of `data`.
+    public static func run(spec: NetworkSpec, device: DeviceSpec?, parameters: Parameters<Float>, data: LabeledImages,
+                           batches: Int, seed: UInt64, variant: String = "as configured") -> Result {
+        if let d = device {
+            var net = TrainingRun.crossbarNetwork(spec: spec, parameters: parameters, device: d, seed: seed)
+            for a in net.arrays { a.beginEpoch(0) }
+            return loop(&net, data: data, batches: batches, seed: seed, variant: variant, device: d.name)
+        }
+        var net = IdealNetwork<Float>(spec: spec, parameters: parameters)
+        return loop(&net, data: data, batches: batches, seed: seed, variant: variant, device: "none (software)")
+    }
+
+    static func loop<W: SynapticArray>(_ net: inout Network<W>, data: LabeledImages, batches: Int, seed: UInt64,
+                                       variant: String, device: String) -> Result where W.Scalar == Float {
+        let spec = net.spec
+        let batcher = Batcher(data, batchSize: spec.batchSize)
+        let order = batcher.order(epoch: 0, seed: seed)
+        var per: [[FidelityProbe.Layer]] = []
+        for b in 0..<min(batches, batcher.batchCount) {
+            let idx = order[(b * spec.batchSize)..<min((b + 1) * spec.batchSize, order.count)]
+            let (x, y, _) = batcher.batch(idx, as: Float.self)
+            let before = net.weights
+            let reference = FidelityProbe.reference(net, x: x, y: y)
+            let ctx = Dynamics.context(net, x: x, y: y)
+            let phases = EquilibriumPropagation.phases(net, ctx)
+            EquilibriumPropagation.apply(phases, to: &net, context: ctx)
+            per.append(FidelityProbe.compare(spec: spec, before: before, after: net.weights, reference: reference))
+        }
+        let layers = spec.connections.indices.map { ci in
+            LayerSummary(layer: per.first?[ci].layer ?? GDU.weightName(spec.connections[ci]),
+                         cosine: Interval(per.map { $0[ci].cosine }), relmse: Interval(per.map { $0[ci].relmse }),
+                         signAgreement: Interval(per.map { $0[ci].signAgreement }))
+        }
+        return Result(variant: variant, device: device, beta: spec.beta, batches: per.count, layers: layers, perBatch: per)
+    }
+
+    /// The error-budget variants of a device: (name, device or nil for software weights, β multiplier).
+    ///
+    /// "all off" is software EP at β/100 (nearly the exact gradient); "finite β" is software EP at the
+    /// model's β; every other variant has that β and exactly one non-ideality of the preset switched on,
+    /// on an otherwise ideal array (read-path items) or on a fine-grained linear device (device items:
+    /// steps of 1e-4 of the range, stochastic rounding). Variants the preset does not have are omitted.
+    public static func ablationVariants(_ d: DeviceSpec) -> [(name: String, device: DeviceSpec?, betaScale: Double)] {
+        var ideal = DeviceSpec(); ideal.name = d.name; ideal.wMax = d.wMax; ideal.tStep = d.tStep; ideal.phaseGap = d.phaseGap
+        var fine = ideal
+        fine.model = .linearStep; fine.dwMin = 1e-4; fine.programming = .deterministic; fine.rounding = .stochastic
+        fine.maxPulses = 100_000; fine.gMin = d.gMin; fine.gMax = d.gMax; fine.mapping = d.mapping
+        var out: [(String, DeviceSpec?, Double)] = [("all off (β/100)", nil, 0.01), ("finite β", nil, 1)]
+        func add(_ name: String, _ base: DeviceSpec, _ present: Bool, _ f: (inout DeviceSpec) -> Void) {
+            guard present else { return }
+            var v = base; f(&v); out.append((name, v, 1))
+        }
+        add("white read noise", ideal, d.whiteNoise > 0) { $0.whiteNoise = d.whiteNoise }
+        add("1/f read noise", fine, d.flickerK > 0) { $0.flickerK = d.flickerK; $0.flickerGamma = d.flickerGamma }
+        add("telegraph noise", fine, d.rtnAmplitude > 0) { $0.rtnAmplitude = d.rtnAmplitude; $0.rtnTau0 = d.rtnTau0; $0.rtnTau1 = d.rtnTau1 }
+        add("quantization", fine, d.levels > 0) { $0.levels = d.levels; $0.rounding = d.rounding }
+        // The preset's own pulse response, without its noise and variability.
+        var own = d
+        own.c2c = 0; own.dwMinStd = 0; own.writeNoiseStd = 0; own.dwMinDtod = 0; own.upDownDtod = 0; own.gammaDtod = 0; own.nlDtod = 0
+        own.stuckMin = 0; own.stuckMax = 0; own.levels = 0; own.dacBits = 0; own.adcBits = 0; own.whiteNoise = 0
+        own.flickerK = 0; own.rtnAmplitude = 0
+        add("nonlinearity/asymmetry", own, d.model != .ideal) { _ in }
+        var linearOwn = own
+        if d.model == .exponential { linearOwn.nlLtp = 0; linearOwn.nlLtd = 0 } else { linearOwn.gammaUp = 0; linearOwn.gammaDown = 0; linearOwn.upDown = 0 }
+        add("c2c", linearOwn, d.c2c > 0 || d.dwMinStd > 0 || d.writeNoiseStd > 0) { $0.c2c = d.c2c; $0.dwMinStd = d.dwMinStd; $0.writeNoiseStd = d.writeNoiseStd }
+        add("d2d", linearOwn, d.dwMinDtod > 0 || d.upDownDtod > 0 || d.gammaDtod > 0 || d.nlDtod > 0) {
+            $0.dwMinDtod = d.dwMinDtod; $0.upDownDtod = d.upDownDtod; $0.gammaDtod = d.gammaDtod; $0.nlDtod = d.nlDtod
+        }
+        add("faults", fine, d.stuckMin + d.stuckMax > 0) { $0.stuckMin = d.stuckMin; $0.stuckMax = d.stuckMax }
+        add("DAC", ideal, d.dacBits > 0) { $0.dacBits = d.dacBits; $0.dacBound = d.dacBound }
+        add("ADC", ideal, d.adcBits > 0) { $0.adcBits = d.adcBits; $0.adcBound = d.adcBound }
+        if d.model != .ideal { out.append(("all on", d, 1)) }
+        return out.map { (name: $0.0, device: $0.1, betaScale: $0.2) }
+    }
+
+    /// The error budget: each variant's loss of cosine (1 − mean cosine over layers), and its share of
+    /// the summed losses of the single-non-ideality variants (finite β included).
+    public static func ablate(spec: NetworkSpec, device: DeviceSpec, parameters: Parameters<Float>, data: LabeledImages,
+                              batches: Int, seed: UInt64, progress: ((String) -> Void)? = nil) -> [Result] {
+        ablationVariants(device).map { v in
+            progress?(v.name)
+            var s = spec
+            s.beta = spec.beta * v.betaScale
+            return run(spec: s, device: v.device, parameters: parameters, data: data, batches: batches, seed: seed, variant: v.name)
+        }
+    }
+
+    public static func svg(_ results: [Result], title: String) -> String {
+        let layers = results.first?.layers.map(\.layer) ?? []
+        if results.count == 1, let r = results.first {
+            let panel = SVGChart.Panel(title: "cosine with −lr·∇BPTT (mean over \(r.batches) batches)", xLabel: "weight matrix", yLabel: "cosine",
+                content: .bars(categories: layers, groups: [
+                    (name: "95 % low", values: r.layers.map(\.cosine.low), color: "#9ecae1"),
+                    (name: "mean", values: r.layers.map(\.cosine.mean), color: SVGChart.palette[0]),
+                    (name: "95 % high", values: r.layers.map(\.cosine.high), color: "#3182bd")]))
+            let sign = SVGChart.Panel(title: "sign agreement (%)", xLabel: "weight matrix", yLabel: "%",
+                content: .bars(categories: layers, groups: [(name: "mean", values: r.layers.map(\.signAgreement.mean), color: SVGChart.palette[2])]))
+            return SVGChart.render(title: title, panels: [panel, sign], columns: 2)
+        }
+        let cats = results.map(\.variant)
+        let loss = SVGChart.Panel(title: "1 − cosine with −lr·∇BPTT, per variant", xLabel: "non-ideality switched on alone", yLabel: "1 − cosine",
+            content: .bars(categories: cats, groups: layers.indices.map { li in
+                (name: layers[li], values: results.map { 1 - $0.layers[li].cosine.mean }, color: SVGChart.palette[li % SVGChart.palette.count])
+            }))
+        return SVGChart.render(title: title, panels: [loss], columns: 1, panelWidth: 140 + 90 * Double(cats.count), panelHeight: 380)
+    }
+}

@@ -1,0 +1,72 @@
+import ArgumentParser
+import EqProp
+import Foundation
+
+struct Fidelity: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "How far the realized (hardware) EP update strays from −lr·∇BPTT, per layer, over N batches.",
+        discussion: """
+        Runs N consecutive EP training steps on the model's weights (from --checkpoint or the seeded \
+        initialisation), each read and programmed through the device, and compares each realized weight \
+        change with −lr·∇BPTT computed exactly (Double) on the weights the arrays held. Writes \
+        DIR/fidelity.json (mean and 95 % interval of cosine, RelMSE, sign agreement per layer) and \
+        DIR/fidelity.svg. --ablate adds the error budget: every non-ideality off, then each alone.
+        """)
+    @OptionGroup var modelOptions: ModelOptions
+    @Option(help: "Device preset name or YAML path (plus --device.FIELD VALUE overrides); omit for software weights.")
+    var device: String?
+    @Option(help: "Weights from a training checkpoint.") var checkpoint: String?
+    @Option(help: "Batches to probe.") var batches: Int = 20
+    @Option(help: "Data: fashion-mnist, mnist or a folder of IDX files.") var dataset: String = "fashion-mnist"
+    @Option(help: "Seed (init, batch order, device draws).") var seed: UInt64 = 1
+    @Option(help: "Output folder.") var out: String = "runs/fidelity"
+    @Flag(help: "Error budget: every non-ideality off, then each one alone.") var ablate = false
+
+    func run() throws {
+        guard batches >= 1 else { throw InputError("--batches must be ≥ 1 (got \(batches))") }
+        let spec = try modelOptions.resolve()
+        var dev: DeviceSpec? = nil
+        if let d = device { dev = try DeviceOverrides.resolve(d) } else { try DeviceOverrides.rejectUnused() }
+        if ablate && dev == nil { throw InputError("--ablate needs --device NAME") }
+        var params = Parameters<Float>.initial(spec: spec, seed: seed)
+        if let c = checkpoint {
+            let ck = try TrainingRun.loadCheckpoint(c)
+            guard ck.spec.layers == spec.layers else { throw InputError("checkpoint '\(c)' holds layers \(ck.spec.layers) but the model has \(spec.layers)") }
+            params = ck.parameters
+        }
+        let data = try DataSet.load(dataset)
+        guard data.train.features == spec.layers[0], data.train.classes == spec.layers.last! else {
+            throw InputError("model '\(spec.name)' has layers \(spec.layers) but '\(dataset)' has \(data.train.features) inputs and \(data.train.classes) classes")
+        }
+        let results: [FidelityRun.Result]
+        if ablate, let d = dev {
+            results = FidelityRun.ablate(spec: spec, device: d, parameters: params, data: data.train, batches: batches, seed: seed) { name in
+                Status.line("error budget: \(name)…", final: false)
+            }
+            Status.line("", final: false)
+        } else {
+            results = [FidelityRun.run(spec: spec, device: dev, parameters: params, data: data.train, batches: batches, seed: seed)]
+        }
+        try writeJSON(results, to: (out as NSString).appendingPathComponent("fidelity.json"))
+        let title = "Fidelity of EP updates on \(dev?.name ?? "software weights"): \(spec.name), β = \(spec.beta), \(batches) batches"
+        try AtomicFile.write(FidelityRun.svg(results, title: title), to: (out as NSString).appendingPathComponent("fidelity.svg"))
+        for r in results {
+            if results.count > 1 { print("\(r.variant):") }
+            for l in r.layers {
+                print("  " + l.layer + String(format: "  cosine %.4f [%.4f, %.4f]  RelMSE %.3f  sign %.1f%%", l.cosine.mean, l.cosine.low, l.cosine.high, l.relmse.mean, l.signAgreement.mean))
+            }
+        }
+        if results.count > 1 {
+            // Shares of the loss of cosine among the single-non-ideality variants.
+            let base = results[0].meanCosine
+            let singles = results.dropFirst().filter { $0.variant != "all on" }
+            let losses = singles.map { max(0, base - $0.meanCosine) }
+            let total = losses.reduce(0, +)
+            print("error budget (share of the summed loss of mean cosine, relative to '\(results[0].variant)'):")
+            for (r, l) in zip(singles, losses) {
+                print("  " + r.variant.padding(toLength: 24, withPad: " ", startingAt: 0) + String(format: " %.4f  %5.1f%%", l, total > 0 ? 100 * l / total : 0))
+            }
+        }
+        print("wrote \(out)/fidelity.json and \(out)/fidelity.svg")
+    }
+}
