@@ -3,7 +3,7 @@ import Foundation
 /// One weight matrix stored on a simulated memristive crossbar.
 ///
 /// **Mapping.** Differential pair: W = w_fs·(u⁺ − u⁻), u = (G − G_min)/(G_max − G_min) ∈ [0, 1],
-/// w_fs = w_max/√fan_in. Initial weights are written one-sided (u⁺ = max(W,0)/w_fs, u⁻ = max(−W,0)/w_fs).
+/// w_fs = w_max/√fan_in. Initial weights are written around mid-range: u± = ½ ± W/(2w_fs).
 /// Reference mapping: one device per weight against a mid-range reference, W = 2w_fs·(u − ½); the
 /// reference devices add read noise but are never programmed (a shared reference column's noise would
 /// be common to all outputs; here each line's reference noise is independent).
@@ -82,10 +82,10 @@ public final class CrossbarArray: SynapticArray, @unchecked Sendable {
         noiseRNG = RandomStream(seed: seed, stream: tag + "/noise")
         var synths: [NoiseSynthesizer] = []
         if spec.flickerK > 0 {
-            synths.append(NoiseSynthesizer(spectrum: .flicker(k: spec.flickerK, gamma: spec.flickerGamma), length: 4096, dt: spec.tStep))
+            synths.append(NoiseSynthesizer(spectrum: .flicker(k: spec.flickerK, gamma: spec.flickerGamma), length: spec.noiseLength, dt: spec.tStep))
         }
         if spec.rtnAmplitude > 0 {
-            synths.append(NoiseSynthesizer(spectrum: .lorentzian(amplitude: spec.rtnAmplitude, tau0: spec.rtnTau0, tau1: spec.rtnTau1), length: 4096, dt: spec.tStep))
+            synths.append(NoiseSynthesizer(spectrum: .lorentzian(amplitude: spec.rtnAmplitude, tau0: spec.rtnTau0, tau1: spec.rtnTau1), length: spec.noiseLength, dt: spec.tStep))
         }
         noise = synths
         if spec.model == .ideal {
@@ -107,8 +107,11 @@ public final class CrossbarArray: SynapticArray, @unchecked Sendable {
             let fs = fullScale
             switch spec.mapping {
             case .differential:
-                uPos = w.storage.map { min(max($0, 0) / fs, 1) }
-                uNeg = w.storage.map { min(max(-$0, 0) / fs, 1) }
+                // Mid-point programming: both devices start at ½ ± W/(2w_fs), so push–pull updates have
+                // room in both directions (one-sided starts leave one device at G_min, where half of
+                // every update that needs it to go lower is clipped).
+                uPos = w.storage.map { min(max(0.5 + $0 / (2 * fs), 0), 1) }
+                uNeg = w.storage.map { min(max(0.5 - $0 / (2 * fs), 0), 1) }
                 for i in 0..<n {
                     uPos[i] = finish(uPos[i], stuck: stuckPos[i])
                     uNeg[i] = finish(uNeg[i], stuck: stuckNeg[i])
@@ -432,7 +435,7 @@ public final class CrossbarArray: SynapticArray, @unchecked Sendable {
     /// Normalized conductances (G⁺, G⁻) of device (row, col): for tests and plots.
     public func conductances(row: Int, col: Int) -> (Float, Float) {
         let i = row * inputs + col
-        return isIdealModel ? (max(idealWeights.storage[i], 0) / fullScale, max(-idealWeights.storage[i], 0) / fullScale) : (uPos[i], uNeg[i])
+        return isIdealModel ? (0.5 + idealWeights.storage[i] / (2 * fullScale), 0.5 - idealWeights.storage[i] / (2 * fullScale)) : (uPos[i], uNeg[i])
     }
 
     /// Fault map (0 healthy, 1 stuck at G_min, 2 stuck at G_max) of the G⁺ and G⁻ devices.

@@ -101,6 +101,9 @@ public struct DeviceSpec: Codable, Equatable, Sendable {
     public var rtnAmplitude = 0.0
     public var rtnTau0 = 1e-4
     public var rtnTau1 = 1e-4
+    /// Samples per synthesized noise trace (a power of two); half of each trace is used, so the
+    /// lowest frequency present is 1/(noise_length·t_step).
+    public var noiseLength = 4096
     /// Simulated time per dynamics step, and between the free and the nudged phase (s).
     public var tStep = 1e-6
     public var phaseGap = 1e-6
@@ -126,7 +129,7 @@ public struct DeviceSpec: Codable, Equatable, Sendable {
         case dacBits = "dac_bits", dacBound = "dac_bound", adcBits = "adc_bits", adcBound = "adc_bound"
         case whiteNoise = "white_noise", flickerK = "flicker_k", flickerGamma = "flicker_gamma"
         case rtnAmplitude = "rtn_amplitude", rtnTau0 = "rtn_tau0", rtnTau1 = "rtn_tau1"
-        case tStep = "t_step", phaseGap = "phase_gap"
+        case noiseLength = "noise_length", tStep = "t_step", phaseGap = "phase_gap"
         case programming, bl, maxPulses = "max_pulses", passes
     }
 
@@ -147,7 +150,7 @@ public struct DeviceSpec: Codable, Equatable, Sendable {
         try get(.dacBits, &dacBits); try get(.dacBound, &dacBound); try get(.adcBits, &adcBits); try get(.adcBound, &adcBound)
         try get(.whiteNoise, &whiteNoise); try get(.flickerK, &flickerK); try get(.flickerGamma, &flickerGamma)
         try get(.rtnAmplitude, &rtnAmplitude); try get(.rtnTau0, &rtnTau0); try get(.rtnTau1, &rtnTau1)
-        try get(.tStep, &tStep); try get(.phaseGap, &phaseGap)
+        try get(.noiseLength, &noiseLength); try get(.tStep, &tStep); try get(.phaseGap, &phaseGap)
         try get(.programming, &programming); try get(.bl, &bl); try get(.maxPulses, &maxPulses); try get(.passes, &passes)
     }
 
@@ -185,6 +188,9 @@ public struct DeviceSpec: Codable, Equatable, Sendable {
         if !(flickerGamma.isFinite && flickerGamma >= 0 && flickerGamma <= 2) { try fail("flicker_gamma", "in [0, 2] (0 = white)", flickerGamma) }
         for (f, v) in [("rtn_tau0", rtnTau0), ("rtn_tau1", rtnTau1), ("t_step", tStep)] where !(v.isFinite && v > 0) { try fail(f, "> 0", v) }
         if !(phaseGap.isFinite && phaseGap >= 0) { try fail("phase_gap", "≥ 0", phaseGap) }
+        if noiseLength < 64 || noiseLength > 1 << 20 || noiseLength & (noiseLength - 1) != 0 {
+            try fail("noise_length", "a power of two in 64…1048576", noiseLength)
+        }
         if !(1...64).contains(bl) { try fail("bl", "in 1…64", bl) }
         if maxPulses < 1 { try fail("max_pulses", "an integer ≥ 1", maxPulses) }
     }
