@@ -50,8 +50,11 @@ public final class CrossbarArray: SynapticArray, @unchecked Sendable {
     var noiseRNG: RandomStream
 
     // Caches rebuilt after each update.
-    var cachedWeights: Matrix<Float>?
+    var cachedWeights: Matrix<Float>? { didSet { if cachedWeights == nil { readCache = [nil, nil] } } }
     var cachedH: Matrix<Float>?
+    struct ReadCache { let input: Matrix<Float>; let clean: Matrix<Float>; let s2: Matrix<Float> }
+    /// Last forward [0] and transposed [1] read: its input, clean product and noise weights.
+    var readCache: [ReadCache?] = [nil, nil]
 
     // Time-correlated noise: traces per line, current sample index within the block.
     let noise: [NoiseSynthesizer]
@@ -160,6 +163,7 @@ public final class CrossbarArray: SynapticArray, @unchecked Sendable {
     public func update(post: Matrix<Float>, pre: Matrix<Float>, scale: Float) {
         if isIdealModel {
             gemm(post, transposeA: true, pre, into: &idealWeights, alpha: scale, beta: 1)
+            readCache = [nil, nil]
             return
         }
         program([(post, pre, scale)])
@@ -216,18 +220,32 @@ public final class CrossbarArray: SynapticArray, @unchecked Sendable {
             else { gemm(input, w, transposeB: true, into: &out, beta: accumulate ? 1 : 0) }
             return
         }
-        var x = input
-        x.storage.withUnsafeMutableBufferPointer { Self.quantize($0, bits: spec.dacBits, bound: Float(spec.dacBound)) }
-        var y = Matrix<Float>(rows: out.rows, cols: out.cols)
-        let w = weights
-        if transposed { gemm(x, w, into: &y) } else { gemm(x, w, transposeB: true, into: &y) }
-        if hasMultiplicativeNoise && !isIdealModel {
-            // s2[b, line] = Σ_k H[line,k]·x[b,k]² (forward) or Σ_k H[k,line]·x[b,k]² (transposed).
-            var x2 = x
-            x2.storage.withUnsafeMutableBufferPointer { p in for i in 0..<p.count { p[i] *= p[i] } }
-            var s2 = Matrix<Float>(rows: y.rows, cols: y.cols)
-            let h = noiseWeights()
-            if transposed { gemm(x2, h, into: &s2) } else { gemm(x2, h, transposeB: true, into: &s2) }
+        let multiplicative = hasMultiplicativeNoise && !isIdealModel
+        // The clean product and the noise weights Σ_k H·x² depend only on the input and the held
+        // weights: when the same input is read again before the next update (the data x, at every
+        // step of both phases), they are reused and only the time-varying noise is drawn anew.
+        let slot = transposed ? 1 : 0
+        var y: Matrix<Float>, s2: Matrix<Float>
+        if let c = readCache[slot], c.input == input {
+            y = c.clean; s2 = c.s2
+        } else {
+            var x = input
+            x.storage.withUnsafeMutableBufferPointer { Self.quantize($0, bits: spec.dacBits, bound: Float(spec.dacBound)) }
+            y = Matrix<Float>(rows: out.rows, cols: out.cols)
+            let w = weights
+            if transposed { gemm(x, w, into: &y) } else { gemm(x, w, transposeB: true, into: &y) }
+            s2 = Matrix<Float>(rows: 0, cols: 0)
+            if multiplicative {
+                // s2[b, line] = Σ_k H[line,k]·x[b,k]² (forward) or Σ_k H[k,line]·x[b,k]² (transposed).
+                var x2 = x
+                x2.storage.withUnsafeMutableBufferPointer { p in for i in 0..<p.count { p[i] *= p[i] } }
+                s2 = Matrix<Float>(rows: y.rows, cols: y.cols)
+                let h = noiseWeights()
+                if transposed { gemm(x2, h, into: &s2) } else { gemm(x2, h, transposeB: true, into: &s2) }
+            }
+            readCache[slot] = ReadCache(input: input, clean: y, s2: s2)
+        }
+        if multiplicative {
             let t = timeIndex
             let nu: [Float] = (transposed ? backwardTraces : forwardTraces).map { $0[t] }   // ν_line(t)
             let fs = fullScale, cols = y.cols

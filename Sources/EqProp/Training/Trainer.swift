@@ -205,13 +205,16 @@ public struct Trainer<W: SynapticArray> where W.Scalar == Float {
         let batcher = Batcher(d, batchSize: options.evalBatchSize)
         let order = batcher.order(epoch: 0, seed: 0, shuffle: false)
         let current = net
-        let wrongs = parallelMap(batcher.batchCount) { b -> Int in
+        func errors(_ b: Int) -> Int {
             let idx = order[(b * options.evalBatchSize)..<min((b + 1) * options.evalBatchSize, order.count)]
             let (x, y, labels) = batcher.batch(idx, as: Float.self)
             let s = Dynamics.freePhase(current, Dynamics.context(current, x: x, y: y))
             return zip(Dynamics.predictions(s), labels).filter { $0 != $1 }.count
         }
-        let wrong = wrongs.reduce(0, +)
+        // Arrays with stateful reads (noise streams, clocks) are read by one batch at a time.
+        let wrong = net.arrays.allSatisfy(\.readsAreExact)
+            ? parallelMap(batcher.batchCount, errors).reduce(0, +)
+            : (0..<batcher.batchCount).map(errors).reduce(0, +)
         return 100 * Double(wrong) / Double(max(d.count, 1))
     }
 }
