@@ -23,7 +23,9 @@ struct Bench: ParsableCommand {
         var dev = try DeviceSpec.load(device)
         dev.levels = levels
         try dev.validate()
-        let x = Benchmarks.crossbar(device: dev)
+        var x = Benchmarks.crossbar(device: dev)
+        x.trainingSamplesPerSecond = try Benchmarks.trainingThroughput(spec: spec, algorithm: .ep, batches: max(batches / 5, 5), repeats: repeats, device: dev)
+        x.idealTrainingSamplesPerSecond = r.epSamplesPerSecond
         if json {
             struct Both: Encodable { let training: Benchmarks.Result; let crossbar: Benchmarks.CrossbarResult }
             let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys]
@@ -32,6 +34,8 @@ struct Bench: ParsableCommand {
             defer {
                 print(String(format: "crossbar %@ (%d levels): noisy quantized read 512×784 at batch 20 %.1f µs vs ideal gemm %.1f µs (×%.2f); FFTW noise %.1f M samples/s",
                              x.device, levels, x.noisyReadSeconds * 1e6, x.idealGemmSeconds * 1e6, x.ratio, x.noiseSamplesPerSecond / 1e6))
+                print(String(format: "crossbar EP training (%@, all non-idealities on): %.0f samples/s vs %.0f ideal (×%.1f slower)",
+                             x.device, x.trainingSamplesPerSecond, x.idealTrainingSamplesPerSecond, x.idealTrainingSamplesPerSecond / x.trainingSamplesPerSecond))
             }
             print(String(format: "%@ (T=%d, K=%d, batch %d), BLAS core %@, %d thread(s)", r.model, r.T, r.K, r.batchSize, r.blasCore, r.blasThreads))
             print(String(format: "EP   %8.0f samples/s  %6.2f MFLOP/sample  %5.1f%% of sgemm 512³", r.epSamplesPerSecond, r.epFlopsPerSample / 1e6, 100 * r.epFractionOfGemm))

@@ -69,18 +69,27 @@ public enum Benchmarks {
     }
 
     /// Samples/s of training P-1h (or `spec`) on synthetic 784-pixel data, median of `repeats`.
-    public static func trainingThroughput(spec: NetworkSpec, algorithm: Algorithm, batches: Int, repeats: Int) throws -> Double {
+    public static func trainingThroughput(spec: NetworkSpec, algorithm: Algorithm, batches: Int, repeats: Int, device: DeviceSpec? = nil) throws -> Double {
         let data = DataSet.synthetic(features: spec.layers[0], train: spec.batchSize * batches, test: 10, seed: 1)
         var options = TrainingOptions(algorithm: algorithm, seed: 1, dataset: "synthetic")
         options.evalBatchSize = 10
+        if let d = device {
+            var t = try Trainer(net: TrainingRun.crossbarNetwork(spec: spec, parameters: .initial(spec: spec, seed: 1), device: d, seed: 1),
+                                options: options, data: data)
+            return time(&t, repeats: repeats, samples: data.train.count)
+        }
         var trainer = try Trainer(idealNet: IdealNetwork<Float>(spec: spec, parameters: .initial(spec: spec, seed: 1)), options: options, data: data)
+        return time(&trainer, repeats: repeats, samples: data.train.count)
+    }
+
+    static func time<W: SynapticArray>(_ trainer: inout Trainer<W>, repeats: Int, samples: Int) -> Double where W.Scalar == Float {
         _ = trainer.trainEpoch(0)   // warm-up
         var rates: [Double] = []
         for r in 0..<repeats {
             let t0 = DispatchTime.now().uptimeNanoseconds
             _ = trainer.trainEpoch(r + 1)
             let dt = Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
-            rates.append(Double(data.train.count) / dt)
+            rates.append(Double(samples) / dt)
         }
         return median(rates)
     }
@@ -95,9 +104,13 @@ public enum Benchmarks {
         public var idealGemmSeconds: Double
         public var ratio: Double
         public var noiseSamplesPerSecond: Double
+        /// P-1h EP training on this device (all its non-idealities on) vs on ideal weights, same run.
+        public var trainingSamplesPerSecond: Double = 0
+        public var idealTrainingSamplesPerSecond: Double = 0
         enum CodingKeys: String, CodingKey {
             case device, shape, batchSize = "batch_size", noisyReadSeconds = "noisy_read_s", idealGemmSeconds = "ideal_gemm_s"
             case ratio, noiseSamplesPerSecond = "noise_samples_per_s"
+            case trainingSamplesPerSecond = "crossbar_training_samples_per_s", idealTrainingSamplesPerSecond = "ideal_training_samples_per_s"
         }
     }
 
