@@ -202,14 +202,16 @@ public final class CrossbarArray: SynapticArray, @unchecked Sendable {
     // MARK: Read path
 
     /// Symmetric mid-tread quantizer of a DAC/ADC: step 2·bound/(2^bits − 2), 2^bits − 1 levels, clipped
-    /// at ±bound (aihwkit's convention). bits = 0 means no converter.
+    /// at ±bound (aihwkit's convention), rounding to the nearest level. bits = 0 means no converter.
     @inline(__always)
     static func quantize(_ p: UnsafeMutableBufferPointer<Float>, bits: Int, bound: Float) {
         if bits == 0 { return }
         let step = 2 * bound / Float((1 << bits) - 2), inv = 1 / step
+        // Round to nearest (ties to even) with the 1.5·2^23 trick: |v/step| ≤ 2^23, and it vectorizes.
+        let magic: Float = 12_582_912
         for i in 0..<p.count {
             let v = min(max(p[i], -bound), bound)
-            p[i] = (v * inv).rounded() * step
+            p[i] = ((v * inv + magic) - magic) * step
         }
     }
 

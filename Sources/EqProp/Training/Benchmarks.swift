@@ -130,10 +130,13 @@ public enum Benchmarks {
         var rng = RandomStream(seed: 1, stream: "bench")
         let w = Matrix<Float>(rows: outputs, cols: inputs, storage: (0..<(outputs * inputs)).map { _ in Float(rng.uniform(-0.05, 0.05)) })
         let x = Matrix<Float>(rows: batch, cols: inputs, storage: (0..<(batch * inputs)).map { _ in Float(rng.uniform()) })
+        let x2 = Matrix<Float>(rows: batch, cols: inputs, storage: (0..<(batch * inputs)).map { _ in Float(rng.uniform()) })
         let arr = CrossbarArray(spec: device, weights: w, seed: 1, layer: 0)
         let dense = DenseArray(w)
         var y = Matrix<Float>(rows: batch, cols: outputs)
-        let noisy = medianTime { arr.multiply(x, into: &y, accumulate: false); arr.clockTick(.step) }
+        // Alternate two inputs so that no read reuses the previous one's clean product.
+        var flip = false
+        let noisy = medianTime { flip.toggle(); arr.multiply(flip ? x : x2, into: &y, accumulate: false); arr.clockTick(.step) }
         let ideal = medianTime { dense.multiply(x, into: &y, accumulate: false) }
         let synth = NoiseSynthesizer(spectrum: .flicker(k: 1e-4, gamma: 1), length: 4096, dt: 1e-6)
         var nrng = RandomStream(seed: 2, stream: "bench-noise")
