@@ -26,6 +26,8 @@ struct ModelOptions: ParsableArguments {
     var batchSize: Int?
     @Option(parsing: .unconditional, help: "Number of epochs (≥ 0).")
     var epochs: Int?
+    @Option(parsing: .unconditional, help: "σ of Gaussian noise on hidden pre-activations at every training step (≥ 0).")
+    var neuronNoise: Double?
     @Option(help: "EB only: clamp states to [0,1] (true/false).")
     var clamp: Bool?
     @Option(help: "EB only: ρ′ factor on the output layer so Φ is an exact primitive (true/false).")
@@ -66,6 +68,7 @@ struct ModelOptions: ParsableArguments {
         if let v = batchSize { s.batchSize = v }
         if let v = epochs { s.epochs = v }
         if let v = clamp { s.clamp = v }
+        if let v = neuronNoise { s.neuronNoise = v }
         if let v = exactPrimitive { s.exactPrimitive = v }
         try s.validate()
         return s

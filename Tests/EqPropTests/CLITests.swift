@@ -42,6 +42,11 @@ import Testing
         (["gdu", "--precision", "half"], "--precision must be double or float"),
         (["train", "--T", "ten"], "error:"),
         (["devices", "show", "no-such-device"], "unknown device preset 'no-such-device'"),
+        (["train", "--neuron-noise", "-1"], "field 'neuron_noise' must be ≥ 0"),
+        (["train", "--device", "epiram", "--device.levels", "1"], "field 'levels'"),
+        (["train", "--device", "epiram", "--device.nonsense", "3"], "unknown device field 'nonsense'"),
+        (["train", "--device.levels", "8"], "--device.levels needs --device NAME"),
+        (["train", "--device", "ideal", "--algorithm", "bptt", "--epochs", "1"], "--algorithm bptt trains ideal weights"),
         (["noise", "--device", "ideal"], "has no time-correlated read noise"),
     ]
 

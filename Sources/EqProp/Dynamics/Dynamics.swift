@@ -14,7 +14,22 @@ public struct BatchContext<T: EPScalar> {
     public let constantDrive: [Matrix<T>]
     /// Whether `constantDrive` already contains the input read.
     public let inputReadCached: Bool
+    /// Optional Gaussian noise added to the hidden layers' pre-activations at every step (a model of
+    /// analog neuron noise, as in Laborieux & Zenke's holomorphic-EP experiments); nil = none.
+    public var neuronNoise: NeuronNoise?
     public var batchSize: Int { x.rows }
+}
+
+/// Seeded Gaussian noise on hidden pre-activations, N(0, σ²) per unit and step.
+public final class NeuronNoise: @unchecked Sendable {
+    public let sigma: Float
+    var rng: RandomStream
+    public init(sigma: Double, rng: RandomStream) { self.sigma = Float(sigma); self.rng = rng }
+    func perturb(_ m: inout Matrix<Float>) {
+        var noise = [Float](repeating: 0, count: m.count)
+        noise.withUnsafeMutableBufferPointer { rng.fillNormal($0, sigma: sigma) }
+        for i in 0..<m.count { m.storage[i] += noise[i] }
+    }
 }
 
 /// The transition `s_{t+1} = F(x, s_t, θ)` of both models, written once (spec ep.md §2, §4).
@@ -85,9 +100,16 @@ public enum Dynamics {
         defer { for a in net.arrays { a.clockTick(.step) } }
         typealias T = W.Scalar
         let spec = net.spec
+        let L = net.depth
         let fs = activity(net, s)
-        let h = drives(net, ctx, activity: fs)
-        let dt = T(spec.dt), L = net.depth
+        var h = drives(net, ctx, activity: fs)
+        if let noise = ctx.neuronNoise, L > 1 {
+            // Hidden layers only (the output is read out, not a noisy analog neuron here).
+            for l in 0..<(L - 1) {
+                if var hf = h[l] as? Matrix<Float> { noise.perturb(&hf); h[l] = hf as! Matrix<W.Scalar> }
+            }
+        }
+        let dt = T(spec.dt)
         var out = s
         for l in 1...L {
             let isOutput = l == L

@@ -56,6 +56,8 @@ public struct NetworkSpec: Codable, Equatable, Sendable {
     public var learningRates: [Double]
     public var batchSize: Int
     public var epochs: Int
+    /// σ of Gaussian noise added to hidden pre-activations at every step of training (0 = none).
+    public var neuronNoise: Double = 0
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case name, kind, layers, activation, dt, clamp
@@ -65,6 +67,7 @@ public struct NetworkSpec: Codable, Equatable, Sendable {
         case learningRates = "learning_rates"
         case batchSize = "batch_size"
         case epochs
+        case neuronNoise = "neuron_noise"
     }
 
     public init(name: String, kind: ModelKind, layers: [Int], activation: Activation, dt: Double = 1,
@@ -104,6 +107,7 @@ public struct NetworkSpec: Codable, Equatable, Sendable {
             try fail("learning_rates", "numbers ≥ 0", bad)
         }
         if batchSize < 1 { try fail("batch_size", "an integer ≥ 1", batchSize) }
+        if !(neuronNoise.isFinite && neuronNoise >= 0) { try fail("neuron_noise", "≥ 0", neuronNoise) }
         if epochs < 0 { try fail("epochs", "an integer ≥ 0", epochs) }
         if kind == .prototypical && clamp { try fail("clamp", "false for a prototypical model (clamping is an EB option)", clamp) }
         if inputToOutput && layers.count < 3 { try fail("input_to_output", "false unless there is a hidden layer", inputToOutput) }
@@ -129,7 +133,7 @@ public struct NetworkSpec: Codable, Equatable, Sendable {
         var filled = dict
         // Optional fields and their defaults.
         let defaults: [String: Any] = ["clamp": false, "exact_primitive": false, "input_to_output": false,
-                                       "nudging": "one-sided", "batch_size": 20, "epochs": 1]
+                                       "nudging": "one-sided", "batch_size": 20, "epochs": 1, "neuron_noise": 0.0]
         for (k, v) in defaults where filled[k] == nil { filled[k] = v }
         if filled["dt"] == nil { filled["dt"] = 1.0 }
         for k in CodingKeys.allCases.map(\.rawValue) where filled[k] == nil {

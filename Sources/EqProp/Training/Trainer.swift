@@ -162,9 +162,11 @@ public struct Trainer<W: SynapticArray> where W.Scalar == Float {
             case .ep:
                 let sign: Float = spec.nudging == .randomSign ? (signs.next() & 1 == 0 ? 1 : -1) : 1
                 // Phases of every chunk on the same weights, concurrently; then the summed update.
+                let sigma = spec.neuronNoise, seed = options.seed
                 let results = parallelMap(parts.count) { k in
                     let (x, y, _) = batcher.batch(parts[k], as: Float.self)
-                    let ctx = Dynamics.context(current, x: x, y: y)
+                    var ctx = Dynamics.context(current, x: x, y: y)
+                    if sigma > 0 { ctx.neuronNoise = NeuronNoise(sigma: sigma, rng: RandomStream(seed: seed, stream: "neuron-noise/\(epoch)/\(b)/\(k)")) }
                     return (ctx, EquilibriumPropagation.phases(current, ctx, sign: sign))
                 }
                 for (ctx, phases) in results {
