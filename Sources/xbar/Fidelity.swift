@@ -21,6 +21,8 @@ struct Fidelity: ParsableCommand {
     @Option(help: "Seed (init, batch order, device draws).") var seed: UInt64 = 1
     @Option(help: "Output folder.") var out: String = "runs/fidelity"
     @Flag(help: "Error budget: every non-ideality off, then each one alone.") var ablate = false
+    @Flag(help: "Also run the device with its 1/f read noise replaced by white noise of the same form and total variance.")
+    var compareWhite = false
 
     func run() throws {
         guard batches >= 1 else { throw InputError("--batches must be ≥ 1 (got \(batches))") }
@@ -44,6 +46,17 @@ struct Fidelity: ParsableCommand {
                 Status.line("error budget: \(name)…", final: false)
             }
             Status.line("", final: false)
+        } else if compareWhite, let d = dev {
+            guard d.flickerK > 0 && d.flickerGamma > 0 else { throw InputError("--compare-white needs a device with 1/f noise (flicker_k > 0, flicker_gamma > 0)") }
+            // Same per-sample variance: scale K so that Σ P_k of the white spectrum equals that of 1/f.
+            let n = d.noiseLength
+            let v1 = NoiseSynthesizer(spectrum: .flicker(k: d.flickerK, gamma: d.flickerGamma), length: n, dt: d.tStep).variance
+            let v0 = NoiseSynthesizer(spectrum: .flicker(k: 1, gamma: 0), length: n, dt: d.tStep).variance
+            var w = d; w.flickerGamma = 0; w.flickerK = v1 / v0
+            results = [FidelityRun.run(spec: spec, device: d, parameters: params, data: data.train, batches: batches, seed: seed,
+                                       variant: String(format: "1/f^%.2g", d.flickerGamma)),
+                       FidelityRun.run(spec: spec, device: w, parameters: params, data: data.train, batches: batches, seed: seed,
+                                       variant: "white, same variance")]
         } else {
             results = [FidelityRun.run(spec: spec, device: dev, parameters: params, data: data.train, batches: batches, seed: seed)]
         }
@@ -56,7 +69,7 @@ struct Fidelity: ParsableCommand {
                 print("  " + l.layer + String(format: "  cosine %.4f [%.4f, %.4f]  RelMSE %.3f  sign %.1f%%", l.cosine.mean, l.cosine.low, l.cosine.high, l.relmse.mean, l.signAgreement.mean))
             }
         }
-        if results.count > 1 {
+        if ablate {
             // Shares of the loss of cosine among the single-non-ideality variants.
             let base = results[0].meanCosine
             let singles = results.dropFirst().filter { $0.variant != "all on" }

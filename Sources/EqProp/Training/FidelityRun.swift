@@ -125,6 +125,17 @@ public enum FidelityRun {
             return SVGChart.render(title: title, panels: [panel, sign], columns: 2)
         }
         let cats = results.map(\.variant)
+        if results.count == 2 {
+            // A head-to-head comparison: cosine per layer with its 95 % interval.
+            let panels = layers.indices.map { li in
+                SVGChart.Panel(title: "\(layers[li]): cosine with −lr·∇BPTT (mean, 95 % interval)", xLabel: "", yLabel: "cosine",
+                    content: .bars(categories: cats, groups: [
+                        (name: "95 % low", values: results.map { $0.layers[li].cosine.low }, color: "#9ecae1"),
+                        (name: "mean", values: results.map { $0.layers[li].cosine.mean }, color: SVGChart.palette[0]),
+                        (name: "95 % high", values: results.map { $0.layers[li].cosine.high }, color: "#3182bd")]))
+            }
+            return SVGChart.render(title: title, panels: panels, columns: 2)
+        }
         let loss = SVGChart.Panel(title: "1 − cosine with −lr·∇BPTT, per variant", xLabel: "non-ideality switched on alone", yLabel: "1 − cosine",
             content: .bars(categories: cats, groups: layers.indices.map { li in
                 (name: layers[li], values: results.map { 1 - $0.layers[li].cosine.mean }, color: SVGChart.palette[li % SVGChart.palette.count])
