@@ -201,28 +201,8 @@ public struct DeviceSpec: Codable, Equatable, Sendable {
     }
 
     public static func decode(yaml: String, source: String) throws -> DeviceSpec {
-        let node: Any?
-        do { node = try Yams.load(yaml: yaml) } catch {
-            throw InputError("\(source): not valid YAML (\(String(describing: error).split(separator: "\n").first ?? ""))")
-        }
-        guard let dict = node as? [String: Any] else { throw InputError("\(source): expected a mapping of fields at the top level") }
-        let known = Set(fieldNames)
-        if let unknown = dict.keys.sorted().first(where: { !known.contains($0) }) {
-            throw InputError("\(source): unknown field '\(unknown)'")
-        }
-        do {
-            let spec = try YAMLDecoder().decode(DeviceSpec.self, from: yaml)
-            try spec.validate()
-            return spec
-        } catch let e as InputError {
-            throw e
-        } catch let DecodingError.typeMismatch(_, ctx), let DecodingError.valueNotFound(_, ctx) {
-            throw InputError("\(source): field '\(ctx.codingPath.map(\.stringValue).joined(separator: "."))' has the wrong type")
-        } catch let DecodingError.dataCorrupted(ctx) {
-            throw InputError("\(source): field '\(ctx.codingPath.map(\.stringValue).joined(separator: "."))': \(ctx.debugDescription)")
-        } catch {
-            throw InputError("\(source): \(error)")
-        }
+        _ = try PresetYAML.mapping(yaml, source: source, known: Set(fieldNames))
+        return try PresetYAML.decode(DeviceSpec.self, from: yaml, source: source) { try $0.validate() }
     }
 
     /// Sets one field from text (`--device.FIELD VALUE`), through the same decoder and validation.

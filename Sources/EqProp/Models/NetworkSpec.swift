@@ -121,38 +121,15 @@ public struct NetworkSpec: Codable, Equatable, Sendable {
 
     /// Decodes YAML text, rejecting unknown and missing keys with a message naming them.
     public static func decode(yaml: String, source: String) throws -> NetworkSpec {
-        let node: Any?
-        do { node = try Yams.load(yaml: yaml) } catch {
-            throw InputError("\(source): not valid YAML (\(String(describing: error).split(separator: "\n").first ?? ""))")
-        }
-        guard let dict = node as? [String: Any] else { throw InputError("\(source): expected a mapping of fields at the top level") }
-        let known = Set(CodingKeys.allCases.map(\.rawValue))
-        if let unknown = dict.keys.sorted().first(where: { !known.contains($0) }) {
-            throw InputError("\(source): unknown field '\(unknown)' (known: \(known.sorted().joined(separator: ", ")))")
-        }
-        var filled = dict
+        var filled = try PresetYAML.mapping(yaml, source: source, known: Set(CodingKeys.allCases.map(\.rawValue)))
         // Optional fields and their defaults.
-        let defaults: [String: Any] = ["clamp": false, "exact_primitive": false, "input_to_output": false,
+        let defaults: [String: Any] = ["clamp": false, "exact_primitive": false, "input_to_output": false, "dt": 1.0,
                                        "nudging": "one-sided", "batch_size": 20, "epochs": 1, "neuron_noise": 0.0]
         for (k, v) in defaults where filled[k] == nil { filled[k] = v }
-        if filled["dt"] == nil { filled["dt"] = 1.0 }
         for k in CodingKeys.allCases.map(\.rawValue) where filled[k] == nil {
             throw InputError("\(source): missing field '\(k)'")
         }
-        do {
-            let text = try Yams.dump(object: filled)
-            let spec = try YAMLDecoder().decode(NetworkSpec.self, from: text)
-            try spec.validate()
-            return spec
-        } catch let e as InputError {
-            throw e
-        } catch let DecodingError.typeMismatch(_, ctx), let DecodingError.valueNotFound(_, ctx) {
-            throw InputError("\(source): field '\(ctx.codingPath.map(\.stringValue).joined(separator: "."))' has the wrong type (\(ctx.debugDescription))")
-        } catch let DecodingError.dataCorrupted(ctx) {
-            throw InputError("\(source): field '\(ctx.codingPath.map(\.stringValue).joined(separator: "."))': \(ctx.debugDescription)")
-        } catch {
-            throw InputError("\(source): \(error)")
-        }
+        return try PresetYAML.decode(NetworkSpec.self, from: Yams.dump(object: filled), source: source) { try $0.validate() }
     }
 
     /// The spec as YAML (used in checkpoints and run directories).
