@@ -59,7 +59,7 @@ struct GDUCheck: ParsableCommand {
         print("layer  kind      RelMSE     sign agree  cosine")
         for l in doc.layers {
             print(l.layer.padding(toLength: 6, withPad: " ", startingAt: 0) + " " + l.kind.padding(toLength: 8, withPad: " ", startingAt: 0)
-                  + String(format: " %10.3e  %8.2f%%  %8.4f", l.relmse, l.signAgreement, l.cosine))
+                  + String(format: " %10.3e  %8.2f%%  %8.4f", l.agreement.relmse, l.agreement.signAgreement, l.agreement.cosine))
         }
         print(String(format: "free-phase residual max|s_T − s_{T−1}| = %.2e; wrote %@/gdu.json and %@/gdu.svg", report.freePhaseResidual, out, out))
     }

@@ -4,20 +4,31 @@ public enum Precision: String, Codable, Sendable, CaseIterable { case double, fl
 
 /// The GDU check as run by `xbar gdu`: JSON document and SVG figure.
 public struct GDUDocument: Codable, Sendable {
+    /// One layer's metrics: the `Agreement` fields flattened next to the layer's name and kind.
     public struct Layer: Codable, Sendable {
         public var layer: String
         public var kind: String
-        public var relmse: Double
-        public var relmseCumulative: Double
-        public var signAgreement: Double
-        public var cosine: Double
-        public var components: Int
-        public var bothZero: Int
+        public var agreement: Agreement
         /// ‖ΔEP(t) + ∇BPTT(t)‖/‖∇BPTT(t)‖; null where ∇BPTT(t) ≡ 0.
         public var perStepRelativeError: [Double?]
-        enum CodingKeys: String, CodingKey {
-            case layer, kind, relmse, relmseCumulative = "relmse_cumulative", signAgreement = "sign_agreement", cosine
-            case components, bothZero = "both_zero", perStepRelativeError = "per_step_relative_error"
+        enum CodingKeys: String, CodingKey { case layer, kind, perStepRelativeError = "per_step_relative_error" }
+
+        public init(layer: String, kind: String, agreement: Agreement, perStepRelativeError: [Double?]) {
+            self.layer = layer; self.kind = kind; self.agreement = agreement; self.perStepRelativeError = perStepRelativeError
+        }
+        public init(from decoder: Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            layer = try c.decode(String.self, forKey: .layer)
+            kind = try c.decode(String.self, forKey: .kind)
+            perStepRelativeError = try c.decode([Double?].self, forKey: .perStepRelativeError)
+            agreement = try Agreement(from: decoder)
+        }
+        public func encode(to encoder: Encoder) throws {
+            try agreement.encode(to: encoder)
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(layer, forKey: .layer)
+            try c.encode(kind, forKey: .kind)
+            try c.encode(perStepRelativeError, forKey: .perStepRelativeError)
         }
     }
     /// Per-step series of one component: ΔEP(β,t) and −∇BPTT(t) for t = 0…K−1.
@@ -49,11 +60,7 @@ public struct GDUDocument: Codable, Sendable {
     public init(report r: GDU.Report, spec: NetworkSpec, precision: Precision, batchSize: Int, perLayer: Int = 4) {
         model = spec.name; self.precision = precision; beta = spec.beta; nudging = spec.nudging
         T = spec.T; K = spec.K; self.batchSize = batchSize; loss = r.loss; freePhaseResidual = r.freePhaseResidual
-        layers = r.layers.map { l in
-            Layer(layer: l.layer, kind: l.kind, relmse: l.agreement.relmse, relmseCumulative: l.agreement.relmseCumulative,
-                  signAgreement: l.agreement.signAgreement, cosine: l.agreement.cosine, components: l.agreement.components,
-                  bothZero: l.agreement.bothZero, perStepRelativeError: l.perStepRelativeError)
-        }
+        layers = r.layers.map { Layer(layer: $0.layer, kind: $0.kind, agreement: $0.agreement, perStepRelativeError: $0.perStepRelativeError) }
         series = r.layers.flatMap { l -> [Series] in
             let totals = Agreement.totals(l.bptt)
             let top = totals.indices.sorted { abs(totals[$0]) > abs(totals[$1]) }.prefix(perLayer)
@@ -74,12 +81,12 @@ public struct GDUDocument: Codable, Sendable {
                 lines.append(.init(name: k == 0 ? "−∇BPTT (solid)" : "", x: t, y: s.bptt, color: c))
                 lines.append(.init(name: k == 0 ? "ΔEP (dashed)" : "", x: t, y: s.ep, color: c, dashed: true))
             }
-            panels.append(.init(title: "\(l.layer) (\(l.kind)), RelMSE \(String(format: "%.3g", l.relmse))", xLabel: "t (steps back from T)",
+            panels.append(.init(title: "\(l.layer) (\(l.kind)), RelMSE \(String(format: "%.3g", l.agreement.relmse))", xLabel: "t (steps back from T)",
                                 yLabel: l.kind == "neurons" ? "ΔS" : "ΔW", content: .lines(lines)))
         }
         panels.append(.init(title: "RelMSE per layer", xLabel: "layer", yLabel: "RelMSE", content: .bars(
             categories: layers.map(\.layer),
-            groups: [(name: "RelMSE", values: layers.map(\.relmse), color: SVGChart.palette[0])]), logY: true))
+            groups: [(name: "RelMSE", values: layers.map(\.agreement.relmse), color: SVGChart.palette[0])]), logY: true))
         return SVGChart.render(title: "GDU check: \(model), β = \(beta), \(precision.rawValue) precision, batch \(batchSize)", panels: panels, columns: 2)
     }
 }
