@@ -32,8 +32,8 @@ struct Bench: ParsableCommand {
             print(String(decoding: try enc.encode(Both(training: r, crossbar: x)), as: UTF8.self))
         } else {
             defer {
-                print(String(format: "crossbar %@ (%d levels): noisy quantized read 512×784 at batch 20 %.1f µs vs ideal gemm %.1f µs (×%.2f); FFTW noise %.1f M samples/s",
-                             x.device, levels, x.noisyReadSeconds * 1e6, x.idealGemmSeconds * 1e6, x.ratio, x.noiseSamplesPerSecond / 1e6))
+                print(String(format: "crossbar %@ (%d levels): noisy quantized read 512×784 at batch 20 %.1f µs vs ideal gemm %.1f µs (×%.2f); FFTW noise %.1f M samples/s; normals %.0f M/s",
+                             x.device, levels, x.noisyReadSeconds * 1e6, x.idealGemmSeconds * 1e6, x.ratio, x.noiseSamplesPerSecond / 1e6, x.normalsPerSecond / 1e6))
                 print(String(format: "crossbar EP training (%@, all non-idealities on): %.0f samples/s vs %.0f ideal (×%.1f slower)",
                              x.device, x.trainingSamplesPerSecond, x.idealTrainingSamplesPerSecond, x.idealTrainingSamplesPerSecond / x.trainingSamplesPerSecond))
             }

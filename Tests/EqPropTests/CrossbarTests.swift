@@ -128,8 +128,9 @@ import Testing
         let w = Matrix<Float>(rows: 10, cols: 10)
         let a = CrossbarArray(spec: spec, weights: w, seed: 1, layer: 0), b = CrossbarArray(spec: spec, weights: w, seed: 1, layer: 0)
         let c = CrossbarArray(spec: spec, weights: w, seed: 2, layer: 0)
-        #expect(a.devPos.map(\.stepUp) == b.devPos.map(\.stepUp))
-        let differ = zip(a.devPos, c.devPos).filter { $0.stepUp != $1.stepUp }.count
+        #expect(a.devPos.perDevice.count == 100)
+        #expect(a.devPos.perDevice.map(\.stepUp) == b.devPos.perDevice.map(\.stepUp))
+        let differ = zip(a.devPos.perDevice, c.devPos.perDevice).filter { $0.stepUp != $1.stepUp }.count
         #expect(differ >= 99, "only \(differ) of 100 draws differ across seeds")
     }
 

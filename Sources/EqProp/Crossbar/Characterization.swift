@@ -33,10 +33,11 @@ public enum Characterization {
             let arr = CrossbarArray(spec: sp, weights: Matrix(rows: 1, cols: n), seed: seed, layer: 0)
             var out = [[Double]](repeating: [], count: n)
             for i in 0..<n { arr.uPos[i] = 0 }
+            var rng = arr.writeRNG, normals = NormalPool()
             for k in 0..<(2 * p) {
                 for i in 0..<n {
                     let up: Float = k < p ? 1 : 0
-                    arr.uPos[i] = arr.pulse(arr.uPos[i], dev: arr.devPos[i], up: up, down: 1 - up, stuck: 0, writeNoise: &arr.writeNoisePos, index: i)
+                    arr.uPos[i] = arr.pulse(arr.uPos[i], dev: arr.devPos[i], up: up, down: 1 - up, stuck: 0, rng: &rng, normals: &normals)
                     out[i].append(Double(arr.uPos[i]))
                 }
             }

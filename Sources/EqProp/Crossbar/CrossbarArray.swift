@@ -40,14 +40,20 @@ public final class CrossbarArray: SynapticArray, @unchecked Sendable {
     var idealWeights: Matrix<Float>
     // Non-ideal models: normalized conductances of the G⁺ and G⁻ devices, and their parameters.
     var uPos: [Float], uNeg: [Float]
-    var devPos: [DeviceResponse], devNeg: [DeviceResponse]
+    var devPos: DeviceTable, devNeg: DeviceTable
     /// 0 = healthy, 1 = stuck at G_min, 2 = stuck at G_max (per device of each pair).
     var stuckPos: [UInt8], stuckNeg: [UInt8]
     var writeNoisePos: [Float], writeNoiseNeg: [Float]
 
     var writeRNG: RandomStream
+    /// Normals of the write path (c2c, write noise), drawn from `writeRNG` in blocks.
+    var writeNormals = NormalPool()
     var readRNG: RandomStream
     var noiseRNG: RandomStream
+
+    // Scratch of `program`, kept between updates (a fresh 4n-byte buffer per update costs page faults).
+    var upScratch: [Float] = [], downScratch: [Float] = [], uniformScratch: [Float] = [], whiteScratch: [Float] = []
+    var dwScratch = Matrix<Float>(rows: 0, cols: 0)
 
     // Caches rebuilt after each update.
     var cachedWeights: Matrix<Float>? { didSet { if cachedWeights == nil { readCache = [nil, nil] } } }
@@ -92,12 +98,16 @@ public final class CrossbarArray: SynapticArray, @unchecked Sendable {
         }
         noise = synths
         if spec.model == .ideal {
-            uPos = []; uNeg = []; devPos = []; devNeg = []; stuckPos = []; stuckNeg = []; writeNoisePos = []; writeNoiseNeg = []
+            uPos = []; uNeg = []; devPos = DeviceTable(); devNeg = DeviceTable(); stuckPos = []; stuckNeg = []; writeNoisePos = []; writeNoiseNeg = []
         } else {
             let n = w.count
             let nominal = DeviceResponse.draw(spec, &d2d)
-            devPos = (0..<n).map { _ in DeviceResponse.draw(spec, &d2d, nominal: nominal) }
-            devNeg = (0..<n).map { _ in DeviceResponse.draw(spec, &d2d, nominal: nominal) }
+            if DeviceResponse.hasSpread(spec) {
+                devPos = DeviceTable(nominal: nominal, perDevice: (0..<n).map { _ in DeviceResponse.draw(spec, &d2d, nominal: nominal) })
+                devNeg = DeviceTable(nominal: nominal, perDevice: (0..<n).map { _ in DeviceResponse.draw(spec, &d2d, nominal: nominal) })
+            } else {
+                devPos = DeviceTable(nominal: nominal); devNeg = devPos
+            }
             func faultMap() -> [UInt8] {
                 (0..<n).map { _ in
                     let u = faults.uniform()
@@ -116,15 +126,15 @@ public final class CrossbarArray: SynapticArray, @unchecked Sendable {
                 uPos = w.storage.map { min(max(0.5 + $0 / (2 * fs), 0), 1) }
                 uNeg = w.storage.map { min(max(0.5 - $0 / (2 * fs), 0), 1) }
                 for i in 0..<n {
-                    uPos[i] = finish(uPos[i], stuck: stuckPos[i])
-                    uNeg[i] = finish(uNeg[i], stuck: stuckNeg[i])
+                    uPos[i] = finish(uPos[i], stuck: stuckPos[i], rng: &writeRNG)
+                    uNeg[i] = finish(uNeg[i], stuck: stuckNeg[i], rng: &writeRNG)
                 }
             case .reference:
                 // The reference devices sit at mid-range and are never programmed.
                 uPos = w.storage.map { min(max(0.5 + $0 / (2 * fs), 0), 1) }
                 uNeg = [Float](repeating: 0.5, count: n)
                 stuckNeg = [UInt8](repeating: 0, count: n)
-                for i in 0..<n { uPos[i] = finish(uPos[i], stuck: stuckPos[i]) }
+                for i in 0..<n { uPos[i] = finish(uPos[i], stuck: stuckPos[i], rng: &writeRNG) }
             }
         }
         if hasMultiplicativeNoise { refillTraces() }
@@ -181,6 +191,7 @@ public final class CrossbarArray: SynapticArray, @unchecked Sendable {
     public func beginEpoch(_ epoch: Int) {
         let tag = "xbar/\(layer)/epoch\(epoch)"
         writeRNG = RandomStream(seed: seed, stream: tag + "/write")
+        writeNormals = NormalPool()
         readRNG = RandomStream(seed: seed, stream: tag + "/read")
         noiseRNG = RandomStream(seed: seed, stream: tag + "/noise")
         timeIndex = 0; time = 0
@@ -247,29 +258,33 @@ public final class CrossbarArray: SynapticArray, @unchecked Sendable {
             }
             readCache[slot] = ReadCache(input: input, clean: y, s2: s2)
         }
-        if multiplicative {
-            let t = timeIndex
-            let nu: [Float] = (transposed ? backwardTraces : forwardTraces).map { $0[t] }   // ν_line(t)
-            let fs = fullScale, cols = y.cols
-            nu.withUnsafeBufferPointer { pn in
-                s2.storage.withUnsafeBufferPointer { ps in
+        // The per-element part: time-correlated noise ν_line(t), white noise, ADC.
+        let rows = y.rows, cols = y.cols, n = y.count
+        let white = Float(spec.whiteNoise)
+        let nu: [Float] = multiplicative ? (transposed ? backwardTraces : forwardTraces).map { $0[timeIndex] } : []
+        let fs = fullScale
+        if white > 0 && whiteScratch.count < n { whiteScratch = [Float](repeating: 0, count: n) }
+        var rng = readRNG
+        nu.withUnsafeBufferPointer { pn in
+            s2.storage.withUnsafeBufferPointer { ps in
+                whiteScratch.withUnsafeMutableBufferPointer { pw in
                     y.storage.withUnsafeMutableBufferPointer { py in
-                        for r in 0..<y.rows {
-                            let base = r &* cols
-                            for c in 0..<cols { py[base &+ c] += fs * ps[base &+ c].squareRoot() * pn[c] }
+                        if multiplicative {
+                            for r in 0..<rows {
+                                let base = r &* cols
+                                for c in 0..<cols { py[base &+ c] += fs * FastMath.sqrt(ps[base &+ c]) * pn[c] }
+                            }
                         }
+                        if white > 0 {
+                            rng.fillNormal(UnsafeMutableBufferPointer(rebasing: pw[0..<n]), sigma: white)
+                            for i in 0..<n { py[i] += pw[i] }
+                        }
+                        Self.quantize(py, bits: spec.adcBits, bound: Float(spec.adcBound))
                     }
                 }
             }
         }
-        if spec.whiteNoise > 0 {
-            var white = [Float](repeating: 0, count: y.count)
-            var rng = readRNG
-            white.withUnsafeMutableBufferPointer { rng.fillNormal($0, sigma: Float(spec.whiteNoise)) }
-            readRNG = rng
-            Elementwise.axpy(1, Matrix(rows: y.rows, cols: y.cols, storage: white), &y)
-        }
-        y.storage.withUnsafeMutableBufferPointer { Self.quantize($0, bits: spec.adcBits, bound: Float(spec.adcBound)) }
+        readRNG = rng
         if accumulate { Elementwise.axpy(1, y, &out) } else { out = y }
     }
 
@@ -304,41 +319,82 @@ public final class CrossbarArray: SynapticArray, @unchecked Sendable {
     /// Applies Σ_k scale_k·post_kᵀ·pre_k as device pulses.
     func program(_ terms: [(Matrix<Float>, Matrix<Float>, Float)]) {
         let n = count
-        var upPulses = [Float](repeating: 0, count: n)     // pulses that raise W (G⁺ up, G⁻ down)
-        var downPulses = [Float](repeating: 0, count: n)
+        // Pulses that raise W (G⁺ up, G⁻ down) and that lower it, per device; scratch kept between updates.
+        var up: [Float] = [], down: [Float] = []
+        swap(&up, &upScratch); swap(&down, &downScratch)
+        defer { swap(&up, &upScratch); swap(&down, &downScratch) }
+        if up.count != n { up = [Float](repeating: 0, count: n); down = up }
         let stepMean = Float(DeviceResponse.meanStep(spec))
         let cap = Float(spec.maxPulses)
         switch spec.programming {
         case .deterministic:
-            var dw = Matrix<Float>(rows: outputs, cols: inputs)
-            for (k, t) in terms.enumerated() { gemm(t.0, transposeA: true, t.1, into: &dw, alpha: t.2, beta: k == 0 ? 0 : 1) }
-            // Each device of the pair carries half of ΔW/w_fs.
-            let perPulse = 2 * fullScale * stepMean
-            for i in 0..<n {
-                let want = dw.storage[i] / perPulse
-                var m = abs(want)
-                switch spec.rounding {
-                case .nearest: m = m.rounded()
-                case .stochastic: let f = m.rounded(.down); m = f + (Float(writeRNG.uniform()) < m - f ? 1 : 0)
+            if dwScratch.count != n { dwScratch = Matrix<Float>(rows: outputs, cols: inputs) }
+            for (k, t) in terms.enumerated() { gemm(t.0, transposeA: true, t.1, into: &dwScratch, alpha: t.2, beta: k == 0 ? 0 : 1) }
+            // Each device of the pair carries half of ΔW/w_fs. Counts are capped before rounding,
+            // which is the same as after since the cap is an integer; the 1.5·2^23 trick rounds.
+            let inv = 1 / (2 * fullScale * stepMean), magic: Float = 12_582_912
+            let stochastic = spec.rounding == .stochastic
+            if stochastic {
+                if uniformScratch.count != n { uniformScratch = [Float](repeating: 0, count: n) }
+                uniformScratch.withUnsafeMutableBufferPointer { writeRNG.fillUniform($0) }
+            }
+            dwScratch.storage.withUnsafeBufferPointer { pd in
+                uniformScratch.withUnsafeBufferPointer { pr in
+                    up.withUnsafeMutableBufferPointer { pu in
+                        down.withUnsafeMutableBufferPointer { pn in
+                            if stochastic {
+                                for i in 0..<n {
+                                    let want = pd[i] * inv, a = Swift.min(abs(want), cap)
+                                    var f = (a + magic) - magic
+                                    f = f > a ? f - 1 : f                       // ⌊a⌋
+                                    let m = f + (pr[i] < a - f ? 1 : 0)
+                                    pu[i] = want > 0 ? m : 0; pn[i] = want < 0 ? m : 0
+                                }
+                            } else {
+                                for i in 0..<n {
+                                    let want = pd[i] * inv
+                                    let m = (Swift.min(abs(want), cap) + magic) - magic
+                                    pu[i] = want > 0 ? m : 0; pn[i] = want < 0 ? m : 0
+                                }
+                            }
+                        }
+                    }
                 }
-                m = min(m, cap)
-                if want > 0 { upPulses[i] = m } else { downPulses[i] = m }
             }
         case .stochastic:
-            stochasticCoincidences(terms, stepMean: stepMean, up: &upPulses, down: &downPulses)
-            for i in 0..<n { upPulses[i] = min(upPulses[i], cap); downPulses[i] = min(downPulses[i], cap) }
+            for i in 0..<n { up[i] = 0; down[i] = 0 }
+            stochasticCoincidences(terms, stepMean: stepMean, up: &up, down: &down)
+            for i in 0..<n { up[i] = min(up[i], cap); down[i] = min(down[i], cap) }
         }
         // Either mapping gives each programmed device ΔU = ΔW/(2w_fs): push–pull splits it over the
         // pair, the reference mapping has gain 2 on its single device.
         let pushPull = spec.mapping == .differential
-        for i in 0..<n where upPulses[i] > 0 || downPulses[i] > 0 {
-            uPos[i] = pulse(uPos[i], dev: devPos[i], up: upPulses[i], down: downPulses[i], stuck: stuckPos[i], writeNoise: &writeNoisePos, index: i)
+        let hasWriteNoise = !writeNoisePos.isEmpty
+        var rng = writeRNG, normals = writeNormals
+        defer { writeRNG = rng; writeNormals = normals }
+        // The cached weights and noise weights are patched where devices moved (a full rebuild is
+        // two passes over every device; an update moves a fraction of them).
+        var w: Matrix<Float>? = nil, h: Matrix<Float>? = nil
+        swap(&w, &cachedWeights); swap(&h, &cachedH)
+        let fs = fullScale, wn = Float(spec.writeNoiseStd * spec.dwMin)
+        let gain: Float = spec.mapping == .reference ? 2 : 1, r = Float(spec.gMin / (spec.gMax - spec.gMin))
+        for i in 0..<n where up[i] > 0 || down[i] > 0 {
+            uPos[i] = pulse(uPos[i], dev: devPos[i], up: up[i], down: down[i], stuck: stuckPos[i], rng: &rng, normals: &normals)
+            if hasWriteNoise { writeNoisePos[i] = normals.next(&rng) }
             if pushPull {
-                uNeg[i] = pulse(uNeg[i], dev: devNeg[i], up: downPulses[i], down: upPulses[i], stuck: stuckNeg[i], writeNoise: &writeNoiseNeg, index: i)
+                uNeg[i] = pulse(uNeg[i], dev: devNeg[i], up: down[i], down: up[i], stuck: stuckNeg[i], rng: &rng, normals: &normals)
+                if hasWriteNoise { writeNoiseNeg[i] = normals.next(&rng) }
             }
+            if w != nil {
+                var d = uPos[i] - uNeg[i]
+                if hasWriteNoise { d += wn * (writeNoisePos[i] - writeNoiseNeg[i]) }
+                w!.storage[i] = gain * fs * d
+            }
+            if h != nil { let a = uPos[i] + r, b = uNeg[i] + r; h!.storage[i] = a * a + b * b }
         }
-        cachedWeights = nil
-        cachedH = nil
+        cachedWeights = w   // the clean products of the read caches are stale either way
+        readCache = [nil, nil]
+        cachedH = h
     }
 
     /// aihwkit-style stochastic pulse trains: for every sample, input line j fires in each of BL
@@ -380,38 +436,39 @@ public final class CrossbarArray: SynapticArray, @unchecked Sendable {
         }
     }
 
-    /// Moves one device by `up` potentiating and `down` depressing pulses, with c2c noise, write
-    /// noise, quantization and clipping.
+    /// Moves one device by `up` potentiating and `down` depressing pulses, with c2c noise,
+    /// quantization and clipping (stuck devices do not move).
     @inline(__always)
-    func pulse(_ u0: Float, dev: DeviceResponse, up: Float, down: Float, stuck: UInt8, writeNoise: inout [Float], index i: Int) -> Float {
+    func pulse(_ u0: Float, dev: DeviceResponse, up: Float, down: Float, stuck: UInt8,
+               rng: inout RandomStream, normals: inout NormalPool) -> Float {
         if stuck != 0 { return u0 }
         var u = u0
         if up > 0 {
             let v = DeviceResponse.potentiate(u, up, step: dev.stepUp, gamma: dev.gammaUp, a: dev.aUp, b: dev.bUp)
-            u = v + c2cNoise(v - u, pulses: up)
+            u = v + c2cNoise(v - u, pulses: up, rng: &rng, normals: &normals)
         }
         if down > 0 {
             // Depression mirrors potentiation on the distance from the top, 1 − u.
             let v = 1 - DeviceResponse.potentiate(1 - u, down, step: dev.stepDown, gamma: dev.gammaDown, a: dev.aDown, b: dev.bDown)
-            u = v + c2cNoise(u - v, pulses: down)
+            u = v + c2cNoise(u - v, pulses: down, rng: &rng, normals: &normals)
         }
-        if !writeNoise.isEmpty { writeNoise[i] = Float(writeRNG.normal()) }
-        return finish(u, stuck: 0)
+        return finish(u, stuck: 0, rng: &rng)
     }
 
     /// c2c noise of n pulses that moved the device by `moved`: NeuroSim's σ·√n (fraction of range),
     /// plus aihwkit's per-pulse (1 + dw_min_std·ξ) factors, whose sum has σ·|moved|/√n.
     @inline(__always)
-    func c2cNoise(_ moved: Float, pulses n: Float) -> Float {
+    func c2cNoise(_ moved: Float, pulses n: Float, rng: inout RandomStream, normals: inout NormalPool) -> Float {
         var s: Float = 0
-        if spec.c2c > 0 { s += Float(spec.c2c) * n.squareRoot() * Float(writeRNG.normal()) }
-        if spec.dwMinStd > 0 { s += Float(spec.dwMinStd) * abs(moved) / n.squareRoot() * Float(writeRNG.normal()) }
+        if spec.c2c > 0 { s += Float(spec.c2c) * n.squareRoot() * normals.next(&rng) }
+        if spec.dwMinStd > 0 { s += Float(spec.dwMinStd) * abs(moved) / n.squareRoot() * normals.next(&rng) }
         return s
     }
 
-    /// Clip to [0, 1], snap to the conductance grid, and pin stuck devices.
+    /// Clip to [0, 1], snap to the conductance grid (stochastic rounding draws from `rng`), and pin
+    /// stuck devices.
     @inline(__always)
-    func finish(_ u: Float, stuck: UInt8) -> Float {
+    func finish(_ u: Float, stuck: UInt8, rng: inout RandomStream) -> Float {
         if stuck == 1 { return 0 }
         if stuck == 2 { return 1 }
         var v = min(max(u, 0), 1)
@@ -420,7 +477,7 @@ public final class CrossbarArray: SynapticArray, @unchecked Sendable {
             let x = v * q
             switch spec.rounding {
             case .nearest: v = x.rounded() / q
-            case .stochastic: let f = x.rounded(.down); v = (f + (Float(writeRNG.uniform()) < x - f ? 1 : 0)) / q
+            case .stochastic: let f = x.rounded(.down); v = (f + (Float(rng.uniform()) < x - f ? 1 : 0)) / q
             }
             v = min(max(v, 0), 1)
         }

@@ -107,12 +107,15 @@ public final class NoiseSynthesizer: @unchecked Sendable {
     public func trace(using rng: inout RandomStream) -> [Float] {
         let n = length, half = n / 2
         lock.lock(); defer { lock.unlock() }
+        // Independent N(0,1) real and imaginary parts for bins 1…half−1, a real one for Nyquist.
+        var g = [Float](repeating: 0, count: 2 * half - 1)
+        g.withUnsafeMutableBufferPointer { rng.fillNormal($0, sigma: 1) }
         spectrumBuffer[0] = (0, 0)
         for k in 1..<half {
-            let s = Double(half) * amplitude[k]
-            spectrumBuffer[k] = (Float(s * rng.normal()), Float(s * rng.normal()))
+            let s = Float(Double(half) * amplitude[k])
+            spectrumBuffer[k] = (s * g[2 * k - 2], s * g[2 * k - 1])
         }
-        spectrumBuffer[half] = (Float(Double(n) * amplitude[half] * rng.normal()), 0)
+        spectrumBuffer[half] = (Float(Double(n) * amplitude[half]) * g[2 * half - 2], 0)
         fftwf_execute(plan)
         let inv = 1 / Float(n)
         return (0..<n).map { traceBuffer[$0] * inv }

@@ -27,6 +27,19 @@ public enum FastMath {
         return er * scale
     }
 
+    /// √x for x ≥ 0 (|relative error| ≤ 3e-7; 0 gives 0): x·(1/√x) with the reciprocal root from the
+    /// exponent-halving bit trick refined by three Newton steps. `Float.squareRoot()` compiles to a
+    /// libm call guarded for errno on Linux, which keeps loops over it scalar; this one vectorizes.
+    @inline(__always)
+    public static func sqrt(_ x: Float) -> Float {
+        var y = Float(bitPattern: 0x5F37_59DF &- (x.bitPattern >> 1))
+        let h = 0.5 * x
+        y = y * (1.5 - h * y * y)
+        y = y * (1.5 - h * y * y)
+        y = y * (1.5 - h * y * y)
+        return x * y
+    }
+
     /// In place: x ← 1/(1 + e^{−4(x − ½)}) (the seed's `sigm`).
     @inline(__always)
     public static func sigm(_ p: UnsafeMutableBufferPointer<Float>) {

@@ -104,12 +104,14 @@ public enum Benchmarks {
         public var idealGemmSeconds: Double
         public var ratio: Double
         public var noiseSamplesPerSecond: Double
+        /// Standard normals per second of `RandomStream.fillNormal` (white read noise, c2c).
+        public var normalsPerSecond: Double = 0
         /// P-1h EP training on this device (all its non-idealities on) vs on ideal weights, same run.
         public var trainingSamplesPerSecond: Double = 0
         public var idealTrainingSamplesPerSecond: Double = 0
         enum CodingKeys: String, CodingKey {
             case device, shape, batchSize = "batch_size", noisyReadSeconds = "noisy_read_s", idealGemmSeconds = "ideal_gemm_s"
-            case ratio, noiseSamplesPerSecond = "noise_samples_per_s"
+            case ratio, noiseSamplesPerSecond = "noise_samples_per_s", normalsPerSecond = "normals_per_s"
             case trainingSamplesPerSecond = "crossbar_training_samples_per_s", idealTrainingSamplesPerSecond = "ideal_training_samples_per_s"
         }
     }
@@ -141,8 +143,11 @@ public enum Benchmarks {
         let synth = NoiseSynthesizer(spectrum: .flicker(k: 1e-4, gamma: 1), length: 4096, dt: 1e-6)
         var nrng = RandomStream(seed: 2, stream: "bench-noise")
         let traceTime = medianTime { _ = synth.trace(using: &nrng) }
+        var gauss = [Float](repeating: 0, count: 1 << 16)
+        let gaussTime = medianTime { gauss.withUnsafeMutableBufferPointer { nrng.fillNormal($0, sigma: 1) } }
         return CrossbarResult(device: device.name, shape: [outputs, inputs], batchSize: batch, noisyReadSeconds: noisy,
-                              idealGemmSeconds: ideal, ratio: noisy / ideal, noiseSamplesPerSecond: 4096 / traceTime)
+                              idealGemmSeconds: ideal, ratio: noisy / ideal, noiseSamplesPerSecond: 4096 / traceTime,
+                              normalsPerSecond: Double(gauss.count) / gaussTime)
     }
 
     public static func run(spec: NetworkSpec, batches: Int = 100, repeats: Int = 5) throws -> Result {
