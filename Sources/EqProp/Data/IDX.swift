@@ -118,10 +118,12 @@ public struct DataSet: Sendable {
     ///
     /// - `fashion-mnist`: `$XBAR_FASHION_MNIST_DIR`, else Debian's package folder.
     /// - `mnist`: `$XBAR_MNIST_DIR`, else `./data/mnist`. MNIST cannot be downloaded here; bring the files.
+    /// - `synthetic`: a seeded 784-feature, 10-class toy problem (2000 train, 500 test) for quick checks.
     /// - a path: a folder with `train-images-idx3-ubyte[.gz]` etc. (also accepts `train-images.idx3-ubyte`).
     public static func load(_ nameOrPath: String) throws -> DataSet {
         let env = ProcessInfo.processInfo.environment
         let dir: String
+        if nameOrPath == "synthetic" { return synthetic(features: 784, train: 2000, test: 500) }
         switch nameOrPath {
         case "fashion-mnist": dir = env["XBAR_FASHION_MNIST_DIR"] ?? debianFashionMNIST
         case "mnist": dir = env["XBAR_MNIST_DIR"] ?? "data/mnist"

@@ -33,8 +33,14 @@ public final class JSONLWriter {
         let dir = (path as NSString).deletingLastPathComponent
         if !dir.isEmpty { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
         if !FileManager.default.fileExists(atPath: path) { _ = FileManager.default.createFile(atPath: path, contents: nil) }
-        guard let h = FileHandle(forWritingAtPath: path) else { throw InputError("cannot open '\(path)' for writing") }
+        guard let h = FileHandle(forUpdatingAtPath: path) else { throw InputError("cannot open '\(path)' for writing") }
         handle = h
+        // A crash mid-write can leave a torn last line: cut it off so the next line starts clean.
+        let data = handle.readDataToEndOfFile()
+        if let last = data.last, last != 0x0a {
+            let keep = (data.lastIndex(of: 0x0a).map { $0 + 1 }) ?? 0
+            try handle.truncate(atOffset: UInt64(keep))
+        }
         handle.seekToEndOfFile()
     }
 

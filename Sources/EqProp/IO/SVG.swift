@@ -8,8 +8,12 @@ public enum SVGChart {
         public var y: [Double]
         public var color: String
         public var dashed: Bool
-        public init(name: String, x: [Double], y: [Double], color: String, dashed: Bool = false) {
-            self.name = name; self.x = x; self.y = y; self.color = color; self.dashed = dashed
+        /// Optional ± spread around y (drawn as a shaded band with point markers), e.g. a std over seeds.
+        public var spread: [Double]?
+        /// Markers only, no connecting line (scatter of random-search points).
+        public var pointsOnly: Bool
+        public init(name: String, x: [Double], y: [Double], color: String, dashed: Bool = false, spread: [Double]? = nil, pointsOnly: Bool = false) {
+            self.name = name; self.x = x; self.y = y; self.color = color; self.dashed = dashed; self.spread = spread; self.pointsOnly = pointsOnly
         }
     }
 
@@ -17,6 +21,9 @@ public enum SVGChart {
         case lines([Series])
         /// Categories on x; one bar per group per category.
         case bars(categories: [String], groups: [(name: String, values: [Double], color: String)])
+        /// A grid of cells (values[row][column], rows bottom → top along yLabels), colored on a
+        /// sequential scale and labelled with their value; NaN cells are left blank.
+        case heatmap(xLabels: [String], yLabels: [String], values: [[Double]])
     }
 
     public struct Panel: Sendable {
@@ -25,8 +32,10 @@ public enum SVGChart {
         public var yLabel: String
         public var content: Content
         public var logY: Bool
-        public init(title: String, xLabel: String = "", yLabel: String = "", content: Content, logY: Bool = false) {
-            self.title = title; self.xLabel = xLabel; self.yLabel = yLabel; self.content = content; self.logY = logY
+        /// Line panels only: logarithmic x axis (all x > 0).
+        public var logX: Bool
+        public init(title: String, xLabel: String = "", yLabel: String = "", content: Content, logY: Bool = false, logX: Bool = false) {
+            self.title = title; self.xLabel = xLabel; self.yLabel = yLabel; self.content = content; self.logY = logY; self.logX = logX
         }
     }
 
@@ -80,8 +89,13 @@ public enum SVGChart {
         var ys: [Double] = []
         var xs: [Double] = []
         switch p.content {
-        case .lines(let series): for se in series { ys += se.y.filter(\.isFinite).map(tr); xs += se.x }
+        case .lines(let series):
+            for se in series {
+                ys += se.y.filter(\.isFinite).map(tr); xs += se.x
+                if let sp = se.spread { for (y, d) in zip(se.y, sp) where y.isFinite && d.isFinite { ys += [tr(y - d), tr(y + d)] } }
+            }
         case .bars(_, let groups): for g in groups { ys += g.values.filter(\.isFinite).map(tr) }; if !p.logY { ys.append(0) }
+        case .heatmap(let xl, let yl, let values): return s + heatmap(xl, yl, values, left: left, right: right, top: top, bottom: bottom) + "</g>\n"
         }
         var ylo = ys.min() ?? 0, yhi = ys.max() ?? 1
         if ylo == yhi { ylo -= 0.5; yhi += 0.5 }
@@ -104,13 +118,36 @@ public enum SVGChart {
         }
         switch p.content {
         case .lines(let series):
-            var xlo = xs.min() ?? 0, xhi = xs.max() ?? 1
+            let tx: (Double) -> Double = p.logX ? { log10(max($0, 1e-300)) } : { $0 }
+            var xlo = xs.map(tx).min() ?? 0, xhi = xs.map(tx).max() ?? 1
             if xlo == xhi { xlo -= 0.5; xhi += 0.5 }
-            let X: (Double) -> Double = { left + ($0 - xlo) / (xhi - xlo) * (right - left) }
-            for t in ticks(xlo, xhi) {
+            if p.logX { let padX = (xhi - xlo) * 0.04; xlo -= padX; xhi += padX }
+            let X: (Double) -> Double = { left + (tx($0) - xlo) / (xhi - xlo) * (right - left) }
+            var xt: [Double] = ticks(xlo, xhi)
+            if p.logX {
+                let unique = Array(Set(xs)).sorted()
+                let mults: [Double] = (xhi - xlo) < 3 ? [1, 2, 5] : [1]
+                xt = unique.count <= 8 ? unique : (Int(floor(xlo))...Int(ceil(xhi))).flatMap { e in mults.map { $0 * pow(10, Double(e)) } }
+                    .filter { log10($0) >= xlo && log10($0) <= xhi }
+            }
+            for t in xt {
                 s += "<text x=\"\(X(t))\" y=\"\(bottom + 14)\" text-anchor=\"middle\" font-size=\"10\">\(fmt(t))</text>\n"
             }
             for se in series {
+                if let sp = se.spread {
+                    let ok = zip(zip(se.x, se.y), sp).filter { $0.0.1.isFinite && $0.1.isFinite }
+                    let upper = ok.map { "\(X($0.0.0)),\(Y($0.0.1 + $0.1))" }, lower = ok.reversed().map { "\(X($0.0.0)),\(Y($0.0.1 - $0.1))" }
+                    s += "<polygon fill=\"\(se.color)\" fill-opacity=\"0.18\" stroke=\"none\" points=\"\((upper + lower).joined(separator: " "))\"/>\n"
+                    for ((x, y), d) in ok {
+                        s += "<circle cx=\"\(X(x))\" cy=\"\(Y(y))\" r=\"3\" fill=\"\(se.color)\"><title>\(fmt(x)): \(fmt(y)) ± \(fmt(d))</title></circle>\n"
+                    }
+                }
+                if se.pointsOnly {
+                    for (x, y) in zip(se.x, se.y) where y.isFinite {
+                        s += "<circle cx=\"\(X(x))\" cy=\"\(Y(y))\" r=\"3\" fill=\"\(se.color)\" fill-opacity=\"0.8\"><title>\(fmt(x)): \(fmt(y))</title></circle>\n"
+                    }
+                    continue
+                }
                 let pts = zip(se.x, se.y).filter { $0.1.isFinite }.map { "\(X($0.0)),\(Y($0.1))" }.joined(separator: " ")
                 s += "<polyline fill=\"none\" stroke=\"\(se.color)\" stroke-width=\"1.6\"\(se.dashed ? " stroke-dasharray=\"5,3\"" : "") points=\"\(pts)\"/>\n"
             }
@@ -139,7 +176,43 @@ public enum SVGChart {
                 s += "<rect x=\"\(right - 120)\" y=\"\(ly - 9)\" width=\"10\" height=\"10\" fill=\"\(grp.color)\"/><text x=\"\(right - 106)\" y=\"\(ly)\" font-size=\"10\">\(esc(grp.name))</text>\n"
                 ly += 13
             }
+        case .heatmap: break
         }
         return s + "</g>\n"
+    }
+
+    /// Sequential color (light yellow → dark blue) for t ∈ [0, 1].
+    static func heatColor(_ t: Double) -> String {
+        let stops: [(Double, Double, Double)] = [(255, 255, 204), (161, 218, 180), (65, 182, 196), (44, 127, 184), (37, 52, 148)]
+        let x = min(max(t, 0), 1) * Double(stops.count - 1)
+        let i = min(Int(x), stops.count - 2), f = x - Double(i)
+        let c = (0..<3).map { k -> Int in
+            let a = [stops[i].0, stops[i].1, stops[i].2][k], b = [stops[i + 1].0, stops[i + 1].1, stops[i + 1].2][k]
+            return Int((a + (b - a) * f).rounded())
+        }
+        return String(format: "#%02x%02x%02x", c[0], c[1], c[2])
+    }
+
+    static func heatmap(_ xl: [String], _ yl: [String], _ v: [[Double]], left: Double, right: Double, top: Double, bottom: Double) -> String {
+        var s = ""
+        let finite = v.flatMap { $0 }.filter(\.isFinite)
+        let lo = finite.min() ?? 0, hi = finite.max() ?? 1
+        let nx = max(xl.count, 1), ny = max(yl.count, 1)
+        let cw = (right - left) / Double(nx), ch = (bottom - top) / Double(ny)
+        for (yi, row) in v.enumerated() {
+            for (xi, val) in row.enumerated() where val.isFinite {
+                let t = hi > lo ? (val - lo) / (hi - lo) : 0.5
+                let x = left + Double(xi) * cw, y = bottom - Double(yi + 1) * ch
+                s += "<rect x=\"\(x)\" y=\"\(y)\" width=\"\(cw)\" height=\"\(ch)\" fill=\"\(heatColor(t))\" stroke=\"white\"><title>\(esc(xl[xi])), \(esc(yl[yi])): \(fmt(val))</title></rect>\n"
+                s += "<text x=\"\(x + cw / 2)\" y=\"\(y + ch / 2 + 4)\" text-anchor=\"middle\" font-size=\"10\" fill=\"\(t > 0.6 ? "white" : "black")\">\(fmt(val))</text>\n"
+            }
+        }
+        for (xi, l) in xl.enumerated() {
+            s += "<text x=\"\(left + (Double(xi) + 0.5) * cw)\" y=\"\(bottom + 14)\" text-anchor=\"middle\" font-size=\"10\">\(esc(l))</text>\n"
+        }
+        for (yi, l) in yl.enumerated() {
+            s += "<text x=\"\(left - 4)\" y=\"\(bottom - (Double(yi) + 0.5) * ch + 4)\" text-anchor=\"end\" font-size=\"10\">\(esc(l))</text>\n"
+        }
+        return s
     }
 }

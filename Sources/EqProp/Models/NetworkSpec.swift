@@ -179,6 +179,6 @@ public enum PresetLocator {
             if fm.fileExists(atPath: u.path) { return u }
         }
         let names = available(kind: kind)
-        throw InputError("unknown \(kind == "networks" ? "model" : "device") preset '\(nameOrPath)' (available: \(names.isEmpty ? "none found; set XBAR_MODELS_DIR to the repository's Models folder" : names.joined(separator: ", ")))")
+        throw InputError("unknown \(kind == "networks" ? "model" : kind == "sweeps" ? "sweep" : "device") preset '\(nameOrPath)' (available: \(names.isEmpty ? "none found; set XBAR_MODELS_DIR to the repository's Models folder" : names.joined(separator: ", ")))")
     }
 }
