@@ -18,6 +18,7 @@ struct Bench: ParsableCommand {
     func run() throws {
         guard batches >= 1, repeats >= 1 else { throw InputError("--batches and --repeats must be ≥ 1") }
         let spec = try modelOptions.resolve()
+        if spec.kind == .convolutional { return try convBench(spec) }
         guard spec.layers.count == 3 else { throw InputError("xbar bench measures one-hidden-layer models (got layers \(spec.layers))") }
         let r = try Benchmarks.run(spec: spec, batches: batches, repeats: repeats)
         var dev = try DeviceSpec.load(device)
@@ -42,5 +43,32 @@ struct Bench: ParsableCommand {
             print(String(format: "BPTT %8.0f samples/s  %6.2f MFLOP/sample  %5.1f%% of sgemm 512³", r.bpttSamplesPerSecond, r.bpttFlopsPerSample / 1e6, 100 * r.bpttFractionOfGemm))
             print(String(format: "sgemm %.1f GFLOP/s on [%d×784]·[784×512], %.1f GFLOP/s on 512³", r.sgemmInputProjectionGflops, r.batchSize, r.sgemm512Gflops))
         }
+    }
+
+    /// P-conv: EP and BPTT samples/s, FLOPs per sample and the fraction of the sgemm rate.
+    func convBench(_ spec: NetworkSpec) throws {
+        let b = batches == 100 ? 5 : batches   // the FC default is far too long for P-conv
+        struct Result: Encodable {
+            let model: String, T: Int, K: Int, batch_size: Int, blas_core: String, blas_threads: Int, repeats: Int
+            let ep_samples_per_s: Double, bptt_samples_per_s: Double, ep_flops_per_sample: Double, bptt_flops_per_sample: Double
+            let sgemm_512_gflops: Double, ep_fraction_of_gemm: Double, bptt_fraction_of_gemm: Double
+        }
+        let ep = try Benchmarks.convThroughput(spec: spec, algorithm: .ep, batches: b, repeats: repeats)
+        let bp = try Benchmarks.convThroughput(spec: spec, algorithm: .bptt, batches: b, repeats: repeats)
+        let g = Benchmarks.sgemmGflops(m: 512, n: 512, k: 512)
+        let fe = Benchmarks.convFlopsPerSample(spec, algorithm: .ep), fb = Benchmarks.convFlopsPerSample(spec, algorithm: .bptt)
+        let r = Result(model: spec.name, T: spec.T, K: spec.K, batch_size: spec.batchSize, blas_core: BLASThreads.coreName,
+                       blas_threads: BLASThreads.count, repeats: repeats, ep_samples_per_s: ep, bptt_samples_per_s: bp,
+                       ep_flops_per_sample: fe, bptt_flops_per_sample: fb, sgemm_512_gflops: g,
+                       ep_fraction_of_gemm: ep * fe / (g * 1e9), bptt_fraction_of_gemm: bp * fb / (g * 1e9))
+        if json {
+            let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys]
+            print(String(decoding: try enc.encode(r), as: UTF8.self))
+            return
+        }
+        print(String(format: "%@ (T=%d, K=%d, batch %d), BLAS core %@, %d thread(s), %d batches × %d repeats", spec.name, spec.T, spec.K, spec.batchSize, BLASThreads.coreName, BLASThreads.count, b, repeats))
+        print(String(format: "EP   %8.1f samples/s  %7.1f MFLOP/sample  %5.1f%% of sgemm 512³", ep, fe / 1e6, 100 * r.ep_fraction_of_gemm))
+        print(String(format: "BPTT %8.1f samples/s  %7.1f MFLOP/sample  %5.1f%% of sgemm 512³", bp, fb / 1e6, 100 * r.bptt_fraction_of_gemm))
+        print(String(format: "sgemm %.1f GFLOP/s on 512³", g))
     }
 }

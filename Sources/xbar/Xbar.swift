@@ -12,6 +12,7 @@ struct Xbar: ParsableCommand {
     /// One clear error line and a non-zero exit for bad input; help and usage as usual.
     static func main() {
         BLASThreads.set(1)   // bitwise reproducible products; parallelism comes from elsewhere
+        HeapTuning.keepFreedMemory()
         do {
             let args = try DeviceOverrides.extract(Array(CommandLine.arguments.dropFirst()))
             var command = try parseAsRoot(args)

@@ -120,7 +120,7 @@ public enum Dynamics {
                   fs[l - 1].storage.withUnsafeBufferPointer { pf in
                     out[l - 1].storage.withUnsafeMutableBufferPointer { po in
                         switch spec.kind {
-                        case .prototypical:
+                        case .prototypical, .convolutional:   // (conv specs never build a fully connected Network)
                             // σ(h) in one vectorized pass, then the leaky integration if dt < 1.
                             for i in 0..<po.count { po[i] = ph[i] }
                             act.apply(po)

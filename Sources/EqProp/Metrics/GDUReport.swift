@@ -94,6 +94,16 @@ public struct GDUDocument: Codable, Sendable {
 extension GDU {
     /// Non-generic entry point: runs the check on ideal weights in the requested precision.
     public static func run(spec: NetworkSpec, parameters: Parameters<Double>, x: Matrix<Double>, y: Matrix<Double>, precision: Precision) -> Report {
+        if spec.kind == .convolutional {
+            switch precision {
+            case .double:
+                let net = ConvNet<Double>(spec: spec, parameters: parameters)
+                return net.gdu(net.context(x: x, y: y))
+            case .float:
+                let net = ConvNet<Float>(spec: spec, parameters: parameters.converted())
+                return net.gdu(net.context(x: x.converted(), y: y.converted()))
+            }
+        }
         switch precision {
         case .double:
             return check(IdealNetwork<Double>(spec: spec, parameters: parameters), x: x, y: y)

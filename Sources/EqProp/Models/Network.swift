@@ -12,6 +12,7 @@ public struct Network<W: SynapticArray> {
     public init(spec: NetworkSpec, arrays: [W], biases: [[T]]) {
         self.spec = spec
         self.connections = spec.connections
+        precondition(spec.kind != .convolutional, "P-conv models are ConvNet, not Network")
         precondition(arrays.count == connections.count, "one array per connection")
         precondition(biases.count == spec.layers.count - 1, "one bias vector per state layer")
         for (c, a) in zip(connections, arrays) {
@@ -40,16 +41,17 @@ public struct Parameters<T: EPScalar>: Equatable, Sendable {
     public static func initial(spec: NetworkSpec, seed: UInt64) -> Parameters {
         var rng = RandomStream(seed: seed, stream: "init")
         var ws: [Matrix<T>] = []
-        for c in spec.connections {
-            let fanIn = spec.layers[c.from], out = spec.layers[c.to]
-            let bound = 1 / Double(fanIn).squareRoot()
-            let vals = (0..<(out * fanIn)).map { _ in T(rng.uniform(-bound, bound)) }
-            ws.append(Matrix(rows: out, cols: fanIn, storage: vals))
+        for shape in spec.weightShapes {
+            let bound = 1 / Double(shape.cols).squareRoot()
+            let vals = (0..<(shape.rows * shape.cols)).map { _ in T(rng.uniform(-bound, bound)) }
+            ws.append(Matrix(rows: shape.rows, cols: shape.cols, storage: vals))
         }
+        // Layer l's bias has the fan-in of the matrix that feeds it (connection l − 1).
+        let fanIns = spec.fanIns
         var bs: [[T]] = []
-        for l in 1..<spec.layers.count {
-            let bound = 1 / Double(spec.layers[l - 1]).squareRoot()
-            bs.append((0..<spec.layers[l]).map { _ in T(rng.uniform(-bound, bound)) })
+        for (l, n) in spec.biasSizes.enumerated() {
+            let bound = 1 / Double(fanIns[l]).squareRoot()
+            bs.append((0..<n).map { _ in T(rng.uniform(-bound, bound)) })
         }
         return Parameters(weights: ws, biases: bs)
     }

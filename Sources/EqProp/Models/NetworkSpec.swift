@@ -15,6 +15,8 @@ public enum ModelKind: String, Codable, Sendable, CaseIterable {
     case prototypical
     /// EB: `s ← s − ε∂E/∂s` on a Hopfield energy; Φ = ½‖s‖² − εE is an exact primitive.
     case energyBased = "energy-based"
+    /// P-conv: conv + max-pool layers and a classifier, prototypical dynamics (`ConvNet`).
+    case convolutional = "prototypical-conv"
 }
 
 /// How the nudged phase is run.
@@ -58,6 +60,13 @@ public struct NetworkSpec: Codable, Equatable, Sendable {
     public var epochs: Int
     /// σ of Gaussian noise added to hidden pre-activations at every step of training (0 = none).
     public var neuronNoise: Double = 0
+    /// P-conv only: channels of the input and of each conv layer (e.g. [1, 32, 64]), kernel side,
+    /// pooling window (= stride) and input image side. `layers` must then list the state sizes
+    /// these imply (input, each pooled map, classes), e.g. [784, 4608, 1024, 10].
+    public var channels: [Int] = []
+    public var kernel: Int = 5
+    public var pool: Int = 2
+    public var image: Int = 28
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case name, kind, layers, activation, dt, clamp
@@ -68,6 +77,7 @@ public struct NetworkSpec: Codable, Equatable, Sendable {
         case batchSize = "batch_size"
         case epochs
         case neuronNoise = "neuron_noise"
+        case channels, kernel, pool, image
     }
 
     public init(name: String, kind: ModelKind, layers: [Int], activation: Activation, dt: Double = 1,
@@ -87,6 +97,22 @@ public struct NetworkSpec: Codable, Equatable, Sendable {
         if inputToOutput && layers.count > 2 { c.append((from: 0, to: layers.count - 1)) }
         return c
     }
+
+    /// The conv geometry of a P-conv model (nil for the fully connected kinds).
+    public var convGeometry: ConvGeometry? {
+        kind == .convolutional ? ConvGeometry(image: image, kernel: kernel, pool: pool, channels: channels, classes: layers.last ?? 0) : nil
+    }
+
+    /// Shape (rows = outputs, cols = inputs) of each weight matrix, in connection order.
+    public var weightShapes: [(rows: Int, cols: Int)] {
+        convGeometry?.weightShapes ?? connections.map { (layers[$0.to], layers[$0.from]) }
+    }
+
+    /// Length of each layer's bias (per unit; per channel for conv layers), layers 1…L.
+    public var biasSizes: [Int] { convGeometry?.biasSizes ?? Array(layers.dropFirst()) }
+
+    /// Fan-in of each weight matrix's units (the U(±1/√fan_in) init bound), and of each bias.
+    public var fanIns: [Int] { weightShapes.map(\.cols) }
 
     /// Checks every field; throws a one-line error naming the field and the allowed range.
     public func validate() throws {
@@ -111,6 +137,15 @@ public struct NetworkSpec: Codable, Equatable, Sendable {
         if epochs < 0 { try fail("epochs", "an integer ≥ 0", epochs) }
         if kind == .prototypical && clamp { try fail("clamp", "false for a prototypical model (clamping is an EB option)", clamp) }
         if inputToOutput && layers.count < 3 { try fail("input_to_output", "false unless there is a hidden layer", inputToOutput) }
+        if let g = convGeometry {
+            if let why = g.problem { try fail("channels", "a valid conv stack (\(why))", "channels \(channels), kernel \(kernel), pool \(pool), image \(image)") }
+            if layers != g.layers { try fail("layers", "the state sizes the conv geometry implies, \(g.layers)", layers) }
+            if activation != .hardsigm { try fail("activation", "hardsigm for a prototypical-conv model", activation.rawValue) }
+            if dt != 1 { try fail("dt", "1 for a prototypical-conv model", dt) }
+            if neuronNoise != 0 { try fail("neuron_noise", "0 for a prototypical-conv model (not supported)", neuronNoise) }
+        } else if !channels.isEmpty {
+            try fail("channels", "empty unless kind is prototypical-conv", channels)
+        }
     }
 
     /// Loads a preset by name (`Models/networks/NAME.yaml`) or a YAML file by path.
@@ -124,7 +159,8 @@ public struct NetworkSpec: Codable, Equatable, Sendable {
         var filled = try PresetYAML.mapping(yaml, source: source, known: Set(CodingKeys.allCases.map(\.rawValue)))
         // Optional fields and their defaults.
         let defaults: [String: Any] = ["clamp": false, "exact_primitive": false, "input_to_output": false, "dt": 1.0,
-                                       "nudging": "one-sided", "batch_size": 20, "epochs": 1, "neuron_noise": 0.0]
+                                       "nudging": "one-sided", "batch_size": 20, "epochs": 1, "neuron_noise": 0.0,
+                                       "channels": [Int](), "kernel": 5, "pool": 2, "image": 28]
         for (k, v) in defaults where filled[k] == nil { filled[k] = v }
         for k in CodingKeys.allCases.map(\.rawValue) where filled[k] == nil {
             throw InputError("\(source): missing field '\(k)'")

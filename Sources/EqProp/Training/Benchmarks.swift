@@ -68,6 +68,44 @@ public enum Benchmarks {
         }
     }
 
+    /// FLOPs per training sample of a P-conv network (convolutions and products only; im2col,
+    /// pooling and elementwise work not counted). The first layer's convolution of the static input
+    /// is done once per batch; every step runs each deeper convolution forward and transposed.
+    public static func convFlopsPerSample(_ s: NetworkSpec, algorithm: Algorithm) -> Double {
+        let g = s.convGeometry!, m = g.convLayers
+        func conv(_ l: Int) -> Double { Double(g.convSide(l) * g.convSide(l) * g.channels[l] * g.kernel * g.kernel * g.channels[l - 1]) }
+        let fc = Double(g.classes * g.units(m))
+        let deep = m >= 2 ? (2...m).map(conv).reduce(0, +) : 0
+        let step = 2 * deep + 2 * fc
+        let T = Double(s.T), K = Double(s.K)
+        switch algorithm {
+        case .ep:
+            // Φ derivatives at the two phase ends: deeper convs forward again + all correlations.
+            let phi = (1...m).map(conv).reduce(0, +) + deep + fc
+            return 2 * (conv(1) + (T + K) * step + 2 * phi)
+        case .bptt:
+            // Forward T steps; each of K adjoint steps recomputes its step and runs 4 deep-conv-sized
+            // products, the first layer's correlation and 4 classifier products.
+            return 2 * (conv(1) + T * step + K * (step + 4 * deep + conv(1) + 4 * fc))
+        }
+    }
+
+    /// Samples/s of training a P-conv network on synthetic data (median of `repeats` epochs).
+    public static func convThroughput(spec: NetworkSpec, algorithm: Algorithm, batches: Int, repeats: Int) throws -> Double {
+        let g = spec.convGeometry!
+        let data = DataSet.synthetic(features: g.image * g.image * g.channels[0], train: spec.batchSize * batches, test: 10, seed: 1)
+        var options = TrainingOptions(algorithm: algorithm, seed: 1, dataset: "synthetic")
+        options.evalBatchSize = 10
+        var trainer = try ConvTrainer(net: ConvNet<Float>(spec: spec, parameters: .initial(spec: spec, seed: 1)), options: options, data: data)
+        var rates: [Double] = []
+        for r in 0..<repeats {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            _ = trainer.trainEpoch(r)
+            rates.append(Double(data.train.count) / (Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9))
+        }
+        return median(rates)
+    }
+
     /// Samples/s of training P-1h (or `spec`) on synthetic 784-pixel data, median of `repeats`.
     public static func trainingThroughput(spec: NetworkSpec, algorithm: Algorithm, batches: Int, repeats: Int, device: DeviceSpec? = nil) throws -> Double {
         let data = DataSet.synthetic(features: spec.layers[0], train: spec.batchSize * batches, test: 10, seed: 1)

@@ -82,13 +82,26 @@ public struct Progress: Sendable {
 }
 
 /// SGD training of a network on one data set with EP or BPTT.
-public struct Trainer<W: SynapticArray> where W.Scalar == Float {
+/// What a training run needs from a trainer: epochs, evaluation and the parameters to checkpoint.
+public protocol EpochTrainer {
+    /// Trains one epoch (0-based index) and returns the running train error in percent.
+    mutating func trainEpoch(_ epoch: Int, epochs: Int, progress: ((Progress) -> Void)?, probe: ((ProbeRecord) -> Void)?) -> Double
+    /// Test error (%) on `data` (nil: the trainer's test set).
+    func evaluate(_ data: LabeledImages?) -> Double
+    var trainCount: Int { get }
+    var parameters: Parameters<Float> { get }
+}
+
+public struct Trainer<W: SynapticArray>: EpochTrainer where W.Scalar == Float {
     public var net: Network<W>
     public let options: TrainingOptions
     public let train: LabeledImages
     public let test: LabeledImages
     /// How BPTT gradients reach the weights (only ideal, directly writable arrays support BPTT).
     let applyGradients: ((inout Network<W>, BPTT.Gradients<Float>) -> Void)?
+
+    public var trainCount: Int { train.count }
+    public var parameters: Parameters<Float> { net.parameters }
 
     public init(net: Network<W>, options: TrainingOptions, data: DataSet) throws {
         self.net = net

@@ -50,17 +50,18 @@ public enum TrainingRun {
             throw bad("metadata 'options' is missing or malformed")
         }
         var ws: [Matrix<Float>] = []
-        for c in spec.connections {
+        for (c, shape) in zip(spec.connections, spec.weightShapes) {
             let name = GDU.weightName(c)
             guard let t = tensors[name] else { throw bad("tensor '\(name)' is missing") }
-            guard t.shape == [spec.layers[c.to], spec.layers[c.from]] else {
-                throw bad("tensor '\(name)' has shape \(t.shape), expected [\(spec.layers[c.to]), \(spec.layers[c.from])]")
+            guard t.shape == [shape.rows, shape.cols] else {
+                throw bad("tensor '\(name)' has shape \(t.shape), expected [\(shape.rows), \(shape.cols)]")
             }
             ws.append(Matrix(rows: t.shape[0], cols: t.shape[1], storage: t.values))
         }
         var bs: [[Float]] = []
-        for l in 1..<spec.layers.count {
-            guard let t = tensors["b\(l)"], t.shape == [spec.layers[l]] else { throw bad("tensor 'b\(l)' is missing or has the wrong shape") }
+        for (i, n) in spec.biasSizes.enumerated() {
+            let l = i + 1
+            guard let t = tensors["b\(l)"], t.shape == [n] else { throw bad("tensor 'b\(l)' is missing or has the wrong shape") }
             bs.append(t.values)
         }
         if let bad0 = ws.flatMap(\.storage).first(where: { !$0.isFinite }) ?? bs.flatMap({ $0 }).first(where: { !$0.isFinite }) {
@@ -128,18 +129,23 @@ public enum TrainingRun {
             }
             var trainer = try Trainer(net: net, options: options, data: data)
             return try loop(&trainer, spec: spec, options: options, startEpoch: startEpoch, outDir: outDir, keptLog: keptLog,
-                            started: started, progress: progress, epochDone: epochDone) { $0.arrays.map(\.state) }
+                            started: started, progress: progress, epochDone: epochDone) { $0.net.arrays.map(\.state) }
+        }
+        if spec.kind == .convolutional {
+            var trainer = try ConvTrainer(net: ConvNet<Float>(spec: spec, parameters: params), options: options, data: data)
+            return try loop(&trainer, spec: spec, options: options, startEpoch: startEpoch, outDir: outDir, keptLog: keptLog,
+                            started: started, progress: progress, epochDone: epochDone) { _ in [] }
         }
         var trainer = try Trainer(idealNet: IdealNetwork<Float>(spec: spec, parameters: params), options: options, data: data)
         return try loop(&trainer, spec: spec, options: options, startEpoch: startEpoch, outDir: outDir, keptLog: keptLog,
                         started: started, progress: progress, epochDone: epochDone) { _ in [] }
     }
 
-    static func loop<W: SynapticArray>(
-        _ trainer: inout Trainer<W>, spec: NetworkSpec, options: TrainingOptions, startEpoch: Int, outDir: String, keptLog: String,
+    static func loop<Tr: EpochTrainer>(
+        _ trainer: inout Tr, spec: NetworkSpec, options: TrainingOptions, startEpoch: Int, outDir: String, keptLog: String,
         started: ((NetworkSpec) -> Void)?, progress: ((Progress) -> Void)?, epochDone: ((EpochRecord) -> Void)?,
-        state: (Network<W>) -> [[String: [Float]]]
-    ) throws -> [EpochRecord] where W.Scalar == Float {
+        state: (Tr) -> [[String: [Float]]]
+    ) throws -> [EpochRecord] {
         let ckPath = (outDir as NSString).appendingPathComponent(checkpointName)
         let logPath = (outDir as NSString).appendingPathComponent("log.jsonl")
         try FileManager.default.createDirectory(atPath: outDir, withIntermediateDirectories: true)
@@ -153,14 +159,14 @@ public enum TrainingRun {
             let t0 = Date()
             var probes: [ProbeRecord] = []
             let trainErr = trainer.trainEpoch(epoch, epochs: spec.epochs, progress: progress) { probes.append($0) }
-            let testErr = trainer.evaluate()
+            let testErr = trainer.evaluate(nil)
             let secs = Date().timeIntervalSince(t0)
             for p in probes { try log.append(p) }
             let rec = EpochRecord(epoch: epoch + 1, trainError: trainErr, testError: testErr, seconds: secs,
-                                  samplesPerSecond: Double(trainer.train.count) / secs)
+                                  samplesPerSecond: Double(trainer.trainCount) / secs)
             try log.append(rec)
-            try saveCheckpoint(Checkpoint(spec: spec, options: options, epoch: epoch + 1, parameters: trainer.net.parameters,
-                                          arrayState: state(trainer.net)), to: ckPath)
+            try saveCheckpoint(Checkpoint(spec: spec, options: options, epoch: epoch + 1, parameters: trainer.parameters,
+                                          arrayState: state(trainer)), to: ckPath)
             records.append(rec)
             epochDone?(rec)
             try writeCurves(logPath: logPath, title: "\(spec.name), \(options.algorithm.rawValue.uppercased()) on \(options.dataset)\(options.device.map { ", device " + $0.name } ?? "")",

@@ -1,0 +1,111 @@
+import Foundation
+
+/// Trains a P-conv network with EP (one-sided, random-sign or symmetric nudging) or truncated BPTT
+/// (window K, as the seed's conv code), plain SGD with per-layer rates. Each mini-batch is split
+/// into `options.chunks` fixed chunks whose phases run concurrently; results depend on the chunk
+/// count, never on the core count.
+public struct ConvTrainer: EpochTrainer {
+    public var net: ConvNet<Float>
+    public let options: TrainingOptions
+    public let train: LabeledImages
+    public let test: LabeledImages
+
+    public var trainCount: Int { train.count }
+    public var parameters: Parameters<Float> { net.parameters }
+
+    public init(net: ConvNet<Float>, options: TrainingOptions, data: DataSet) throws {
+        let g = net.geometry
+        guard data.train.features == g.image * g.image * g.channels[0] else {
+            throw InputError("model '\(net.spec.name)' expects \(g.channels[0])×\(g.image)×\(g.image) images but data set '\(data.name)' has \(data.train.rows)×\(data.train.cols)")
+        }
+        guard data.train.classes == g.classes else {
+            throw InputError("model '\(net.spec.name)' has \(g.classes) outputs but data set '\(data.name)' has \(data.train.classes) classes")
+        }
+        if options.device != nil { throw InputError("P-conv on a crossbar is not supported yet; drop --device") }
+        // Same subset rules as the fully connected trainer.
+        let base = try Trainer(idealNet: IdealNetwork<Float>(spec: Self.probeSpec(data), parameters: .initial(spec: Self.probeSpec(data), seed: 1)),
+                               options: options, data: data)
+        self.net = net; self.options = options; self.train = base.train; self.test = base.test
+    }
+
+    /// A throwaway fully connected spec fitting the data (to reuse the subset selection).
+    static func probeSpec(_ data: DataSet) -> NetworkSpec {
+        NetworkSpec(name: "probe", kind: .prototypical, layers: [data.train.features, data.train.classes], activation: .sigm,
+                    T: 1, K: 1, beta: 1, learningRates: [0])
+    }
+
+    public mutating func trainEpoch(_ epoch: Int, epochs: Int = 0, progress: ((Progress) -> Void)? = nil,
+                                    probe: ((ProbeRecord) -> Void)? = nil) -> Double {
+        let spec = net.spec
+        let batcher = Batcher(train, batchSize: spec.batchSize)
+        let order = batcher.order(epoch: epoch, seed: options.seed)
+        var signs = RandomStream(seed: options.seed, stream: "beta-sign/\(epoch)")
+        var wrong = 0, seen = 0
+        let start = Date()
+        var lastReport = start
+        for b in 0..<batcher.batchCount {
+            let idx = order[(b * spec.batchSize)..<min((b + 1) * spec.batchSize, order.count)]
+            let labels = idx.map { train.labels[$0] }
+            let parts = chunkRanges(idx.count, parts: options.chunks).map { r in idx[(idx.startIndex + r.lowerBound)..<(idx.startIndex + r.upperBound)] }
+            let B = idx.count
+            let current = net
+            var preds: [Int] = []
+            switch options.algorithm {
+            case .ep:
+                let sign: Float = spec.nudging == .randomSign ? (signs.next() & 1 == 0 ? 1 : -1) : 1
+                let beta = Float(spec.beta) * sign
+                let symmetric = spec.nudging == .symmetric
+                let results = parallelMap(parts.count) { k in
+                    let (x, y, _) = batcher.batch(parts[k], as: Float.self)
+                    let ctx = current.context(x: x, y: y)
+                    let free = current.freePhase(ctx)
+                    let plus = current.run(ctx, from: free, steps: spec.K, nudge: beta)
+                    let minus = symmetric ? current.run(ctx, from: free, steps: spec.K, nudge: -beta) : free
+                    let u = current.epUpdate(plus: plus, minus: minus, ctx, divisor: symmetric ? 2 * beta : beta, batchSize: B)
+                    return (ConvNet<Float>.predictions(free), u)
+                }
+                for (p, u) in results {
+                    preds += p
+                    net.apply(weights: u.weights, biases: u.biases)
+                }
+            case .bptt:
+                let window = options.bpttWindow ?? spec.K
+                let results = parallelMap(parts.count) { k in
+                    let (x, y, _) = batcher.batch(parts[k], as: Float.self)
+                    return current.bptt(current.context(x: x, y: y), window: window)
+                }
+                for (k, r) in results.enumerated() {
+                    preds += ConvNet<Float>.predictions(r.final)
+                    // Chunk gradients are of chunk means: weight them by chunk size / batch size.
+                    net.apply(weights: r.weights, biases: r.biases, scale: -Float(parts[k].count) / Float(B))
+                }
+            }
+            wrong += zip(preds, labels).filter { $0 != $1 }.count
+            seen += labels.count
+            if let progress {
+                let now = Date()
+                if now.timeIntervalSince(lastReport) >= 1 || b == batcher.batchCount - 1 {
+                    lastReport = now
+                    let el = now.timeIntervalSince(start)
+                    progress(Progress(epoch: epoch + 1, epochs: epochs, batch: b + 1, batches: batcher.batchCount,
+                                      trainError: 100 * Double(wrong) / Double(seen), samplesPerSecond: Double(seen) / max(el, 1e-9), elapsed: el))
+                }
+            }
+        }
+        return 100 * Double(wrong) / Double(max(seen, 1))
+    }
+
+    public func evaluate(_ data: LabeledImages? = nil) -> Double {
+        let d = data ?? test
+        let batcher = Batcher(d, batchSize: options.evalBatchSize)
+        let order = batcher.order(epoch: 0, seed: 0, shuffle: false)
+        let current = net, bs = options.evalBatchSize
+        let wrong = parallelMap(batcher.batchCount) { b in
+            let idx = order[(b * bs)..<min((b + 1) * bs, order.count)]
+            let (x, y, labels) = batcher.batch(idx, as: Float.self)
+            let s = current.freePhase(current.context(x: x, y: y))
+            return zip(ConvNet<Float>.predictions(s), labels).filter { $0 != $1 }.count
+        }.reduce(0, +)
+        return 100 * Double(wrong) / Double(max(d.count, 1))
+    }
+}
