@@ -15,7 +15,8 @@ struct SweepRun: ParsableCommand {
         abstract: "Run a sweep (the default: `xbar sweep --vary …` is `xbar sweep run --vary …`).",
         discussion: """
         Fields are dotted: device.FIELD (any device preset field) or model.FIELD (any network field: \
-        beta, T, K, learning_rates, epochs, nudging, …). The points are the Cartesian product of the \
+        beta, T, K, learning_rates, epochs, nudging, …); `device` and `model` alone vary the preset \
+        (e.g. --vary device=epiram,gst-pcm). The points are the Cartesian product of the \
         --vary lists, crossed with --random N draws from the --range boxes; each point runs with seeds \
         1…--seeds. Everything is checked before anything runs. DIR/results.jsonl gets one line per \
         finished run (full configuration, metrics, timing), appended and flushed as it finishes; \

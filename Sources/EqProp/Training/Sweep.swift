@@ -220,17 +220,20 @@ public struct SweepPlan: Codable, Equatable, Sendable {
 
     /// The network and device of one run, with the fixed overrides and the run's assignments applied
     /// (each validated; errors name the field).
+    /// The pseudo-fields `model` and `device` swap the whole preset (name or path) and are applied
+    /// before any `model.FIELD` / `device.FIELD` override.
     public func resolve(_ assignments: [(field: String, value: String)]) throws -> (NetworkSpec, DeviceSpec?) {
-        var spec = try NetworkSpec.load(model)
-        var dev = try device.map { try DeviceSpec.load($0) }
-        for (field, value) in set.map({ ($0.field, $0.values[0]) }) + assignments {
+        let all = set.map { ($0.field, $0.values[0]) } + assignments
+        var spec = try NetworkSpec.load(all.last { $0.0 == "model" }?.1 ?? model)
+        var dev = try (all.last { $0.0 == "device" }?.1 ?? device).map { try DeviceSpec.load($0) }
+        for (field, value) in all where field != "model" && field != "device" {
             if field.hasPrefix("model.") {
                 spec = try spec.setting(String(field.dropFirst(6)), to: value)
             } else if field.hasPrefix("device.") {
                 guard let d = dev else { throw InputError("field '\(field)' needs a device (--device NAME)") }
                 dev = try d.setting(String(field.dropFirst(7)), to: value)
             } else {
-                throw InputError("unknown sweep field '\(field)': use model.FIELD (\(NetworkSpec.fieldNames.joined(separator: ", "))) or device.FIELD (see xbar devices show NAME)")
+                throw InputError("unknown sweep field '\(field)': use model or device (a preset), model.FIELD (\(NetworkSpec.fieldNames.joined(separator: ", "))) or device.FIELD (see xbar devices show NAME)")
             }
         }
         return (spec, dev)
