@@ -40,9 +40,7 @@ public struct ConvTrainer: EpochTrainer {
         let batcher = Batcher(train, batchSize: spec.batchSize)
         let order = batcher.order(epoch: epoch, seed: options.seed)
         var signs = RandomStream(seed: options.seed, stream: "beta-sign/\(epoch)")
-        var wrong = 0, seen = 0
-        let start = Date()
-        var lastReport = start
+        var meter = EpochMeter(epoch: epoch, epochs: epochs)
         for b in 0..<batcher.batchCount {
             let idx = order[(b * spec.batchSize)..<min((b + 1) * spec.batchSize, order.count)]
             let labels = idx.map { train.labels[$0] }
@@ -80,19 +78,9 @@ public struct ConvTrainer: EpochTrainer {
                     net.apply(weights: r.weights, biases: r.biases, scale: -Float(parts[k].count) / Float(B))
                 }
             }
-            wrong += zip(preds, labels).filter { $0 != $1 }.count
-            seen += labels.count
-            if let progress {
-                let now = Date()
-                if now.timeIntervalSince(lastReport) >= 1 || b == batcher.batchCount - 1 {
-                    lastReport = now
-                    let el = now.timeIntervalSince(start)
-                    progress(Progress(epoch: epoch + 1, epochs: epochs, batch: b + 1, batches: batcher.batchCount,
-                                      trainError: 100 * Double(wrong) / Double(seen), samplesPerSecond: Double(seen) / max(el, 1e-9), elapsed: el))
-                }
-            }
+            meter.record(predictions: preds, labels: labels, batch: b, of: batcher.batchCount, progress: progress)
         }
-        return 100 * Double(wrong) / Double(max(seen, 1))
+        return meter.errorPercent
     }
 
     public func evaluate(_ data: LabeledImages? = nil) -> Double {

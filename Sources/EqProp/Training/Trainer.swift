@@ -82,6 +82,30 @@ public struct Progress: Sendable {
 }
 
 /// SGD training of a network on one data set with EP or BPTT.
+/// The running train error of an epoch and its progress reports (at most one per second).
+struct EpochMeter {
+    let epoch: Int, epochs: Int
+    var wrong = 0, seen = 0
+    let start = Date()
+    var lastReport = Date()
+    init(epoch: Int, epochs: Int) { self.epoch = epoch; self.epochs = epochs }
+
+    var errorPercent: Double { 100 * Double(wrong) / Double(max(seen, 1)) }
+
+    mutating func record(predictions: [Int], labels: [Int], batch b: Int, of batches: Int, progress: ((Progress) -> Void)?) {
+        wrong += zip(predictions, labels).filter { $0 != $1 }.count
+        seen += labels.count
+        guard let progress else { return }
+        let now = Date()
+        if now.timeIntervalSince(lastReport) >= 1 || b == batches - 1 {
+            lastReport = now
+            let el = now.timeIntervalSince(start)
+            progress(Progress(epoch: epoch + 1, epochs: epochs, batch: b + 1, batches: batches,
+                              trainError: errorPercent, samplesPerSecond: Double(seen) / max(el, 1e-9), elapsed: el))
+        }
+    }
+}
+
 /// What a training run needs from a trainer: epochs, evaluation and the parameters to checkpoint.
 public protocol EpochTrainer {
     /// Trains one epoch (0-based index) and returns the running train error in percent.
@@ -147,9 +171,7 @@ public struct Trainer<W: SynapticArray>: EpochTrainer where W.Scalar == Float {
         for a in net.arrays { a.beginEpoch(epoch) }
         // Arrays with stateful reads (noise, converters) are read by one batch at a time.
         let chunkCount = net.arrays.allSatisfy(\.readsAreExact) ? options.chunks : 1
-        var wrong = 0, seen = 0
-        let start = Date()
-        var lastReport = start
+        var meter = EpochMeter(epoch: epoch, epochs: epochs)
         for b in 0..<batcher.batchCount {
             let idx = order[(b * spec.batchSize)..<min((b + 1) * spec.batchSize, order.count)]
             let labels = idx.map { train.labels[$0] }
@@ -199,19 +221,9 @@ public struct Trainer<W: SynapticArray>: EpochTrainer where W.Scalar == Float {
                 for r in results { preds += Dynamics.predictions(r.final) }
                 applyGradients!(&net, total)
             }
-            wrong += zip(preds, labels).filter { $0 != $1 }.count
-            seen += labels.count
-            if let progress {
-                let now = Date()
-                if now.timeIntervalSince(lastReport) >= 1 || b == batcher.batchCount - 1 {
-                    lastReport = now
-                    let el = now.timeIntervalSince(start)
-                    progress(Progress(epoch: epoch + 1, epochs: epochs, batch: b + 1, batches: batcher.batchCount,
-                                      trainError: 100 * Double(wrong) / Double(seen), samplesPerSecond: Double(seen) / max(el, 1e-9), elapsed: el))
-                }
-            }
+            meter.record(predictions: preds, labels: labels, batch: b, of: batcher.batchCount, progress: progress)
         }
-        return 100 * Double(wrong) / Double(max(seen, 1))
+        return meter.errorPercent
     }
 
     /// Test error (%) after a free phase of T steps.
