@@ -100,6 +100,8 @@ struct SweepRun: ParsableCommand {
     func run() throws {
         let p = try plan()
         let sh = try shard.map(SweepPlan.parseShard)
+        guard jobs >= 1 else { throw InputError("--jobs must be ≥ 1 (got \(jobs))") }
+        try p.validate()   // before the header line: bad input gets exactly one line
         let runs = p.runs().count
         if !quiet {
             FileHandle.standardError.write(Data("xbar sweep: \(runs) runs (\(runs / p.seeds) points × \(p.seeds) seeds)\(sh.map { ", shard \($0.0)/\($0.1)" } ?? ""), \(jobs) at a time → \(out)/results.jsonl\n".utf8))

@@ -118,6 +118,9 @@ public enum TrainingRun {
             }
             params = Parameters<Float>.initial(spec: spec, seed: options.seed)
         }
+        if spec.kind == .convolutional && options.device != nil {
+            throw InputError("model '\(spec.name)': P-conv on a crossbar is not supported yet; drop --device")
+        }
         let data = try preloaded ?? DataSet.load(options.dataset)
         if let d = options.device {
             try d.validate()
