@@ -22,16 +22,8 @@ public struct ConvTrainer: EpochTrainer {
             throw InputError("model '\(net.spec.name)' has \(g.classes) outputs but data set '\(data.name)' has \(data.train.classes) classes")
         }
         if options.device != nil { throw InputError("P-conv on a crossbar is not supported yet; drop --device") }
-        // Same subset rules as the fully connected trainer.
-        let base = try Trainer(idealNet: IdealNetwork<Float>(spec: Self.probeSpec(data), parameters: .initial(spec: Self.probeSpec(data), seed: 1)),
-                               options: options, data: data)
-        self.net = net; self.options = options; self.train = base.train; self.test = base.test
-    }
-
-    /// A throwaway fully connected spec fitting the data (to reuse the subset selection).
-    static func probeSpec(_ data: DataSet) -> NetworkSpec {
-        NetworkSpec(name: "probe", kind: .prototypical, layers: [data.train.features, data.train.classes], activation: .sigm,
-                    T: 1, K: 1, beta: 1, learningRates: [0])
+        self.net = net; self.options = options
+        (self.train, self.test) = try TrainingData.split(data, options)
     }
 
     public mutating func trainEpoch(_ epoch: Int, epochs: Int = 0, progress: ((Progress) -> Void)? = nil,
@@ -84,16 +76,9 @@ public struct ConvTrainer: EpochTrainer {
     }
 
     public func evaluate(_ data: LabeledImages? = nil) -> Double {
-        let d = data ?? test
-        let batcher = Batcher(d, batchSize: options.evalBatchSize)
-        let order = batcher.order(epoch: 0, seed: 0, shuffle: false)
-        let current = net, bs = options.evalBatchSize
-        let wrong = parallelMap(batcher.batchCount) { b in
-            let idx = order[(b * bs)..<min((b + 1) * bs, order.count)]
-            let (x, y, labels) = batcher.batch(idx, as: Float.self)
-            let s = current.freePhase(current.context(x: x, y: y))
-            return zip(ConvNet<Float>.predictions(s), labels).filter { $0 != $1 }.count
-        }.reduce(0, +)
-        return 100 * Double(wrong) / Double(max(d.count, 1))
+        let current = net
+        return TrainingData.testError(data ?? test, batchSize: options.evalBatchSize, concurrent: true) { x, y in
+            ConvNet<Float>.predictions(current.freePhase(current.context(x: x, y: y)))
+        }
     }
 }

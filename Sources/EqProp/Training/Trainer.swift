@@ -106,6 +106,40 @@ struct EpochMeter {
     }
 }
 
+/// What both trainers do with the data: the subsets and the test error.
+enum TrainingData {
+    /// The training set (a seeded `trainSubset`-example subset, stream "subset") and the test set
+    /// (its first `testSubset` examples).
+    static func split(_ data: DataSet, _ options: TrainingOptions) throws -> (LabeledImages, LabeledImages) {
+        var tr = data.train
+        if let n = options.trainSubset {
+            guard n >= 1 && n <= tr.count else { throw InputError("train subset must be in 1…\(tr.count) (got \(n))") }
+            var rng = RandomStream(seed: options.seed, stream: "subset")
+            tr = tr.subset(Array(rng.permutation(tr.count).prefix(n)))
+        }
+        var te = data.test
+        if let n = options.testSubset {
+            guard n >= 1 && n <= te.count else { throw InputError("test subset must be in 1…\(te.count) (got \(n))") }
+            te = te.subset(Array(0..<n))
+        }
+        return (tr, te)
+    }
+
+    /// Test error (%) of `predict` over `data` in fixed, unshuffled batches, concurrently if allowed.
+    static func testError(_ d: LabeledImages, batchSize bs: Int, concurrent: Bool,
+                          predict: (Matrix<Float>, Matrix<Float>) -> [Int]) -> Double {
+        let batcher = Batcher(d, batchSize: bs)
+        let order = batcher.order(epoch: 0, seed: 0, shuffle: false)
+        func errors(_ b: Int) -> Int {
+            let idx = order[(b * bs)..<min((b + 1) * bs, order.count)]
+            let (x, y, labels) = batcher.batch(idx, as: Float.self)
+            return zip(predict(x, y), labels).filter { $0 != $1 }.count
+        }
+        let wrong = concurrent ? parallelMap(batcher.batchCount, errors).reduce(0, +) : (0..<batcher.batchCount).map(errors).reduce(0, +)
+        return 100 * Double(wrong) / Double(max(d.count, 1))
+    }
+}
+
 /// What a training run needs from a trainer: epochs, evaluation and the parameters to checkpoint.
 public protocol EpochTrainer {
     /// Trains one epoch (0-based index) and returns the running train error in percent.
@@ -137,19 +171,7 @@ public struct Trainer<W: SynapticArray>: EpochTrainer where W.Scalar == Float {
         guard data.train.classes == spec.layers.last! else {
             throw InputError("model '\(spec.name)' has \(spec.layers.last!) outputs but data set '\(data.name)' has \(data.train.classes) classes; set the last entry of 'layers' to \(data.train.classes)")
         }
-        var tr = data.train
-        if let n = options.trainSubset {
-            guard n >= 1 && n <= tr.count else { throw InputError("train subset must be in 1…\(tr.count) (got \(n))") }
-            var rng = RandomStream(seed: options.seed, stream: "subset")
-            tr = tr.subset(Array(rng.permutation(tr.count).prefix(n)))
-        }
-        var te = data.test
-        if let n = options.testSubset {
-            guard n >= 1 && n <= te.count else { throw InputError("test subset must be in 1…\(te.count) (got \(n))") }
-            te = te.subset(Array(0..<n))
-        }
-        self.train = tr
-        self.test = te
+        (self.train, self.test) = try TrainingData.split(data, options)
         self.applyGradients = nil
         if options.algorithm == .bptt {
             throw InputError("BPTT training needs ideal weights")
@@ -228,21 +250,11 @@ public struct Trainer<W: SynapticArray>: EpochTrainer where W.Scalar == Float {
 
     /// Test error (%) after a free phase of T steps.
     public func evaluate(_ data: LabeledImages? = nil) -> Double {
-        let d = data ?? test
-        let batcher = Batcher(d, batchSize: options.evalBatchSize)
-        let order = batcher.order(epoch: 0, seed: 0, shuffle: false)
         let current = net
-        func errors(_ b: Int) -> Int {
-            let idx = order[(b * options.evalBatchSize)..<min((b + 1) * options.evalBatchSize, order.count)]
-            let (x, y, labels) = batcher.batch(idx, as: Float.self)
-            let s = Dynamics.freePhase(current, Dynamics.context(current, x: x, y: y))
-            return zip(Dynamics.predictions(s), labels).filter { $0 != $1 }.count
-        }
         // Arrays with stateful reads (noise streams, clocks) are read by one batch at a time.
-        let wrong = net.arrays.allSatisfy(\.readsAreExact)
-            ? parallelMap(batcher.batchCount, errors).reduce(0, +)
-            : (0..<batcher.batchCount).map(errors).reduce(0, +)
-        return 100 * Double(wrong) / Double(max(d.count, 1))
+        return TrainingData.testError(data ?? test, batchSize: options.evalBatchSize, concurrent: net.arrays.allSatisfy(\.readsAreExact)) { x, y in
+            Dynamics.predictions(Dynamics.freePhase(current, Dynamics.context(current, x: x, y: y)))
+        }
     }
 }
 
