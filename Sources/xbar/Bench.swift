@@ -4,8 +4,8 @@ import Foundation
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Training throughput of P-1h (EP and BPTT) against this machine's sgemm rate.",
-        discussion: "Use a release build (swift build -c release). Medians over --repeats runs of --batches batches on synthetic 784-pixel data.")
+        abstract: "Training throughput of P-1h or P-conv (EP and BPTT) against this machine's sgemm rate; crossbar read and training cost.",
+        discussion: "Use a release build (swift build -c release). Medians over --repeats runs of --batches batches on synthetic 784-pixel data (P-conv: 5 batches unless --batches is given). The crossbar part (P-1h only) uses --device and --levels.")
     @OptionGroup var modelOptions: ModelOptions
     @Option(help: "Batches per timed run.") var batches: Int = 100
     @Option(help: "Timed runs (median reported).") var repeats: Int = 5
