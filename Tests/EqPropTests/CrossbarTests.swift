@@ -72,15 +72,84 @@ import Testing
         var spec = DeviceSpec(); spec.model = .exponential; spec.pulses = 97; spec.nlLtp = 2.4; spec.nlLtd = -4.88
         var rng = RandomStream(seed: 1)
         let dev = DeviceResponse.draw(spec, &rng)
-        let top = DeviceResponse.potentiate(0, 97, step: dev.stepUp, gamma: 0, a: dev.aUp, b: dev.bUp)
+        let top = dev.potentiated(0, pulses: 97)
         #expect(abs(top - 1) <= 1e-5, "G(P_max) = \(top)")
         // Nonlinear: the first step is larger than the mean step 1/P_max, the last smaller.
-        let first = DeviceResponse.potentiate(0, 1, step: dev.stepUp, gamma: 0, a: dev.aUp, b: dev.bUp)
-        let last = top - DeviceResponse.potentiate(0, 96, step: dev.stepUp, gamma: 0, a: dev.aUp, b: dev.bUp)
+        let first = dev.potentiated(0, pulses: 1)
+        let last = top - dev.potentiated(0, pulses: 96)
         #expect(first > 1.0 / 97 && last < 1.0 / 97)
         // Step ratio first/last = e^{1/a} (a = A/P_max), the NeuroSim relation.
         let a = NonlinearityLabel.normalizedA(label: 2.4)
         #expect(abs(Double(first / last) / exp((1 - 1.0 / 97) / a) - 1) < 0.01)
+    }
+
+    /// Every response model relaxes geometrically, so n pulses at once (closed form, tabulated ρⁿ for
+    /// the shared nominal response, ρⁿ by pow with d2d spread) equal n single pulses, and the
+    /// exponential model equals NeuroSim's u = B(1 − e^{−P/A}) advanced along the pulse axis.
+    @Test(arguments: [DeviceModel.exponential, .softBounds, .linearStep])
+    func pulsesAtOnceEqualPulsesOneByOne(model: DeviceModel) {
+        var spec = DeviceSpec(); spec.model = model; spec.pulses = 50; spec.nlLtp = 2.4; spec.nlLtd = -1.5
+        spec.dwMin = 0.02; spec.gammaUp = 0.5; spec.gammaDown = 0.8; spec.upDown = 0.1; spec.maxPulses = 40
+        for spread in [false, true] {
+            var s = spec
+            if spread { s.nlDtod = 0.3; s.dwMinDtod = 0.2; s.gammaDtod = 0.1 }
+            let arr = CrossbarArray(spec: s, weights: Self.random(3, 4, seed: 5, scale: 0.1), seed: 2, layer: 0)
+            for i in 0..<arr.count {
+                let dev = arr.devPos[i]
+                for (u0, n) in [(Float(0.1), Float(1)), (0.3, 7), (0.8, 40), (0.05, 23)] {
+                    var one = u0, down = u0
+                    for _ in 0..<Int(n) {
+                        one = dev.potentiated(one, pulses: 1, decay: arr.devPos.decays(i, up: 1, down: 1).up)
+                        down = dev.depressed(down, pulses: 1, decay: arr.devPos.decays(i, up: 1, down: 1).down)
+                    }
+                    let d = arr.devPos.decays(i, up: n, down: n)
+                    #expect(abs(dev.potentiated(u0, pulses: n, decay: d.up) - one) <= 2e-6, "\(model) spread \(spread): up \(n) from \(u0)")
+                    #expect(abs(dev.depressed(u0, pulses: n, decay: d.down) - down) <= 2e-6, "\(model) spread \(spread): down \(n) from \(u0)")
+                    if model == .exponential {
+                        // NeuroSim's curve: P₀ = −A ln(1 − u₀/B), u = B(1 − e^{−(P₀+n)/A}), A = −1/ln ρ.
+                        let a = -1 / Foundation.log(dev.rhoUp), b = Double(dev.fixedUp)
+                        let p0 = -a * Foundation.log(1 - Double(u0) / b)
+                        #expect(abs(Double(dev.potentiated(u0, pulses: n, decay: d.up)) - b * (1 - Foundation.exp(-(p0 + Double(n)) / a))) <= 2e-6)
+                    }
+                }
+            }
+        }
+    }
+
+    // MARK: read lanes
+
+    /// Parts of a batch relaxed concurrently read through separate lanes: the lanes see the same
+    /// time-correlated noise at the same step (they are rows of one batch, read at the same instants)
+    /// and draw their white noise from their own streams; lane 0 is the array's original read path.
+    @Test func lanesShareTimeCorrelatedNoiseAndOwnTheirWhiteNoise() {
+        var spec = DeviceSpec(); spec.model = .linearStep; spec.dwMin = 1e-4
+        spec.flickerK = 1e-4; spec.tStep = 1e-6; spec.noiseLength = 64
+        let w = Self.random(6, 8, seed: 1, scale: 0.3), x = Self.random(2, 8, seed: 2)
+        func reads(white: Double, laneCount: Int, steps: Int) -> [[Matrix<Float>]] {
+            var s = spec; s.whiteNoise = white
+            let arr = CrossbarArray(spec: s, weights: w, seed: 3, layer: 1)
+            arr.prepareLanes(laneCount)
+            var out = [[Matrix<Float>]](repeating: [], count: laneCount)
+            for _ in 0..<steps {       // 80 steps cross a block boundary (32 usable samples per block)
+                for k in 0..<laneCount {
+                    var y = Matrix<Float>(rows: 2, cols: 6)
+                    arr.multiply(x, into: &y, accumulate: false, lane: k)
+                    var z = Matrix<Float>(rows: 2, cols: 8)
+                    arr.multiplyTransposed(y, into: &z, accumulate: false, lane: k)
+                    out[k].append(y); out[k].append(z)
+                    arr.clockTick(.step, lane: k)
+                }
+            }
+            return out
+        }
+        let flickerOnly = reads(white: 0, laneCount: 2, steps: 80)
+        #expect(flickerOnly[0] == flickerOnly[1])
+        #expect(Set(flickerOnly[0].map(\.storage)).count > 100, "the noise changes over time")
+        let both = reads(white: 0.01, laneCount: 2, steps: 80)
+        #expect(both[0] != both[1])
+        // Lane 0 alone gives the same numbers as lane 0 next to another lane.
+        #expect(reads(white: 0.01, laneCount: 1, steps: 80)[0] == both[0])
+        #expect(reads(white: 0.01, laneCount: 2, steps: 80) == both)
     }
 
     // MARK: quantization, variability, faults

@@ -37,7 +37,7 @@ public enum Characterization {
             for k in 0..<(2 * p) {
                 for i in 0..<n {
                     let up: Float = k < p ? 1 : 0
-                    arr.uPos[i] = arr.pulse(arr.uPos[i], dev: arr.devPos[i], up: up, down: 1 - up, stuck: 0, rng: &rng, normals: &normals)
+                    arr.uPos[i] = arr.pulse(arr.uPos[i], arr.devPos, i, up: up, down: 1 - up, stuck: 0, rng: &rng, normals: &normals)
                     out[i].append(Double(arr.uPos[i]))
                 }
             }

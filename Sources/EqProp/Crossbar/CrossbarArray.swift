@@ -26,7 +26,10 @@ import Foundation
 /// devices stay where they are.
 ///
 /// Random streams (seed, layer): `xbar/<layer>/d2d` (device parameters), `/faults`, `/write`
-/// (pulses, c2c, rounding), `/read` (white noise), `/noise` (flicker and telegraph traces).
+/// (pulses, c2c, rounding), `/read` (white noise; `/read/lane<k>` for the k-th concurrently relaxed
+/// part of a batch), `/noise/<forward|transposed>/<block>` (flicker and telegraph traces of one
+/// block of steps); during training the last two are re-derived per epoch under
+/// `xbar/<layer>/epoch<e>`.
 public final class CrossbarArray: SynapticArray, @unchecked Sendable {
     public typealias Scalar = Float
     public let spec: DeviceSpec
@@ -48,27 +51,46 @@ public final class CrossbarArray: SynapticArray, @unchecked Sendable {
     var writeRNG: RandomStream
     /// Normals of the write path (c2c, write noise), drawn from `writeRNG` in blocks.
     var writeNormals = NormalPool()
-    var readRNG: RandomStream
-    var noiseRNG: RandomStream
 
     // Scratch of `program`, kept between updates (a fresh 4n-byte buffer per update costs page faults).
-    var upScratch: [Float] = [], downScratch: [Float] = [], uniformScratch: [Float] = [], whiteScratch: [Float] = []
+    var upScratch: [Float] = [], downScratch: [Float] = [], uniformScratch: [Float] = []
+    var movedScratch: [Int32] = []
     var dwScratch = Matrix<Float>(rows: 0, cols: 0)
 
     // Caches rebuilt after each update.
-    var cachedWeights: Matrix<Float>? { didSet { if cachedWeights == nil { readCache = [nil, nil] } } }
+    var cachedWeights: Matrix<Float>? { didSet { if cachedWeights == nil { clearReadCaches() } } }
     var cachedH: Matrix<Float>?
     struct ReadCache { let input: Matrix<Float>; let clean: Matrix<Float>; let s2: Matrix<Float> }
-    /// Last forward [0] and transposed [1] read: its input, clean product and noise weights.
-    var readCache: [ReadCache?] = [nil, nil]
 
-    // Time-correlated noise: traces per line, current sample index within the block.
+    /// Relative-conductance noise of the lines of one read direction for `usable` consecutive steps,
+    /// time-major (`values[t·lines + line]`), so that one step's values are contiguous.
+    struct TraceBlock { let lines: Int; let values: [Float] }
+    /// What one read lane owns: its white-noise stream (`…/read`, lane k > 0: `…/read/lane<k>`), the
+    /// last forward [0] and transposed [1] read (input, clean product, noise weights), its scratch,
+    /// and its clock: trace block number, sample within the block and simulated time.
+    final class ReadLane {
+        var rng: RandomStream
+        var cache: [ReadCache?] = [nil, nil]
+        var white: [Float] = []
+        var block = 0, timeIndex = 0
+        var time: Double = 0
+        /// The traces of the current block, forward [0] and transposed [1], fetched at first use.
+        var traces: [TraceBlock?] = [nil, nil]
+        init(rng: RandomStream) { self.rng = rng }
+    }
+    var lanes: [ReadLane]
+    /// Stream prefix of the read lanes: `xbar/<layer>`, then `xbar/<layer>/epoch<e>` once epochs run.
+    var laneTag: String
+
+    // Time-correlated noise: blocks of traces numbered from the start of the epoch, each direction's
+    // block k drawn from its own stream when a lane first needs it (so it does not depend on which
+    // lane gets there first, and the transposed traces of a layer that is never read transposed —
+    // the input layer — are never drawn). Key: 2k + direction.
     let noise: [NoiseSynthesizer]
-    var forwardTraces: [[Float]] = []
-    var backwardTraces: [[Float]] = []
-    var timeIndex = 0
+    var traceBlocks: [Int: TraceBlock] = [:]
+    let traceLock = NSLock()
     /// Total simulated time elapsed (s).
-    public private(set) var time: Double = 0
+    public var time: Double { lanes[0].time }
 
     public var isIdealModel: Bool { spec.model == .ideal }
     var hasMultiplicativeNoise: Bool { !noise.isEmpty }
@@ -87,8 +109,8 @@ public final class CrossbarArray: SynapticArray, @unchecked Sendable {
         var d2d = RandomStream(seed: seed, stream: tag + "/d2d")
         var faults = RandomStream(seed: seed, stream: tag + "/faults")
         writeRNG = RandomStream(seed: seed, stream: tag + "/write")
-        readRNG = RandomStream(seed: seed, stream: tag + "/read")
-        noiseRNG = RandomStream(seed: seed, stream: tag + "/noise")
+        laneTag = tag
+        lanes = [ReadLane(rng: RandomStream(seed: seed, stream: tag + "/read"))]
         var synths: [NoiseSynthesizer] = []
         if spec.flickerK > 0 {
             synths.append(NoiseSynthesizer(spectrum: .flicker(k: spec.flickerK, gamma: spec.flickerGamma), length: spec.noiseLength, dt: spec.tStep))
@@ -106,7 +128,7 @@ public final class CrossbarArray: SynapticArray, @unchecked Sendable {
                 devPos = DeviceTable(nominal: nominal, perDevice: (0..<n).map { _ in DeviceResponse.draw(spec, &d2d, nominal: nominal) })
                 devNeg = DeviceTable(nominal: nominal, perDevice: (0..<n).map { _ in DeviceResponse.draw(spec, &d2d, nominal: nominal) })
             } else {
-                devPos = DeviceTable(nominal: nominal); devNeg = devPos
+                devPos = DeviceTable(nominal: nominal, maxPulses: spec.maxPulses); devNeg = devPos
             }
             func faultMap() -> [UInt8] {
                 (0..<n).map { _ in
@@ -137,7 +159,6 @@ public final class CrossbarArray: SynapticArray, @unchecked Sendable {
                 for i in 0..<n { uPos[i] = finish(uPos[i], stuck: stuckPos[i], rng: &writeRNG) }
             }
         }
-        if hasMultiplicativeNoise { refillTraces() }
     }
 
     // MARK: SynapticArray
@@ -162,18 +183,18 @@ public final class CrossbarArray: SynapticArray, @unchecked Sendable {
         return w
     }
 
-    public func multiply(_ x: Matrix<Float>, into y: inout Matrix<Float>, accumulate: Bool) {
-        read(x, transposed: false, into: &y, accumulate: accumulate)
+    public func multiply(_ x: Matrix<Float>, into y: inout Matrix<Float>, accumulate: Bool, lane: Int) {
+        read(x, transposed: false, into: &y, accumulate: accumulate, lane: lanes[lane])
     }
 
-    public func multiplyTransposed(_ y: Matrix<Float>, into x: inout Matrix<Float>, accumulate: Bool) {
-        read(y, transposed: true, into: &x, accumulate: accumulate)
+    public func multiplyTransposed(_ y: Matrix<Float>, into x: inout Matrix<Float>, accumulate: Bool, lane: Int) {
+        read(y, transposed: true, into: &x, accumulate: accumulate, lane: lanes[lane])
     }
 
     public func update(post: Matrix<Float>, pre: Matrix<Float>, scale: Float) {
         if isIdealModel {
             gemm(post, transposeA: true, pre, into: &idealWeights, alpha: scale, beta: 1)
-            readCache = [nil, nil]
+            clearReadCaches()
             return
         }
         program([(post, pre, scale)])
@@ -192,22 +213,46 @@ public final class CrossbarArray: SynapticArray, @unchecked Sendable {
         let tag = "xbar/\(layer)/epoch\(epoch)"
         writeRNG = RandomStream(seed: seed, stream: tag + "/write")
         writeNormals = NormalPool()
-        readRNG = RandomStream(seed: seed, stream: tag + "/read")
-        noiseRNG = RandomStream(seed: seed, stream: tag + "/noise")
-        timeIndex = 0; time = 0
-        if hasMultiplicativeNoise { refillTraces() }
+        laneTag = tag
+        lanes = [ReadLane(rng: RandomStream(seed: seed, stream: tag + "/read"))]
+        traceBlocks = [:]
     }
 
-    public func clockTick(_ event: ClockEvent) {
+    public func clockTick(_ event: ClockEvent, lane k: Int) {
         if readsAreExact { return }   // nothing depends on time (and ideal arrays may be read concurrently)
+        let lane = lanes[k]
         let steps: Int
         switch event {
-        case .step: steps = 1; time += spec.tStep
-        case .phaseGap: steps = Int((spec.phaseGap / spec.tStep).rounded()); time += spec.phaseGap
+        case .step: steps = 1; lane.time += spec.tStep
+        case .phaseGap: steps = Int((spec.phaseGap / spec.tStep).rounded()); lane.time += spec.phaseGap
         }
         guard hasMultiplicativeNoise else { return }
-        timeIndex += steps
-        if timeIndex >= noise[0].usable { timeIndex = 0; refillTraces() }
+        lane.timeIndex += steps
+        if lane.timeIndex >= noise[0].usable {
+            lane.timeIndex = 0; lane.block += 1
+            lane.traces = [nil, nil]
+        }
+    }
+
+    public var supportsLanes: Bool { true }
+
+    public var updatesAreExact: Bool { isIdealModel }
+
+    public func prepareLanes(_ count: Int) {
+        // Lanes share these caches and must not race to build them.
+        _ = weights
+        if hasMultiplicativeNoise && !isIdealModel { _ = noiseWeights() }
+        while lanes.count < count {
+            lanes.append(ReadLane(rng: RandomStream(seed: seed, stream: laneTag + "/read/lane\(lanes.count)")))
+        }
+        let first = lanes[0]
+        for lane in lanes.dropFirst() {
+            lane.block = first.block; lane.timeIndex = first.timeIndex; lane.time = first.time; lane.traces = first.traces
+        }
+        // Blocks before the one every lane is now in are not needed again.
+        traceLock.lock()
+        traceBlocks = traceBlocks.filter { $0.key / 2 >= first.block }
+        traceLock.unlock()
     }
 
     // MARK: Read path
@@ -226,7 +271,7 @@ public final class CrossbarArray: SynapticArray, @unchecked Sendable {
         }
     }
 
-    func read(_ input: Matrix<Float>, transposed: Bool, into out: inout Matrix<Float>, accumulate: Bool) {
+    func read(_ input: Matrix<Float>, transposed: Bool, into out: inout Matrix<Float>, accumulate: Bool, lane: ReadLane) {
         if readsAreExact {
             let w = weights
             if transposed { gemm(input, w, into: &out, beta: accumulate ? 1 : 0) }
@@ -239,7 +284,7 @@ public final class CrossbarArray: SynapticArray, @unchecked Sendable {
         // step of both phases), they are reused and only the time-varying noise is drawn anew.
         let slot = transposed ? 1 : 0
         var y: Matrix<Float>, s2: Matrix<Float>
-        if let c = readCache[slot], c.input == input {
+        if let c = lane.cache[slot], c.input == input {
             y = c.clean; s2 = c.s2
         } else {
             var x = input
@@ -256,23 +301,28 @@ public final class CrossbarArray: SynapticArray, @unchecked Sendable {
                 let h = noiseWeights()
                 if transposed { gemm(x2, h, into: &s2) } else { gemm(x2, h, transposeB: true, into: &s2) }
             }
-            readCache[slot] = ReadCache(input: input, clean: y, s2: s2)
+            lane.cache[slot] = ReadCache(input: input, clean: y, s2: s2)
         }
         // The per-element part: time-correlated noise ν_line(t), white noise, ADC.
         let rows = y.rows, cols = y.cols, n = y.count
         let white = Float(spec.whiteNoise)
-        let nu: [Float] = multiplicative ? (transposed ? backwardTraces : forwardTraces).map { $0[timeIndex] } : []
+        var traces = TraceBlock(lines: 0, values: [])
+        if multiplicative {
+            if lane.traces[slot] == nil { lane.traces[slot] = traceBlock(lane.block, transposed: transposed) }
+            traces = lane.traces[slot]!
+        }
+        let nuStart = lane.timeIndex * cols
         let fs = fullScale
-        if white > 0 && whiteScratch.count < n { whiteScratch = [Float](repeating: 0, count: n) }
-        var rng = readRNG
-        nu.withUnsafeBufferPointer { pn in
+        if white > 0 && lane.white.count < n { lane.white = [Float](repeating: 0, count: n) }
+        var rng = lane.rng
+        traces.values.withUnsafeBufferPointer { pn in
             s2.storage.withUnsafeBufferPointer { ps in
-                whiteScratch.withUnsafeMutableBufferPointer { pw in
+                lane.white.withUnsafeMutableBufferPointer { pw in
                     y.storage.withUnsafeMutableBufferPointer { py in
                         if multiplicative {
                             for r in 0..<rows {
                                 let base = r &* cols
-                                for c in 0..<cols { py[base &+ c] += fs * FastMath.sqrt(ps[base &+ c]) * pn[c] }
+                                for c in 0..<cols { py[base &+ c] += fs * FastMath.sqrt(ps[base &+ c]) * pn[nuStart &+ c] }
                             }
                         }
                         if white > 0 {
@@ -284,7 +334,7 @@ public final class CrossbarArray: SynapticArray, @unchecked Sendable {
                 }
             }
         }
-        readRNG = rng
+        lane.rng = rng
         if accumulate { Elementwise.axpy(1, y, &out) } else { out = y }
     }
 
@@ -298,21 +348,27 @@ public final class CrossbarArray: SynapticArray, @unchecked Sendable {
         return h
     }
 
-    /// New independent blocks of relative-conductance noise for every line (sum of the components).
-    func refillTraces() {
-        func block(_ lines: Int) -> [[Float]] {
-            (0..<lines).map { _ in
-                var acc = [Float](repeating: 0, count: noise[0].usable)
-                for s in noise {
-                    let tr = s.trace(using: &noiseRNG)
-                    for k in 0..<acc.count { acc[k] += tr[k] }
-                }
-                return acc
+    /// Block k of relative-conductance noise of every line of one read direction (the sum of the
+    /// components), drawn from its own stream by the first lane that needs it.
+    func traceBlock(_ k: Int, transposed: Bool) -> TraceBlock {
+        traceLock.lock(); defer { traceLock.unlock() }
+        let key = 2 * k + (transposed ? 1 : 0)
+        if let b = traceBlocks[key] { return b }
+        var rng = RandomStream(seed: seed, stream: laneTag + "/noise/" + (transposed ? "transposed" : "forward") + "/\(k)")
+        let lines = transposed ? inputs : outputs, steps = noise[0].usable
+        var values = [Float](repeating: 0, count: lines * steps)
+        for line in 0..<lines {
+            for s in noise {
+                let tr = s.trace(using: &rng)
+                for t in 0..<steps { values[t * lines + line] += tr[t] }
             }
         }
-        forwardTraces = block(outputs)
-        backwardTraces = block(inputs)
+        let b = TraceBlock(lines: lines, values: values)
+        traceBlocks[key] = b
+        return b
     }
+
+    func clearReadCaches() { for lane in lanes { lane.cache = [nil, nil] } }
 
     // MARK: Programming
 
@@ -378,22 +434,53 @@ public final class CrossbarArray: SynapticArray, @unchecked Sendable {
         swap(&w, &cachedWeights); swap(&h, &cachedH)
         let fs = fullScale, wn = Float(spec.writeNoiseStd * spec.dwMin)
         let gain: Float = spec.mapping == .reference ? 2 : 1, r = Float(spec.gMin / (spec.gMax - spec.gMin))
-        for i in 0..<n where up[i] > 0 || down[i] > 0 {
-            uPos[i] = pulse(uPos[i], dev: devPos[i], up: up[i], down: down[i], stuck: stuckPos[i], rng: &rng, normals: &normals)
-            if hasWriteNoise { writeNoisePos[i] = normals.next(&rng) }
-            if pushPull {
-                uNeg[i] = pulse(uNeg[i], dev: devNeg[i], up: down[i], down: up[i], stuck: stuckNeg[i], rng: &rng, normals: &normals)
-                if hasWriteNoise { writeNoiseNeg[i] = normals.next(&rng) }
+        // The device arrays are moved into locals for the loop (no exclusivity checks per element).
+        var gp: [Float] = [], gn: [Float] = [], np: [Float] = [], nn: [Float] = []
+        swap(&gp, &uPos); swap(&gn, &uNeg); swap(&np, &writeNoisePos); swap(&nn, &writeNoiseNeg)
+        defer { swap(&gp, &uPos); swap(&gn, &uNeg); swap(&np, &writeNoisePos); swap(&nn, &writeNoiseNeg) }
+        var ww = w?.storage ?? [], hh = h?.storage ?? []
+        w?.storage = []; h?.storage = []
+        let patchW = w != nil, patchH = h != nil
+        let tPos = devPos, tNeg = devNeg
+        // Indices of the devices that get pulses, collected without branches: a typical update moves
+        // a small, random fraction of them, and a branch per device would mispredict.
+        if movedScratch.count != n { movedScratch = [Int32](repeating: 0, count: n) }
+        var movedCount = 0
+        up.withUnsafeBufferPointer { pu in down.withUnsafeBufferPointer { pd in
+            movedScratch.withUnsafeMutableBufferPointer { m in
+                for i in 0..<n {
+                    m[movedCount] = Int32(truncatingIfNeeded: i)
+                    // Counts are ≥ 0, so "moved" ⇔ the sum's bit pattern is not 0: (v | −v) >> 31.
+                    let v = (pu[i] + pd[i]).bitPattern
+                    movedCount &+= Int((v | (0 &- v)) >> 31)
+                }
             }
-            if w != nil {
-                var d = uPos[i] - uNeg[i]
-                if hasWriteNoise { d += wn * (writeNoisePos[i] - writeNoiseNeg[i]) }
-                w!.storage[i] = gain * fs * d
+        } }
+        up.withUnsafeBufferPointer { pu in down.withUnsafeBufferPointer { pd in
+        movedScratch.withUnsafeBufferPointer { moved in
+        stuckPos.withUnsafeBufferPointer { sp in stuckNeg.withUnsafeBufferPointer { sn in
+        gp.withUnsafeMutableBufferPointer { gp in gn.withUnsafeMutableBufferPointer { gn in
+        np.withUnsafeMutableBufferPointer { np in nn.withUnsafeMutableBufferPointer { nn in
+        ww.withUnsafeMutableBufferPointer { pw in hh.withUnsafeMutableBufferPointer { ph in
+            for k in 0..<movedCount {
+                let i = Int(moved[k])
+                gp[i] = pulse(gp[i], tPos, i, up: pu[i], down: pd[i], stuck: sp[i], rng: &rng, normals: &normals)
+                if hasWriteNoise { np[i] = normals.next(&rng) }
+                if pushPull {
+                    gn[i] = pulse(gn[i], tNeg, i, up: pd[i], down: pu[i], stuck: sn[i], rng: &rng, normals: &normals)
+                    if hasWriteNoise { nn[i] = normals.next(&rng) }
+                }
+                if patchW {
+                    var d = gp[i] - gn[i]
+                    if hasWriteNoise { d += wn * (np[i] - nn[i]) }
+                    pw[i] = gain * fs * d
+                }
+                if patchH { let a = gp[i] + r, b = gn[i] + r; ph[i] = a * a + b * b }
             }
-            if h != nil { let a = uPos[i] + r, b = uNeg[i] + r; h!.storage[i] = a * a + b * b }
-        }
+        } } } } } } } } } } }
+        w?.storage = ww; h?.storage = hh
         cachedWeights = w   // the clean products of the read caches are stale either way
-        readCache = [nil, nil]
+        clearReadCaches()
         cachedH = h
     }
 
@@ -436,20 +523,20 @@ public final class CrossbarArray: SynapticArray, @unchecked Sendable {
         }
     }
 
-    /// Moves one device by `up` potentiating and `down` depressing pulses, with c2c noise,
-    /// quantization and clipping (stuck devices do not move).
+    /// Device i of `table` moved by `up` potentiating and `down` depressing pulses, with c2c noise,
+    /// clipping and quantization (`finish`); stuck devices do not move.
     @inline(__always)
-    func pulse(_ u0: Float, dev: DeviceResponse, up: Float, down: Float, stuck: UInt8,
+    func pulse(_ u0: Float, _ table: DeviceTable, _ i: Int, up: Float, down: Float, stuck: UInt8,
                rng: inout RandomStream, normals: inout NormalPool) -> Float {
         if stuck != 0 { return u0 }
+        let dev = table[i], decay = table.decays(i, up: up, down: down)
         var u = u0
         if up > 0 {
-            let v = DeviceResponse.potentiate(u, up, step: dev.stepUp, gamma: dev.gammaUp, a: dev.aUp, b: dev.bUp)
+            let v = dev.potentiated(u, pulses: up, decay: decay.up)
             u = v + c2cNoise(v - u, pulses: up, rng: &rng, normals: &normals)
         }
         if down > 0 {
-            // Depression mirrors potentiation on the distance from the top, 1 − u.
-            let v = 1 - DeviceResponse.potentiate(1 - u, down, step: dev.stepDown, gamma: dev.gammaDown, a: dev.aDown, b: dev.bDown)
+            let v = dev.depressed(u, pulses: down, decay: decay.down)
             u = v + c2cNoise(u - v, pulses: down, rng: &rng, normals: &normals)
         }
         return finish(u, stuck: 0, rng: &rng)

@@ -13,6 +13,17 @@ public enum EquilibriumPropagation {
         public var negative: State<T>
         /// The update is `[∂Φ/∂θ(positive) − ∂Φ/∂θ(negative)] / divisor` (β, −β or 2β).
         public var divisor: T
+
+        /// The phases of consecutive parts of one batch as the phases of the whole batch (rows
+        /// stacked in order; every part has the same divisor).
+        public static func joined(_ parts: [Phases]) -> Phases {
+            precondition(!parts.isEmpty && parts.allSatisfy { $0.divisor == parts[0].divisor })
+            func stack(_ states: [State<T>]) -> State<T> {
+                states[0].indices.map { l in Matrix.stackingRows(states.map { $0[l] }) }
+            }
+            return Phases(free: stack(parts.map(\.free)), positive: stack(parts.map(\.positive)),
+                          negative: stack(parts.map(\.negative)), divisor: parts[0].divisor)
+        }
     }
 
     /// Runs the free and nudged phases. `sign` (±1) is used by the random-sign variant.
@@ -21,7 +32,7 @@ public enum EquilibriumPropagation {
         let spec = net.spec
         let beta = T(spec.beta)
         let sStar = Dynamics.freePhase(net, ctx)
-        for a in net.arrays { a.clockTick(.phaseGap) }
+        for a in net.arrays { a.clockTick(.phaseGap, lane: ctx.lane) }
         switch spec.nudging {
         case .oneSided:
             let sB = Dynamics.run(net, ctx, from: sStar, steps: spec.K, nudge: beta)

@@ -9,10 +9,11 @@ public protocol SynapticArray<Scalar> {
     var outputs: Int { get }
     /// Number of input units (columns of W).
     var inputs: Int { get }
-    /// Forward read `Y ← X·Wᵀ (+ Y if accumulate)`; X is B × in, Y is B × out.
-    func multiply(_ x: Matrix<Scalar>, into y: inout Matrix<Scalar>, accumulate: Bool)
+    /// Forward read `Y ← X·Wᵀ (+ Y if accumulate)`; X is B × in, Y is B × out, through read lane
+    /// `lane` (see `prepareLanes`; 0 when a batch is relaxed in one piece).
+    func multiply(_ x: Matrix<Scalar>, into y: inout Matrix<Scalar>, accumulate: Bool, lane: Int)
     /// Transposed read `X ← Y·W (+ X if accumulate)`; Y is B × out, X is B × in.
-    func multiplyTransposed(_ y: Matrix<Scalar>, into x: inout Matrix<Scalar>, accumulate: Bool)
+    func multiplyTransposed(_ y: Matrix<Scalar>, into x: inout Matrix<Scalar>, accumulate: Bool, lane: Int)
     /// Local outer-product update `W ← W + scale · postᵀ·pre` (post B × out, pre B × in).
     mutating func update(post: Matrix<Scalar>, pre: Matrix<Scalar>, scale: Scalar)
     /// The weights the array holds now, as an ideal read would see them.
@@ -20,14 +21,25 @@ public protocol SynapticArray<Scalar> {
     /// True when reads are exact and deterministic (ideal weights): a read of a constant input
     /// (the data x) may then be computed once per batch instead of at every dynamics step.
     var readsAreExact: Bool { get }
+    /// True when updates are applied exactly (ideal weights): the update of a batch is then the sum
+    /// of the updates of its parts, and parts may be applied one after another.
+    var updatesAreExact: Bool { get }
     /// The contrastive EP update `W ← W + scale·(post⁺ᵀ·pre⁺ − post⁻ᵀ·pre⁻)`. The default applies it
     /// as two passes; hardware arrays may program it as one pass of the difference.
     mutating func updateContrastive(plus: (post: Matrix<Scalar>, pre: Matrix<Scalar>),
                                     minus: (post: Matrix<Scalar>, pre: Matrix<Scalar>), scale: Scalar)
-    /// Simulated time passes: one dynamics step, or the gap between the free and the nudged phase.
-    /// Arrays with time-correlated read noise read their noise traces at the new time (their device
-    /// preset says how long a step and a gap last); ideal arrays ignore it.
-    func clockTick(_ event: ClockEvent)
+    /// Simulated time passes for read lane `lane`: one dynamics step, or the gap between the free and
+    /// the nudged phase. Arrays with time-correlated read noise read their noise traces at the new
+    /// time (their device preset says how long a step and a gap last); ideal arrays ignore it.
+    func clockTick(_ event: ClockEvent, lane: Int)
+    /// Whether parts of one batch may be relaxed concurrently, each reading through its own lane.
+    var supportsLanes: Bool { get }
+    /// Called (from one thread) before `count` parts of a batch are relaxed concurrently, part k
+    /// reading through lane k; lazily built state must be built here. The parts are rows of one
+    /// batch, read at the same simulated instants: every lane starts at lane 0's time and sees the
+    /// same time-correlated noise; what a lane owns is its own white-noise stream, read cache and
+    /// clock, so no lane waits for another.
+    func prepareLanes(_ count: Int)
     /// A training epoch starts: arrays with random streams re-derive them from (seed, layer, epoch),
     /// so a run resumed at an epoch boundary continues with the same numbers.
     func beginEpoch(_ epoch: Int)
@@ -36,12 +48,24 @@ public protocol SynapticArray<Scalar> {
 public enum ClockEvent: Sendable { case step, phaseGap }
 
 extension SynapticArray {
+    /// A read through lane 0 (the whole batch in one piece).
+    @inline(__always)
+    public func multiply(_ x: Matrix<Scalar>, into y: inout Matrix<Scalar>, accumulate: Bool) {
+        multiply(x, into: &y, accumulate: accumulate, lane: 0)
+    }
+    @inline(__always)
+    public func multiplyTransposed(_ y: Matrix<Scalar>, into x: inout Matrix<Scalar>, accumulate: Bool) {
+        multiplyTransposed(y, into: &x, accumulate: accumulate, lane: 0)
+    }
+    public func clockTick(_ event: ClockEvent) { clockTick(event, lane: 0) }
     public mutating func updateContrastive(plus: (post: Matrix<Scalar>, pre: Matrix<Scalar>),
                                            minus: (post: Matrix<Scalar>, pre: Matrix<Scalar>), scale: Scalar) {
         update(post: plus.post, pre: plus.pre, scale: scale)
         update(post: minus.post, pre: minus.pre, scale: -scale)
     }
-    public func clockTick(_ event: ClockEvent) {}
+    public func clockTick(_ event: ClockEvent, lane: Int) {}
+    public var supportsLanes: Bool { readsAreExact && updatesAreExact }
+    public func prepareLanes(_ count: Int) {}
     public func beginEpoch(_ epoch: Int) {}
 }
 
@@ -59,13 +83,14 @@ public struct DenseArray<Scalar: EPScalar>: WritableArray, Sendable {
     public var outputs: Int { weights.rows }
     public var inputs: Int { weights.cols }
     public var readsAreExact: Bool { true }
+    public var updatesAreExact: Bool { true }
 
     @inline(__always)
-    public func multiply(_ x: Matrix<Scalar>, into y: inout Matrix<Scalar>, accumulate: Bool) {
+    public func multiply(_ x: Matrix<Scalar>, into y: inout Matrix<Scalar>, accumulate: Bool, lane: Int) {
         gemm(x, weights, transposeB: true, into: &y, beta: accumulate ? 1 : 0)
     }
     @inline(__always)
-    public func multiplyTransposed(_ y: Matrix<Scalar>, into x: inout Matrix<Scalar>, accumulate: Bool) {
+    public func multiplyTransposed(_ y: Matrix<Scalar>, into x: inout Matrix<Scalar>, accumulate: Bool, lane: Int) {
         gemm(y, weights, into: &x, beta: accumulate ? 1 : 0)
     }
     @inline(__always)

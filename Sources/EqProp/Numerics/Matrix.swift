@@ -37,6 +37,12 @@ public struct Matrix<T: EPScalar>: Equatable, Sendable {
         storage.withUnsafeMutableBufferPointer { p in p.update(repeating: 0) }
     }
 
+    /// The rows of `parts` in order, as one matrix (the parts of a batch joined back together).
+    public static func stackingRows(_ parts: [Matrix]) -> Matrix {
+        precondition(!parts.isEmpty && parts.allSatisfy { $0.cols == parts[0].cols })
+        return Matrix(rows: parts.reduce(0) { $0 + $1.rows }, cols: parts[0].cols, storage: parts.flatMap(\.storage))
+    }
+
     public func transposed() -> Matrix {
         var t = Matrix(rows: cols, cols: rows)
         for r in 0..<rows { for c in 0..<cols { t.storage[c * rows + r] = storage[r * cols + c] } }

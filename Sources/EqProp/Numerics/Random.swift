@@ -76,12 +76,24 @@ public struct RandomStream: RandomNumberGenerator, Sendable {
         let t = Ziggurat.tables
         t.ku.withUnsafeBufferPointer { k in
             t.wf.withUnsafeBufferPointer { w in
+                // The generator state lives in locals on the fast path (a call to the slow path
+                // through `self` would otherwise keep it in memory); same words, same order as `next()`.
+                var a = s0, b = s1, c = s2, d = s3
                 for i in 0..<p.count {
-                    let word = next()
+                    let word = RandomStream.rotl(b &* 5, 7) &* 9
+                    let t17 = b << 17
+                    c ^= a; d ^= b; b ^= c; a ^= d; c ^= t17; d = RandomStream.rotl(d, 45)
                     let hz = Int32(truncatingIfNeeded: word >> 32), iz = Int(word & 127)
                     // Fast path: the point lies inside the layer's rectangle, under the density.
-                    p[i] = sigma * (hz.magnitude < k[iz] ? Float(hz) * w[iz] : zigguratSlow(hz, iz, t))
+                    if hz.magnitude < k[iz] {
+                        p[i] = sigma * (Float(hz) * w[iz])
+                    } else {
+                        s0 = a; s1 = b; s2 = c; s3 = d
+                        p[i] = sigma * zigguratSlow(hz, iz, t)
+                        a = s0; b = s1; c = s2; d = s3
+                    }
                 }
+                s0 = a; s1 = b; s2 = c; s3 = d
             }
         }
     }

@@ -191,8 +191,10 @@ public struct Trainer<W: SynapticArray>: EpochTrainer where W.Scalar == Float {
         let order = batcher.order(epoch: epoch, seed: options.seed)
         var signs = RandomStream(seed: options.seed, stream: "beta-sign/\(epoch)")
         for a in net.arrays { a.beginEpoch(epoch) }
-        // Arrays with stateful reads (noise, converters) are read by one batch at a time.
-        let chunkCount = net.arrays.allSatisfy(\.readsAreExact) ? options.chunks : 1
+        // Arrays with stateful reads (noise, clocks) relax the chunks of a batch concurrently only
+        // through separate read lanes.
+        let exactUpdates = net.arrays.allSatisfy(\.updatesAreExact)
+        let chunkCount = net.arrays.allSatisfy(\.supportsLanes) ? options.chunks : 1
         var meter = EpochMeter(epoch: epoch, epochs: epochs)
         for b in 0..<batcher.batchCount {
             let idx = order[(b * spec.batchSize)..<min((b + 1) * spec.batchSize, order.count)]
@@ -220,15 +222,22 @@ public struct Trainer<W: SynapticArray>: EpochTrainer where W.Scalar == Float {
                 let sign: Float = spec.nudging == .randomSign ? (signs.next() & 1 == 0 ? 1 : -1) : 1
                 // Phases of every chunk on the same weights, concurrently; then the summed update.
                 let sigma = spec.neuronNoise, seed = options.seed
+                if parts.count > 1 { for a in current.arrays { a.prepareLanes(parts.count) } }
                 let results = parallelMap(parts.count) { k in
                     let (x, y, _) = batcher.batch(parts[k], as: Float.self)
                     var ctx = Dynamics.context(current, x: x, y: y)
+                    ctx.lane = k
                     if sigma > 0 { ctx.neuronNoise = NeuronNoise(sigma: sigma, rng: RandomStream(seed: seed, stream: "neuron-noise/\(epoch)/\(b)/\(k)")) }
                     return (ctx, EquilibriumPropagation.phases(current, ctx, sign: sign))
                 }
-                for (ctx, phases) in results {
-                    preds += Dynamics.predictions(phases.free)
-                    EquilibriumPropagation.apply(phases, to: &net, context: ctx, batchSize: B)
+                for (_, phases) in results { preds += Dynamics.predictions(phases.free) }
+                if exactUpdates || results.count == 1 {
+                    // Exact updates are linear in the chunks: applied chunk by chunk.
+                    for (ctx, phases) in results { EquilibriumPropagation.apply(phases, to: &net, context: ctx, batchSize: B) }
+                } else {
+                    // Devices are programmed once per batch, with the whole batch's update.
+                    let (x, y, _) = batcher.batch(idx, as: Float.self)
+                    EquilibriumPropagation.apply(.joined(results.map(\.1)), to: &net, context: Dynamics.context(current, x: x, y: y))
                 }
             case .bptt:
                 let window = options.bpttWindow ?? (spec.K + 1)
@@ -251,6 +260,7 @@ public struct Trainer<W: SynapticArray>: EpochTrainer where W.Scalar == Float {
     /// Test error (%) after a free phase of T steps.
     public func evaluate(_ data: LabeledImages? = nil) -> Double {
         let current = net
+        for a in current.arrays { a.prepareLanes(1) }   // caches built before any concurrent read
         // Arrays with stateful reads (noise streams, clocks) are read by one batch at a time.
         return TrainingData.testError(data ?? test, batchSize: options.evalBatchSize, concurrent: net.arrays.allSatisfy(\.readsAreExact)) { x, y in
             Dynamics.predictions(Dynamics.freePhase(current, Dynamics.context(current, x: x, y: y)))
