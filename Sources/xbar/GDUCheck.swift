@@ -56,10 +56,10 @@ struct GDUCheck: ParsableCommand {
         let doc = GDUDocument(report: report, spec: spec, precision: prec, batchSize: B)
         try writeJSON(doc, to: (out as NSString).appendingPathComponent("gdu.json"))
         try AtomicFile.write(doc.svg(), to: (out as NSString).appendingPathComponent("gdu.svg"))
-        print("layer  kind      RelMSE     sign agree  cosine")
+        print("layer  kind      RelMSE     sign agree  cosine   |EP|/|BPTT|")
         for l in doc.layers {
             print(l.layer.padding(toLength: 6, withPad: " ", startingAt: 0) + " " + l.kind.padding(toLength: 8, withPad: " ", startingAt: 0)
-                  + String(format: " %10.3e  %8.2f%%  %8.4f", l.agreement.relmse, l.agreement.signAgreement, l.agreement.cosine))
+                  + String(format: " %10.3e  %8.2f%%  %8.4f  %8.3f", l.agreement.relmse, l.agreement.signAgreement, l.agreement.cosine, l.agreement.normRatio ?? .nan))
         }
         print(String(format: "free-phase residual max|s_T − s_{T−1}| = %.2e; wrote %@/gdu.json and %@/gdu.svg", report.freePhaseResidual, out, out))
     }

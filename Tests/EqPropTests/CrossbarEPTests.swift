@@ -36,8 +36,8 @@ import Testing
         #expect(try TrainingRun.loadCheckpoint(a + "/checkpoint.safetensors").parameters == TrainingRun.loadCheckpoint(b + "/checkpoint.safetensors").parameters)
     }
 
-    /// Measured mean cosine (W01, W12): 256 levels 0.462, 0.616; 64 levels 0.247, 0.200; 16 levels
-    /// 0.171, 0.084. One EP update is far below one conductance level (a level is w_fs/(L−1) ≈ 5.6e-4
+    /// Measured mean cosine (W01, W12): 256 levels 0.462, 0.614; 64 levels 0.247, 0.195; 16 levels
+    /// 0.174, 0.082. One EP update is far below one conductance level (a level is w_fs/(L−1) ≈ 5.6e-4
     /// for W01 at 256 levels; a batch's |ΔW| is ~1e-5–1e-4), so stochastic rounding moves a weight by a
     /// whole level with probability |ΔW|/level: unbiased, but each single update is mostly rounding
     /// noise. Hence the bound at 256 levels is 0.4 for the mean over layers (measured 0.54), not 0.9.
@@ -68,7 +68,7 @@ import Testing
     /// 1/f read noise vs white noise of the same form (multiplicative, output-referred) and the same
     /// total variance (σ_n = 0.2 % of G over the synthesized band, 16384-sample traces): the slow part
     /// is common to the free and the nudged phase and cancels in their difference. Measured over 50
-    /// batches (W01, W12): 1/f 0.299, 0.890; white 0.215, 0.856.
+    /// batches (W01, W12): 1/f 0.309, 0.865; white 0.222, 0.848.
     @Test func flickerNoiseBeatsWhiteNoiseAtEqualVariance() {
         let n = 16384, dt = 1e-6, sigma2 = 0.002 * 0.002
         let lo = 1 / (Double(n) * dt) / 2, hi = 1 / (2 * dt)

@@ -13,13 +13,16 @@ public struct Agreement: Codable, Equatable, Sendable {
     public var signAgreement: Double
     /// Cosine similarity of the total vectors.
     public var cosine: Double
+    /// ‖total‖ / ‖reference total‖: above 1 the update is longer than the reference (a larger
+    /// effective learning rate); nil when the reference is zero (and in files written before it).
+    public var normRatio: Double?
     /// Components compared, and how many were zero in both totals (excluded from sign agreement).
     public var components: Int
     public var bothZero: Int
 
     enum CodingKeys: String, CodingKey {
         case relmse, relmseCumulative = "relmse_cumulative", signAgreement = "sign_agreement", cosine, components
-        case bothZero = "both_zero"
+        case bothZero = "both_zero", normRatio = "norm_ratio"
     }
 
     public static func relmse(_ a: [[Double]], _ b: [[Double]]) -> Double {
@@ -73,6 +76,8 @@ public struct Agreement: Codable, Equatable, Sendable {
         let (sign, zero) = Self.signAgreement(ta, tb)
         self.init(relmse: Self.relmse(a, b), relmseCumulative: Self.relmse(Self.cumulative(a), Self.cumulative(b)),
                   signAgreement: sign, cosine: Self.cosine(ta, tb), components: ta.count, bothZero: zero)
+        let na = ta.reduce(0) { $0 + $1 * $1 }, nb = tb.reduce(0) { $0 + $1 * $1 }
+        normRatio = nb > 0 ? (na / nb).squareRoot() : nil
     }
 
     /// Compares two single updates (no time axis): RelMSE per component reduces to |a−b|/max(|a|,|b|).
