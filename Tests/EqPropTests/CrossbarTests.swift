@@ -125,20 +125,25 @@ import Testing
         var spec = DeviceSpec(); spec.model = .linearStep; spec.dwMin = 1e-4
         spec.flickerK = 1e-4; spec.tStep = 1e-6; spec.noiseLength = 64
         let w = Self.random(6, 8, seed: 1, scale: 0.3), x = Self.random(2, 8, seed: 2)
-        func reads(white: Double, laneCount: Int, steps: Int) -> [[Matrix<Float>]] {
+        func reads(white: Double, laneCount: Int, steps: Int, laneAfterLane: Bool = false) -> [[Matrix<Float>]] {
             var s = spec; s.whiteNoise = white
             let arr = CrossbarArray(spec: s, weights: w, seed: 3, layer: 1)
             arr.prepareLanes(laneCount)
             var out = [[Matrix<Float>]](repeating: [], count: laneCount)
-            for _ in 0..<steps {       // 80 steps cross a block boundary (32 usable samples per block)
-                for k in 0..<laneCount {
-                    var y = Matrix<Float>(rows: 2, cols: 6)
-                    arr.multiply(x, into: &y, accumulate: false, lane: k)
-                    var z = Matrix<Float>(rows: 2, cols: 8)
-                    arr.multiplyTransposed(y, into: &z, accumulate: false, lane: k)
-                    out[k].append(y); out[k].append(z)
-                    arr.clockTick(.step, lane: k)
-                }
+            func step(_ k: Int) {
+                var y = Matrix<Float>(rows: 2, cols: 6)
+                arr.multiply(x, into: &y, accumulate: false, lane: k)
+                var z = Matrix<Float>(rows: 2, cols: 8)
+                arr.multiplyTransposed(y, into: &z, accumulate: false, lane: k)
+                out[k].append(y); out[k].append(z)
+                arr.clockTick(.step, lane: k)
+            }
+            // 80 steps cross two block boundaries (32 usable samples per block). Lane after lane: lane
+            // 0 runs two blocks ahead, so lane 1 finds the older blocks released and draws them again.
+            if laneAfterLane {
+                for k in 0..<laneCount { for _ in 0..<steps { step(k) } }
+            } else {
+                for _ in 0..<steps { for k in 0..<laneCount { step(k) } }
             }
             return out
         }
@@ -150,6 +155,7 @@ import Testing
         // Lane 0 alone gives the same numbers as lane 0 next to another lane.
         #expect(reads(white: 0.01, laneCount: 1, steps: 80)[0] == both[0])
         #expect(reads(white: 0.01, laneCount: 2, steps: 80) == both)
+        #expect(reads(white: 0.01, laneCount: 2, steps: 80, laneAfterLane: true) == both)
     }
 
     // MARK: quantization, variability, faults

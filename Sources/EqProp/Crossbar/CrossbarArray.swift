@@ -85,7 +85,8 @@ public final class CrossbarArray: SynapticArray, @unchecked Sendable {
     // Time-correlated noise: blocks of traces numbered from the start of the epoch, each direction's
     // block k drawn from its own stream when a lane first needs it (so it does not depend on which
     // lane gets there first, and the transposed traces of a layer that is never read transposed —
-    // the input layer — are never drawn). Key: 2k + direction.
+    // the input layer — are never drawn). Key: 2k + direction. Only the newest two blocks are kept;
+    // a lane that falls further behind draws its block again, with the same values.
     let noise: [NoiseSynthesizer]
     var traceBlocks: [Int: TraceBlock] = [:]
     let traceLock = NSLock()
@@ -249,10 +250,6 @@ public final class CrossbarArray: SynapticArray, @unchecked Sendable {
         for lane in lanes.dropFirst() {
             lane.block = first.block; lane.timeIndex = first.timeIndex; lane.time = first.time; lane.traces = first.traces
         }
-        // Blocks before the one every lane is now in are not needed again.
-        traceLock.lock()
-        traceBlocks = traceBlocks.filter { $0.key / 2 >= first.block }
-        traceLock.unlock()
     }
 
     // MARK: Read path
@@ -364,6 +361,7 @@ public final class CrossbarArray: SynapticArray, @unchecked Sendable {
             }
         }
         let b = TraceBlock(lines: lines, values: values)
+        traceBlocks = traceBlocks.filter { $0.key / 2 >= k - 1 }
         traceBlocks[key] = b
         return b
     }
