@@ -22,7 +22,9 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
     /// BPTT window in transitions (nil = K + 1, the seed's truncation).
     public var bpttWindow: Int?
     /// Each mini-batch is split into this many fixed chunks whose phases run concurrently (one per
-    /// core); the update sums the chunks. Results depend on this number, never on the core count.
+    /// core); ideal weights sum the chunks' updates, crossbars read through one lane per chunk and
+    /// are programmed once with the whole batch's update. Results depend on this number, never on
+    /// the core count.
     public var chunks: Int
     /// The device every weight matrix lives on (nil = ideal software weights).
     public var device: DeviceSpec?
