@@ -237,9 +237,12 @@ public struct Trainer<W: SynapticArray>: EpochTrainer where W.Scalar == Float {
                     // Exact updates are linear in the chunks: applied chunk by chunk.
                     for (ctx, phases) in results { EquilibriumPropagation.apply(phases, to: &net, context: ctx, batchSize: B) }
                 } else {
-                    // Devices are programmed once per batch, with the whole batch's update.
-                    let (x, y, _) = batcher.batch(idx, as: Float.self)
-                    EquilibriumPropagation.apply(.joined(results.map(\.1)), to: &net, context: Dynamics.context(current, x: x, y: y))
+                    // Devices are programmed once per batch, with the whole batch's update (the update
+                    // reads only the joined inputs f(x), so no read of the arrays is made here).
+                    let ctxs = results.map(\.0)
+                    let whole = BatchContext(x: .stackingRows(ctxs.map(\.x)), fx: .stackingRows(ctxs.map(\.fx)), y: .stackingRows(ctxs.map(\.y)),
+                                             constantDrive: [], inputReadCached: false)
+                    EquilibriumPropagation.apply(.joined(results.map(\.1)), to: &net, context: whole)
                 }
             case .bptt:
                 let window = options.bpttWindow ?? (spec.K + 1)
