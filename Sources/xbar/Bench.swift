@@ -25,7 +25,9 @@ struct Bench: ParsableCommand {
         dev.levels = levels
         try dev.validate()
         var x = Benchmarks.crossbar(device: dev)
-        x.trainingSamplesPerSecond = try Benchmarks.trainingThroughput(spec: spec, algorithm: .ep, batches: max(batches / 5, 5), repeats: repeats, device: dev)
+        let xt = try Benchmarks.trainingThroughput(spec: spec, algorithm: .ep, batches: max(batches / 5, 5), repeats: repeats, device: dev)
+        x.trainingSamplesPerSecond = xt.samplesPerSecond
+        x.phasesSecondsPerSample = xt.phasesSecondsPerSample; x.updateSecondsPerSample = xt.updateSecondsPerSample
         x.idealTrainingSamplesPerSecond = r.epSamplesPerSecond
         if json {
             struct Both: Encodable { let training: Benchmarks.Result; let crossbar: Benchmarks.CrossbarResult }
@@ -37,6 +39,8 @@ struct Bench: ParsableCommand {
                              x.device, levels, x.noisyReadSeconds * 1e6, x.idealGemmSeconds * 1e6, x.ratio, x.noiseSamplesPerSecond / 1e6, x.normalsPerSecond / 1e6))
                 print(String(format: "crossbar EP training (%@, all non-idealities on): %.0f samples/s vs %.0f ideal (×%.1f slower)",
                              x.device, x.trainingSamplesPerSecond, x.idealTrainingSamplesPerSecond, x.idealTrainingSamplesPerSecond / x.trainingSamplesPerSecond))
+                print(String(format: "  per sample: phases %.0f µs vs %.0f ideal, update %.0f µs vs %.0f ideal",
+                             x.phasesSecondsPerSample * 1e6, r.epPhasesSecondsPerSample * 1e6, x.updateSecondsPerSample * 1e6, r.epUpdateSecondsPerSample * 1e6))
             }
             print(String(format: "%@ (T=%d, K=%d, batch %d), BLAS core %@, %d thread(s)", r.model, r.T, r.K, r.batchSize, r.blasCore, r.blasThreads))
             print(String(format: "EP   %8.0f samples/s  %6.2f MFLOP/sample  %5.1f%% of sgemm 512³", r.epSamplesPerSecond, r.epFlopsPerSample / 1e6, 100 * r.epFractionOfGemm))

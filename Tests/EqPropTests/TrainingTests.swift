@@ -64,4 +64,21 @@ import Testing
         }
         #expect(try train() == train())
     }
+
+    /// `xbar bench`'s breakdown: every trained sample is counted once, and the phase and update
+    /// times are positive and add up to no more than the epoch's wall time.
+    @Test func timingCountsEverySampleOnce() throws {
+        let data = DataSet.synthetic(features: 16, train: 200, test: 50)
+        let spec = NetworkSpec(name: "tiny", kind: .prototypical, layers: [16, 12, 10], activation: .sigm, T: 10, K: 4,
+                               beta: 0.2, learningRates: [0.1, 0.05], batchSize: 30)
+        var t = try Trainer(idealNet: IdealNetwork<Float>(spec: spec, parameters: .initial(spec: spec, seed: 5)),
+                            options: TrainingOptions(seed: 5, dataset: "synthetic"), data: data)
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        _ = t.trainEpoch(0)
+        _ = t.trainEpoch(1)
+        let wall = Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
+        #expect(t.timing.samples == 400)   // 2 epochs of 200, the last batch of each short (20)
+        #expect(t.timing.phasesSeconds > 0 && t.timing.updateSeconds > 0)
+        #expect(t.timing.phasesSeconds + t.timing.updateSeconds <= wall)
+    }
 }

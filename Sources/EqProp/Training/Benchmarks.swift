@@ -17,6 +17,9 @@ public enum Benchmarks {
         /// Achieved GFLOP/s of training over the 512³ sgemm rate.
         public var epFractionOfGemm: Double
         public var bpttFractionOfGemm: Double
+        /// EP wall time per sample in the phases and in the update (s).
+        public var epPhasesSecondsPerSample: Double
+        public var epUpdateSecondsPerSample: Double
         public var blasCore: String
         public var blasThreads: Int
         public var repeats: Int
@@ -26,6 +29,7 @@ public enum Benchmarks {
             case bpttFlopsPerSample = "bptt_flops_per_sample", sgemmInputProjectionGflops = "sgemm_input_projection_gflops"
             case sgemm512Gflops = "sgemm_512_gflops", epFractionOfGemm = "ep_fraction_of_gemm"
             case bpttFractionOfGemm = "bptt_fraction_of_gemm", blasCore = "blas_core", blasThreads = "blas_threads", repeats
+            case epPhasesSecondsPerSample = "ep_phases_s_per_sample", epUpdateSecondsPerSample = "ep_update_s_per_sample"
         }
     }
 
@@ -106,8 +110,16 @@ public enum Benchmarks {
         return median(rates)
     }
 
-    /// Samples/s of training P-1h (or `spec`) on synthetic 784-pixel data, median of `repeats`.
-    public static func trainingThroughput(spec: NetworkSpec, algorithm: Algorithm, batches: Int, repeats: Int, device: DeviceSpec? = nil) throws -> Double {
+    /// Training speed: samples/s (median over the timed epochs) and where the wall time went, per
+    /// sample (mean over the timed epochs): the phases and the update (`Trainer.Timing`).
+    public struct Throughput: Sendable {
+        public var samplesPerSecond: Double
+        public var phasesSecondsPerSample: Double
+        public var updateSecondsPerSample: Double
+    }
+
+    /// Training speed of P-1h (or `spec`) on synthetic 784-pixel data, over `repeats` epochs.
+    public static func trainingThroughput(spec: NetworkSpec, algorithm: Algorithm, batches: Int, repeats: Int, device: DeviceSpec? = nil) throws -> Throughput {
         let data = DataSet.synthetic(features: spec.layers[0], train: spec.batchSize * batches, test: 10, seed: 1)
         var options = TrainingOptions(algorithm: algorithm, seed: 1, dataset: "synthetic")
         options.evalBatchSize = 10
@@ -120,8 +132,9 @@ public enum Benchmarks {
         return time(&trainer, repeats: repeats, samples: data.train.count)
     }
 
-    static func time<W: SynapticArray>(_ trainer: inout Trainer<W>, repeats: Int, samples: Int) -> Double where W.Scalar == Float {
+    static func time<W: SynapticArray>(_ trainer: inout Trainer<W>, repeats: Int, samples: Int) -> Throughput where W.Scalar == Float {
         _ = trainer.trainEpoch(0)   // warm-up
+        trainer.timing = .init()
         var rates: [Double] = []
         for r in 0..<repeats {
             let t0 = DispatchTime.now().uptimeNanoseconds
@@ -129,7 +142,8 @@ public enum Benchmarks {
             let dt = Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
             rates.append(Double(samples) / dt)
         }
-        return median(rates)
+        let t = trainer.timing, n = Double(max(t.samples, 1))
+        return Throughput(samplesPerSecond: median(rates), phasesSecondsPerSample: t.phasesSeconds / n, updateSecondsPerSample: t.updateSeconds / n)
     }
 
     /// One noisy, quantized forward read of an out × in crossbar at batch B, against the ideal gemm
@@ -147,10 +161,15 @@ public enum Benchmarks {
         /// P-1h EP training on this device (all its non-idealities on) vs on ideal weights, same run.
         public var trainingSamplesPerSecond: Double = 0
         public var idealTrainingSamplesPerSecond: Double = 0
+        /// Crossbar training wall time per sample (s): relaxation phases (every read through the noisy
+        /// read path) and update (device programming).
+        public var phasesSecondsPerSample: Double = 0
+        public var updateSecondsPerSample: Double = 0
         enum CodingKeys: String, CodingKey {
             case device, shape, batchSize = "batch_size", noisyReadSeconds = "noisy_read_s", idealGemmSeconds = "ideal_gemm_s"
             case ratio, noiseSamplesPerSecond = "noise_samples_per_s", normalsPerSecond = "normals_per_s"
             case trainingSamplesPerSecond = "crossbar_training_samples_per_s", idealTrainingSamplesPerSecond = "ideal_training_samples_per_s"
+            case phasesSecondsPerSample = "crossbar_phases_s_per_sample", updateSecondsPerSample = "crossbar_update_s_per_sample"
         }
     }
 
@@ -189,8 +208,9 @@ public enum Benchmarks {
     }
 
     public static func run(spec: NetworkSpec, batches: Int = 100, repeats: Int = 5) throws -> Result {
-        let ep = try trainingThroughput(spec: spec, algorithm: .ep, batches: batches, repeats: repeats)
-        let bp = try trainingThroughput(spec: spec, algorithm: .bptt, batches: batches, repeats: repeats)
+        let epRun = try trainingThroughput(spec: spec, algorithm: .ep, batches: batches, repeats: repeats)
+        let ep = epRun.samplesPerSecond
+        let bp = try trainingThroughput(spec: spec, algorithm: .bptt, batches: batches, repeats: repeats).samplesPerSecond
         let g1 = sgemmGflops(m: spec.batchSize, n: spec.layers[1], k: spec.layers[0])
         let g2 = sgemmGflops(m: 512, n: 512, k: 512)
         let fe = flopsPerSample(spec, algorithm: .ep), fb = flopsPerSample(spec, algorithm: .bptt)
@@ -198,6 +218,7 @@ public enum Benchmarks {
                       epSamplesPerSecond: ep, bpttSamplesPerSecond: bp, epFlopsPerSample: fe, bpttFlopsPerSample: fb,
                       sgemmInputProjectionGflops: g1, sgemm512Gflops: g2,
                       epFractionOfGemm: ep * fe / (g2 * 1e9), bpttFractionOfGemm: bp * fb / (g2 * 1e9),
+                      epPhasesSecondsPerSample: epRun.phasesSecondsPerSample, epUpdateSecondsPerSample: epRun.updateSecondsPerSample,
                       blasCore: BLASThreads.coreName, blasThreads: BLASThreads.count, repeats: repeats)
     }
 }

@@ -163,6 +163,15 @@ public struct Trainer<W: SynapticArray>: EpochTrainer where W.Scalar == Float {
     public var trainCount: Int { train.count }
     public var parameters: Parameters<Float> { net.parameters }
 
+    /// Wall time spent in the two parts of a training step, summed over `trainEpoch` calls: the
+    /// phases (relaxation of every chunk, or BPTT's forward and backward passes) and the update
+    /// (gradient step, or device programming on crossbars). For `xbar bench`'s breakdown.
+    public struct Timing: Sendable {
+        public var phasesSeconds = 0.0, updateSeconds = 0.0
+        public var samples = 0
+    }
+    public var timing = Timing()
+
     public init(net: Network<W>, options: TrainingOptions, data: DataSet) throws {
         self.net = net
         self.options = options
@@ -219,6 +228,14 @@ public struct Trainer<W: SynapticArray>: EpochTrainer where W.Scalar == Float {
                                          layers: FidelityProbe.compare(spec: spec, before: before, after: net.weights, reference: reference)))
                 }
             }
+            let tPhases = DispatchTime.now().uptimeNanoseconds
+            var tUpdate = tPhases
+            defer {
+                let end = DispatchTime.now().uptimeNanoseconds
+                timing.phasesSeconds += Double(tUpdate - tPhases) * 1e-9
+                timing.updateSeconds += Double(end - tUpdate) * 1e-9
+                timing.samples += B
+            }
             switch options.algorithm {
             case .ep:
                 let sign: Float = spec.nudging == .randomSign ? (signs.next() & 1 == 0 ? 1 : -1) : 1
@@ -233,6 +250,7 @@ public struct Trainer<W: SynapticArray>: EpochTrainer where W.Scalar == Float {
                     return (ctx, EquilibriumPropagation.phases(current, ctx, sign: sign))
                 }
                 for (_, phases) in results { preds += Dynamics.predictions(phases.free) }
+                tUpdate = DispatchTime.now().uptimeNanoseconds
                 if exactUpdates || results.count == 1 {
                     // Exact updates are linear in the chunks: applied chunk by chunk.
                     for (ctx, phases) in results { EquilibriumPropagation.apply(phases, to: &net, context: ctx, batchSize: B) }
@@ -255,6 +273,7 @@ public struct Trainer<W: SynapticArray>: EpochTrainer where W.Scalar == Float {
                 total.scale(Float(parts[0].count) / Float(B))
                 for k in 1..<results.count { total.add(results[k].total, scale: Float(parts[k].count) / Float(B)) }
                 for r in results { preds += Dynamics.predictions(r.final) }
+                tUpdate = DispatchTime.now().uptimeNanoseconds
                 applyGradients!(&net, total)
             }
             meter.record(predictions: preds, labels: labels, batch: b, of: batcher.batchCount, progress: progress)
