@@ -77,6 +77,34 @@ import Testing
         #expect(Array(v[0..<1000]) == w)
     }
 
+    /// `fillUniform` takes two 24-bit uniforms from each word of the stream (bits 40–63, then 8–31),
+    /// for even and odd lengths, and leaves the stream where `next()` would; mean and variance of
+    /// U[0, 1) within 5σ.
+    @Test func fillUniformSplitsTheStreamWords() {
+        for n in [1, 2, 7, 1000, 1001] {
+            var a = RandomStream(seed: 9, stream: "uniform-test"), b = a
+            var v = [Float](repeating: -1, count: n)
+            v.withUnsafeMutableBufferPointer { a.fillUniform($0) }
+            var expected: [Float] = []
+            while expected.count < n {
+                let w = b.next()
+                expected.append(Float(w >> 40) * 0x1p-24)
+                if expected.count < n { expected.append(Float((w >> 8) & 0xFF_FFFF) * 0x1p-24) }
+            }
+            #expect(v == expected, "n = \(n)")
+            #expect(a.next() == b.next(), "n = \(n): stream position")
+        }
+        var r = RandomStream(seed: 3, stream: "uniform-moments")
+        let n = 1_000_000
+        var u = [Float](repeating: 0, count: n)
+        u.withUnsafeMutableBufferPointer { r.fillUniform($0) }
+        let mean = u.reduce(0.0) { $0 + Double($1) } / Double(n)
+        let varr = u.reduce(0.0) { $0 + (Double($1) - mean) * (Double($1) - mean) } / Double(n)
+        #expect(abs(mean - 0.5) < 5 * (1.0 / 12 / Double(n)).squareRoot())
+        #expect(abs(varr - 1.0 / 12) < 5 * (1.0 / 180 / Double(n)).squareRoot(), "variance \(varr)")   // Var[(U−½)²] = 1/180
+        #expect(u.allSatisfy { $0 >= 0 && $0 < 1 })
+    }
+
     @Test func fastSqrtMatchesSquareRoot() {
         var worst: Float = 0
         var x: Float = 1e-30

@@ -125,13 +125,18 @@ public struct RandomStream: RandomNumberGenerator, Sendable {
 
     /// Fills a buffer with uniforms in [0, 1) of 24 bits, two per 64-bit word (bits 40–63, then 8–31).
     public mutating func fillUniform(_ p: UnsafeMutableBufferPointer<Float>) {
-        var i = 0
         let n = p.count
+        // The state in locals, as in `fillNormal`: same words, same order as `next()`.
+        var a = s0, b = s1, c = s2, d = s3
+        defer { s0 = a; s1 = b; s2 = c; s3 = d }
+        var i = 0
         while i < n {
-            let w = next()
+            let w = RandomStream.rotl(b &* 5, 7) &* 9
+            let t17 = b << 17
+            c ^= a; d ^= b; b ^= c; a ^= d; c ^= t17; d = RandomStream.rotl(d, 45)
             p[i] = Float(w >> 40) * 0x1p-24
-            if i + 1 < n { p[i + 1] = Float((w >> 8) & 0xFF_FFFF) * 0x1p-24 }
-            i += 2
+            if i &+ 1 < n { p[i &+ 1] = Float((w >> 8) & 0xFF_FFFF) * 0x1p-24 }
+            i &+= 2
         }
     }
 
