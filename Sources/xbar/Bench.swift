@@ -21,7 +21,7 @@ struct Bench: ParsableCommand {
         if spec.kind == .convolutional { return try convBench(spec) }
         guard spec.layers.count == 3 else { throw InputError("xbar bench measures one-hidden-layer models (got layers \(spec.layers))") }
         let r = try Benchmarks.run(spec: spec, batches: batches, repeats: repeats)
-        var dev = try DeviceSpec.load(device)
+        var dev = try DeviceOverrides.resolve(device)
         dev.levels = levels
         try dev.validate()
         var x = Benchmarks.crossbar(device: dev)

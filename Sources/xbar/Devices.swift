@@ -34,8 +34,8 @@ struct Devices: ParsableCommand {
         @Option(help: "Seed.") var seed: UInt64 = 1
 
         func run() throws {
-            guard devices >= 2 else { throw InputError("--devices must be ≥ 2 (got \(devices))") }
-            let spec = try DeviceSpec.load(name)
+            guard devices >= 2 && devices <= 10_000 else { throw InputError("--devices must be in 2…10000 (got \(devices))") }
+            let spec = try DeviceOverrides.resolve(name)
             guard spec.model != .ideal else { throw InputError("device '\(spec.name)' is ideal: it has no pulse response to show") }
             let c = Characterization.curve(spec, devices: devices, seed: seed)
             struct Doc: Encodable { let device: DeviceSpec; let curve: Characterization.Curve }
@@ -58,9 +58,9 @@ struct Noise: ParsableCommand {
     @Option(help: "Seed.") var seed: UInt64 = 1
 
     func run() throws {
-        guard traces >= 1 else { throw InputError("--traces must be ≥ 1 (got \(traces))") }
-        guard length >= 64 && length % 2 == 0 else { throw InputError("--length must be even and ≥ 64 (got \(length))") }
-        let s = try DeviceSpec.load(device)
+        guard traces >= 1 && traces <= 100_000 else { throw InputError("--traces must be in 1…100000 (got \(traces))") }
+        guard length >= 64 && length <= 1 << 24 && length % 2 == 0 else { throw InputError("--length must be even and in 64…\(1 << 24) (got \(length))") }
+        let s = try DeviceOverrides.resolve(device)
         var reports: [Characterization.NoiseReport] = []
         if s.flickerK > 0 {
             reports.append(Characterization.noise(.flicker(k: s.flickerK, gamma: s.flickerGamma), name: "1/f^\(s.flickerGamma)", length: length, dt: s.tStep, traces: traces, seed: seed))

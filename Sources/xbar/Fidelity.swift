@@ -33,6 +33,7 @@ struct Fidelity: ParsableCommand {
         var dev: DeviceSpec? = nil
         if let d = device { dev = try DeviceOverrides.resolve(d) } else { try DeviceOverrides.rejectUnused() }
         if ablate && dev == nil { throw InputError("--ablate needs --device NAME") }
+        if compareWhite && dev == nil { throw InputError("--compare-white needs --device NAME") }
         var params = Parameters<Float>.initial(spec: spec, seed: seed)
         if let c = checkpoint {
             let ck = try TrainingRun.loadCheckpoint(c)
@@ -42,6 +43,11 @@ struct Fidelity: ParsableCommand {
         let data = try DataSet.load(dataset)
         guard data.train.features == spec.layers[0], data.train.classes == spec.layers.last! else {
             throw InputError("model '\(spec.name)' has layers \(spec.layers) but '\(dataset)' has \(data.train.features) inputs and \(data.train.classes) classes")
+        }
+        let available = data.train.count / spec.batchSize
+        guard available >= 1 else { throw InputError("batch_size must be ≤ \(data.train.count), the training examples of '\(dataset)' (got \(spec.batchSize))") }
+        guard batches <= available else {
+            throw InputError("--batches must be ≤ \(available) (\(data.train.count) training examples of '\(dataset)' in batches of \(spec.batchSize); got \(batches))")
         }
         let results: [FidelityRun.Result]
         if ablate, let d = dev {

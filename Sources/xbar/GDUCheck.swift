@@ -46,6 +46,9 @@ struct GDUCheck: ParsableCommand {
             guard data.train.features == spec.layers[0], data.train.classes == spec.layers.last! else {
                 throw InputError("model '\(spec.name)' has layers \(spec.layers) but '\(ds)' has \(data.train.features) inputs and \(data.train.classes) classes")
             }
+            guard B <= data.train.count else {
+                throw InputError("batch_size must be ≤ \(data.train.count), the training examples of '\(ds)' (got \(B))")
+            }
             let batcher = Batcher(data.train, batchSize: B)
             let order = batcher.order(epoch: 0, seed: seed)
             (x, y, _) = batcher.batch(order[0..<B], as: Double.self)

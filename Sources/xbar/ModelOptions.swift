@@ -3,8 +3,8 @@ import EqProp
 
 /// A preset plus per-field overrides: every field of a network file can be set from the command line.
 struct ModelOptions: ParsableArguments {
-    @Option(help: "Network preset name (Models/networks/NAME.yaml) or path to a YAML file.")
-    var model: String = "p-1h"
+    @Option(help: "Network preset name (Models/networks/NAME.yaml) or path to a YAML file (default: p-1h).")
+    var model: String?
 
     @Option(help: "Layer sizes input → output, comma-separated (e.g. 784,512,10).")
     var layers: String?
@@ -34,9 +34,10 @@ struct ModelOptions: ParsableArguments {
     var exactPrimitive: Bool?
 
     static func list<T>(_ s: String, field: String, _ parse: (String) -> T?) throws -> [T] {
-        let parts = s.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        let parts = s.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
         var out: [T] = []
         for p in parts {
+            if p.isEmpty { throw InputError("--\(field): empty value in '\(s)'") }
             guard let v = parse(p) else { throw InputError("--\(field): '\(p)' is not a valid number in '\(s)'") }
             out.append(v)
         }
@@ -44,9 +45,17 @@ struct ModelOptions: ParsableArguments {
         return out
     }
 
+    /// The options given on the command line other than --epochs (which a resumed run may extend).
+    var givenExceptEpochs: [String] {
+        let all: [(String, Any?)] = [("--model", model), ("--layers", layers), ("--activation", activation), ("--dt", dt), ("--T", T),
+                                     ("--K", K), ("--beta", beta), ("--nudging", nudging), ("--lr", lr), ("--batch-size", batchSize),
+                                     ("--neuron-noise", neuronNoise), ("--clamp", clamp), ("--exact-primitive", exactPrimitive)]
+        return all.compactMap { $0.1 == nil ? nil : $0.0 }
+    }
+
     /// The preset with every given override applied, validated.
     func resolve() throws -> NetworkSpec {
-        var s = try NetworkSpec.load(model)
+        var s = try NetworkSpec.load(model ?? "p-1h")
         if let v = layers { s.layers = try Self.list(v, field: "layers") { Int($0) } }
         if let v = activation {
             guard let a = Activation(rawValue: v) else {

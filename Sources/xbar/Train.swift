@@ -12,28 +12,29 @@ struct Train: ParsableCommand {
         """)
 
     @OptionGroup var modelOptions: ModelOptions
-    @Option(help: "Learning algorithm: ep | bptt.")
-    var algorithm: String = "ep"
-    @Option(help: "fashion-mnist (Debian package), mnist ($XBAR_MNIST_DIR or ./data/mnist), or a folder with the four IDX files.")
-    var dataset: String = "fashion-mnist"
-    @Option(help: "Seed of every random stream (init, shuffling, β signs).")
-    var seed: UInt64 = 1
+    @Option(help: "Learning algorithm: ep | bptt (default: ep).")
+    var algorithm: String?
+    @Option(help: "fashion-mnist (Debian package; the default), mnist ($XBAR_MNIST_DIR or ./data/mnist), or a folder with the four IDX files.")
+    var dataset: String?
+    @Option(help: "Seed of every random stream (init, shuffling, β signs; default 1).")
+    var seed: UInt64?
     @Option(help: "Output folder.")
     var out: String?
     @Option(help: "Continue the run in this folder from its checkpoint (its model and options are used).")
     var resume: String?
-    @Option(help: "Train on N examples of a seeded subset of the training set.")
+    @Option(parsing: .unconditional, help: "Train on N examples of a seeded subset of the training set.")
     var trainSubset: Int?
-    @Option(help: "Evaluate on the first N test examples.")
+    @Option(parsing: .unconditional, help: "Evaluate on the first N test examples.")
     var testSubset: Int?
     @Option(help: "Put every weight matrix on a crossbar of this device (preset name or YAML path); any device field can be set with --device.FIELD VALUE.")
     var device: String?
-    @Option(help: "Probe the fidelity of the realized update against −lr·∇BPTT every N batches (logged to log.jsonl).")
-    var probeEvery: Int = 0
+    @Option(parsing: .unconditional, help: "Probe the fidelity of the realized update against −lr·∇BPTT every N batches (logged to log.jsonl; default 0 = never).")
+    var probeEvery: Int?
     @Flag(help: "No progress line.")
     var quiet = false
 
     func run() throws {
+        let algorithm = self.algorithm ?? "ep", dataset = self.dataset ?? "fashion-mnist", seed = self.seed ?? 1
         guard let alg = Algorithm(rawValue: algorithm) else {
             throw InputError("--algorithm must be ep or bptt (got '\(algorithm)')")
         }
@@ -41,6 +42,16 @@ struct Train: ParsableCommand {
         let spec: NetworkSpec
         if let r = resume {
             if let o = out, o != r { throw InputError("--resume \(r) writes into its own folder; drop --out \(o)") }
+            // A resumed run continues with its own model and options; only --epochs may extend it.
+            let options: [(String, Bool)] = [
+                ("--algorithm", self.algorithm != nil), ("--dataset", self.dataset != nil), ("--seed", self.seed != nil),
+                ("--device", device != nil), ("--device.FIELD", !DeviceOverrides.pairs.isEmpty), ("--train-subset", trainSubset != nil),
+                ("--test-subset", testSubset != nil), ("--probe-every", self.probeEvery != nil),
+            ]
+            let given: [String] = modelOptions.givenExceptEpochs + options.filter { $0.1 }.map { $0.0 }
+            if let g = given.first {
+                throw InputError("--resume \(r) continues with the run's own model and options; drop \(g) (only --epochs may be given)")
+            }
             dir = r
             // The checkpoint carries the model; only --epochs may extend it.
             let ck = try TrainingRun.loadCheckpoint((r as NSString).appendingPathComponent(TrainingRun.checkpointName))
@@ -51,6 +62,7 @@ struct Train: ParsableCommand {
             spec = try modelOptions.resolve()
             dir = out ?? "runs/\(spec.name)-\(alg.rawValue)-seed\(seed)"
         }
+        let probeEvery = self.probeEvery ?? 0
         guard probeEvery >= 0 else { throw InputError("--probe-every must be ≥ 0 (got \(probeEvery))") }
         var dev: DeviceSpec? = nil
         if let d = device { dev = try DeviceOverrides.resolve(d) } else { try DeviceOverrides.rejectUnused() }

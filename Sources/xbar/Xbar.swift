@@ -16,9 +16,15 @@ struct Xbar: ParsableCommand {
         do {
             let args = try DeviceOverrides.extract(Array(CommandLine.arguments.dropFirst()))
             var command = try parseAsRoot(args)
+            if let (k, _) = DeviceOverrides.pairs.first, !(command is AcceptsDeviceOverrides) {
+                throw InputError("--device.\(k): device fields can be set only on train, fidelity, sweep, bench, noise and devices show")
+            }
             try command.run()
         } catch let e as InputError {
             FileHandle.standardError.write(Data("error: \(e.message)\n".utf8))
+            Foundation.exit(2)
+        } catch let e as CocoaError {
+            FileHandle.standardError.write(Data("error: \(FileErrors.describe(e))\n".utf8))
             Foundation.exit(2)
         } catch {
             let code = exitCode(for: error)
@@ -54,6 +60,35 @@ enum Status {
     static func clock(_ s: Double) -> String {
         let t = Int(s.rounded())
         return t >= 3600 ? String(format: "%d:%02d:%02d", t / 3600, t / 60 % 60, t % 60) : String(format: "%d:%02d", t / 60, t % 60)
+    }
+}
+
+/// Commands that read a device preset and apply `--device.FIELD` overrides to it.
+protocol AcceptsDeviceOverrides {}
+extension Train: AcceptsDeviceOverrides {}
+extension Fidelity: AcceptsDeviceOverrides {}
+extension SweepRun: AcceptsDeviceOverrides {}
+extension Bench: AcceptsDeviceOverrides {}
+extension Noise: AcceptsDeviceOverrides {}
+extension Devices.Show: AcceptsDeviceOverrides {}
+
+/// File-system errors as one line: the path and the reason (not Foundation's multi-line dump).
+enum FileErrors {
+    static func describe(_ e: CocoaError) -> String {
+        let path = (e.userInfo[NSFilePathErrorKey] as? String) ?? (e.userInfo[NSURLErrorKey] as? URL)?.path ?? "?"
+        let reason: String
+        if let u = e.userInfo[NSUnderlyingErrorKey] as? NSError, u.domain == NSPOSIXErrorDomain, let s = strerror(Int32(u.code)) {
+            reason = String(cString: s)
+        } else {
+            switch e.code {
+            case .fileWriteFileExists: reason = "a file is in the way (a folder is needed)"
+            case .fileNoSuchFile, .fileReadNoSuchFile: reason = "no such file or folder"
+            case .fileWriteNoPermission, .fileReadNoPermission: reason = "permission denied"
+            case .fileReadInapplicableStringEncoding, .fileReadCorruptFile: reason = "not a readable text file"
+            default: reason = e.localizedDescription
+            }
+        }
+        return "'\(path)': \(reason)"
     }
 }
 

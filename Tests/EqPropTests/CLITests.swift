@@ -29,8 +29,8 @@ import Testing
 
     static let badInputs: [([String], String)] = [
         (["train", "--model", "no-such-model"], "unknown model preset 'no-such-model'"),
-        (["train", "--T", "-5"], "field 'T' must be an integer ≥ 1"),
-        (["train", "--K=-2"], "field 'K' must be an integer ≥ 1"),
+        (["train", "--T", "-5"], "field 'T' must be an integer in 1…100000"),
+        (["train", "--K=-2"], "field 'K' must be an integer in 1…100000"),
         (["train", "--beta=-0.1"], "field 'beta' must be a number > 0"),
         (["train", "--layers", "100,50,10", "--epochs", "1"], "expects 100 inputs but data set"),
         (["train", "--layers", "784,50,7", "--epochs", "1"], "has 7 outputs but data set"),
@@ -51,7 +51,32 @@ import Testing
         (["train", "--device.levels", "8"], "--device.levels needs --device NAME"),
         (["train", "--device", "ideal", "--algorithm", "bptt", "--epochs", "1"], "--algorithm bptt trains ideal weights"),
         (["noise", "--device", "ideal"], "has no time-correlated read noise"),
+        // Found by a bad-input audit: each used to crash, hang, pass silently or print a multi-line error.
+        (["train", "--lr", "1e300,1e300", "--train-subset", "200", "--test-subset", "100", "--epochs", "1", "--quiet"], "the weights became non-finite"),
+        (["train", "--layers", "784,100000000,10"], "field 'layers' must be sizes in 1…"),
+        (["train", "--layers", "784,1000000,1000"], "weights in total"),
+        (["train", "--T", "99999999999"], "field 'T' must be an integer in 1…100000"),
+        (["gdu", "--device.levels", "4"], "device fields can be set only on"),
+        (["noise", "--device", "epiram", "--length", "1000000000000"], "--length must be even and in 64…"),
+        (["devices", "show", "epiram", "--devices", "100000000"], "--devices must be in 2…10000"),
+        (["train", "--lr", "0.1,,0.1"], "--lr: empty value in '0.1,,0.1'"),
+        (["train", "--train-subset", "-5"], "train subset must be in 1…"),
+        (["train", "--model", "/tmp"], "preset file '/tmp' is a directory"),
+        (["gdu", "--batch-size", "60001", "--T", "2", "--K", "2"], "batch_size must be ≤ 60000"),
+        (["fidelity", "--batches", "100000000", "--T", "2", "--K", "1"], "--batches must be ≤ 3000"),
+        (["fidelity", "--batches", "2", "--compare-white"], "--compare-white needs --device NAME"),
+        (["train", "--device", "epiram", "--device.model", "foo"], "field 'model' must be one of ideal, linear-step, soft-bounds, exponential (got 'foo')"),
+        (["train", "--resume", "/no/such/run", "--beta", "0.5"], "drop --beta (only --epochs may be given)"),
     ]
+
+    /// An output folder that cannot be made gives the path and the reason on one line.
+    @Test func outputFolderInTheWay() throws {
+        let file = NSTemporaryDirectory() + "xbar-cli-file-\(UUID().uuidString)"
+        try "x".write(toFile: file, atomically: true, encoding: .utf8)
+        let r = try Self.run(["train", "--train-subset", "200", "--test-subset", "100", "--epochs", "1", "--quiet", "--out", file])
+        #expect(r.status == 2)
+        #expect(r.stderr == "error: '\(file)': a file is in the way (a folder is needed)\n", "\(r.stderr)")
+    }
 
     @Test(arguments: 0..<badInputs.count)
     func badInputGivesOneClearLine(_ i: Int) throws {

@@ -251,11 +251,15 @@ import Testing
     @Test func badPresetsNameTheField() {
         let cases: [(String, String)] = [
             ("name: x\nfoo: 1\n", "unknown field 'foo'"),
-            ("name: x\ng_min: 1e-4\ng_max: 1e-5\n", "'g_max'"),
-            ("name: x\nlevels: 1\n", "'levels'"),
-            ("name: x\nc2c: -0.1\n", "'c2c'"),
-            ("name: x\nstuck_min: 1.5\n", "'stuck_min'"),
-            ("name: x\nmodel: memristor\n", "'model'"),
+            ("name: x\nmodel: linear-step\ng_min: 1e-4\ng_max: 1e-5\n", "'g_max'"),
+            ("name: x\nmodel: linear-step\nlevels: 1\n", "'levels'"),
+            ("name: x\nmodel: linear-step\nc2c: -0.1\n", "'c2c'"),
+            ("name: x\nmodel: linear-step\nstuck_min: 1.5\n", "'stuck_min'"),
+            ("name: x\nmodel: memristor\n", "field 'model' must be one of ideal, linear-step, soft-bounds, exponential (got 'memristor')"),
+            ("name: x\nlevels: 64\n", "missing field 'model'"),
+            ("name: x\nmodel: linear-step\nlevels: 2.5\n", "field 'levels' must be an integer"),
+            ("name: x\nmodel: linear-step\nrounding: up\n", "field 'rounding' must be one of nearest, stochastic (got 'up')"),
+            ("a: " + String(repeating: "[", count: 5000) + String(repeating: "]", count: 5000) + "\n", "nested 5000 deep"),
         ]
         for (yaml, expected) in cases {
             do {

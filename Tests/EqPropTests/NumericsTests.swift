@@ -116,7 +116,7 @@ import Testing
     @Test func specValidationNamesTheField() throws {
         let base = try NetworkSpec.load("p-1h")
         var s = base; s.T = -3
-        #expect(throws: InputError("model 'p-1h': field 'T' must be an integer ≥ 1 (got -3)")) { try s.validate() }
+        #expect(throws: InputError("model 'p-1h': field 'T' must be an integer in 1…100000 (got -3)")) { try s.validate() }
         s = base; s.beta = -0.1
         #expect(throws: InputError.self) { try s.validate() }
         s = base; s.learningRates = [0.1]
@@ -126,6 +126,13 @@ import Testing
             #expect(e.message.contains("unknown field 'foo'"))
         }
         #expect(throws: InputError.self) { try NetworkSpec.load("no-such-model") }
+        // Names and types: the message lists the allowed values or says what the field must be.
+        var text = base.yaml().replacingOccurrences(of: "activation: sigm", with: "activation: relu")
+        #expect(throws: InputError("t.yaml: field 'activation' must be one of \(Activation.allCases.map(\.rawValue).joined(separator: ", ")) (got 'relu')")) {
+            try NetworkSpec.decode(yaml: text, source: "t.yaml")
+        }
+        text = base.yaml().replacingOccurrences(of: "T: 30", with: "T: thirty")
+        #expect(throws: InputError("t.yaml: field 'T' must be an integer")) { try NetworkSpec.decode(yaml: text, source: "t.yaml") }
     }
 
     @Test func presetsLoad() throws {

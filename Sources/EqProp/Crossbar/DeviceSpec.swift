@@ -197,12 +197,24 @@ public struct DeviceSpec: Codable, Equatable, Sendable {
 
     public static func load(_ nameOrPath: String) throws -> DeviceSpec {
         let url = try PresetLocator.resolve(nameOrPath, kind: "devices")
-        return try decode(yaml: String(contentsOf: url, encoding: .utf8), source: url.lastPathComponent)
+        return try decode(yaml: PresetYAML.read(url), source: url.lastPathComponent)
     }
 
+    /// Allowed values of the fields that take a name.
+    static let choices: [String: [String]] = [
+        "model": DeviceModel.allCases.map(\.rawValue), "rounding": Rounding.allCases.map(\.rawValue),
+        "programming": Programming.allCases.map(\.rawValue), "mapping": Mapping.allCases.map(\.rawValue),
+        "passes": UpdatePasses.allCases.map(\.rawValue),
+    ]
+
+    /// Decodes a device file. Every field but `model` has a default (the ideal device's); `model` is
+    /// required, since without it every pulse parameter of the file would be silently ignored.
     public static func decode(yaml: String, source: String) throws -> DeviceSpec {
-        _ = try PresetYAML.mapping(yaml, source: source, known: Set(fieldNames))
-        return try PresetYAML.decode(DeviceSpec.self, from: yaml, source: source) { try $0.validate() }
+        let dict = try PresetYAML.mapping(yaml, source: source, known: Set(fieldNames))
+        if dict["model"] == nil {
+            throw InputError("\(source): missing field 'model' (one of \(choices["model"]!.joined(separator: ", ")))")
+        }
+        return try PresetYAML.decode(DeviceSpec.self, from: yaml, source: source, choices: choices) { try $0.validate() }
     }
 
     /// Sets one field from text (`--device.FIELD VALUE`), through the same decoder and validation.

@@ -1,3 +1,4 @@
+import Foundation
 import Yams
 
 /// Reading of preset files (`Models/networks`, `Models/devices`): YAML mapping → checked fields →
@@ -5,6 +6,7 @@ import Yams
 enum PresetYAML {
     /// Parses `yaml` into a mapping and rejects fields outside `known`.
     static func mapping(_ yaml: String, source: String, known: Set<String>) throws -> [String: Any] {
+        try checkShape(yaml, source: source)
         let node: Any?
         do { node = try Yams.load(yaml: yaml) } catch {
             throw InputError("\(source): not valid YAML (\(String(describing: error).split(separator: "\n").first ?? ""))")
@@ -16,18 +18,62 @@ enum PresetYAML {
         return dict
     }
 
-    /// Decodes `yaml` as `T` and runs `validate`, mapping decoding errors to messages naming the field.
-    static func decode<T: Decodable>(_ type: T.Type, from yaml: String, source: String, validate: (T) throws -> Void) throws -> T {
+    /// Preset files are small mappings: a huge file or deeply nested brackets (which would exhaust
+    /// the YAML parser's stack) are rejected before parsing.
+    static func checkShape(_ yaml: String, source: String) throws {
+        if yaml.utf8.count > 1 << 20 { throw InputError("\(source): \(yaml.utf8.count) bytes is too large for a preset file (at most 1 MiB)") }
+        var depth = 0, deepest = 0
+        for b in yaml.utf8 {
+            if b == UInt8(ascii: "[") || b == UInt8(ascii: "{") { depth += 1; deepest = max(deepest, depth) }
+            else if b == UInt8(ascii: "]") || b == UInt8(ascii: "}") { depth -= 1 }
+        }
+        if deepest > 64 { throw InputError("\(source): not valid YAML for a preset (lists nested \(deepest) deep; at most 64)") }
+    }
+
+    /// The text of a preset file, with one-line errors for a directory or a file that is not text.
+    static func read(_ url: URL) throws -> String {
+        var isDir: ObjCBool = false
+        if FileManager.default.fileExists(atPath: url.path, isDirectory: &isDir), isDir.boolValue {
+            throw InputError("preset file '\(url.path)' is a directory")
+        }
+        guard let data = FileManager.default.contents(atPath: url.path) else { throw InputError("preset file '\(url.path)' cannot be read") }
+        guard let text = String(data: data, encoding: .utf8) else { throw InputError("preset file '\(url.path)' is not UTF-8 text") }
+        return text
+    }
+
+    /// What a field of type `type` must be, for error messages.
+    static func describe(_ type: Any.Type) -> String {
+        switch type {
+        case is Int.Type, is UInt64.Type: return "an integer"
+        case is Double.Type, is Float.Type: return "a number"
+        case is Bool.Type: return "true or false"
+        case is String.Type: return "text"
+        case is [Double].Type, is [Float].Type: return "a list of numbers"
+        case is [Int].Type: return "a list of integers"
+        case is [String].Type: return "a list of names"
+        default: return "of type \(type)"
+        }
+    }
+
+    /// Decodes `yaml` as `T` and runs `validate`, mapping decoding errors to messages naming the field;
+    /// `choices` lists the allowed values of the fields that take a name.
+    static func decode<T: Decodable>(_ type: T.Type, from yaml: String, source: String, choices: [String: [String]] = [:],
+                                     validate: (T) throws -> Void) throws -> T {
         do {
             let value = try YAMLDecoder().decode(T.self, from: yaml)
             try validate(value)
             return value
         } catch let e as InputError {
             throw e
-        } catch let DecodingError.typeMismatch(_, ctx), let DecodingError.valueNotFound(_, ctx) {
-            throw InputError("\(source): field '\(ctx.codingPath.map(\.stringValue).joined(separator: "."))' has the wrong type")
+        } catch let DecodingError.typeMismatch(t, ctx), let DecodingError.valueNotFound(t, ctx) {
+            throw InputError("\(source): field '\(ctx.codingPath.map(\.stringValue).joined(separator: "."))' must be \(describe(t))")
         } catch let DecodingError.dataCorrupted(ctx) {
-            throw InputError("\(source): field '\(ctx.codingPath.map(\.stringValue).joined(separator: "."))': \(ctx.debugDescription)")
+            let field = ctx.codingPath.map(\.stringValue).joined(separator: ".")
+            if let allowed = choices[field] {
+                let got = ctx.debugDescription.components(separatedBy: "value ").last ?? ""
+                throw InputError("\(source): field '\(field)' must be one of \(allowed.joined(separator: ", ")) (got '\(got)')")
+            }
+            throw InputError("\(source): field '\(field)': \(ctx.debugDescription)")
         } catch {
             throw InputError("\(source): \(error)")
         }

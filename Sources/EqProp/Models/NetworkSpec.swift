@@ -115,14 +115,20 @@ public struct NetworkSpec: Codable, Equatable, Sendable {
     public var fanIns: [Int] { weightShapes.map(\.cols) }
 
     /// Checks every field; throws a one-line error naming the field and the allowed range.
+    /// Upper bounds that catch typos before they allocate or run for days: a layer of 10^8 units would
+    /// ask for hundreds of GB, and 10^6 steps of P-1h take hours per batch.
+    public static let maxLayerSize = 1 << 20, maxSteps = 100_000, maxWeights = 1 << 28
+
     public func validate() throws {
         func fail(_ field: String, _ rule: String, _ got: Any) throws -> Never {
             throw InputError("model '\(name)': field '\(field)' must be \(rule) (got \(got))")
         }
         if layers.count < 2 { try fail("layers", "a list of at least 2 sizes, input first", layers) }
-        if let bad = layers.first(where: { $0 < 1 }) { try fail("layers", "sizes ≥ 1", bad) }
-        if T < 1 { try fail("T", "an integer ≥ 1", T) }
-        if K < 1 { try fail("K", "an integer ≥ 1", K) }
+        if let bad = layers.first(where: { $0 < 1 || $0 > Self.maxLayerSize }) { try fail("layers", "sizes in 1…\(Self.maxLayerSize)", bad) }
+        let weights = connections.reduce(0) { $0 + layers[$1.from] * layers[$1.to] }
+        if weights > Self.maxWeights { try fail("layers", "sizes with at most \(Self.maxWeights) weights in total (\(Self.maxWeights / (1 << 18)) MiB per copy)", "\(layers): \(weights) weights") }
+        if T < 1 || T > Self.maxSteps { try fail("T", "an integer in 1…\(Self.maxSteps)", T) }
+        if K < 1 || K > Self.maxSteps { try fail("K", "an integer in 1…\(Self.maxSteps)", K) }
         if !(beta.isFinite && beta > 0) { try fail("beta", "a number > 0", beta) }
         if !(dt.isFinite && dt > 0 && dt <= 1) { try fail("dt", "in (0, 1]", dt) }
         let n = connections.count
@@ -151,7 +157,7 @@ public struct NetworkSpec: Codable, Equatable, Sendable {
     /// Loads a preset by name (`Models/networks/NAME.yaml`) or a YAML file by path.
     public static func load(_ nameOrPath: String) throws -> NetworkSpec {
         let url = try PresetLocator.resolve(nameOrPath, kind: "networks")
-        return try decode(yaml: String(contentsOf: url, encoding: .utf8), source: url.lastPathComponent)
+        return try decode(yaml: PresetYAML.read(url), source: url.lastPathComponent)
     }
 
     /// Decodes YAML text, rejecting unknown and missing keys with a message naming them.
@@ -165,7 +171,9 @@ public struct NetworkSpec: Codable, Equatable, Sendable {
         for k in CodingKeys.allCases.map(\.rawValue) where filled[k] == nil {
             throw InputError("\(source): missing field '\(k)'")
         }
-        return try PresetYAML.decode(NetworkSpec.self, from: Yams.dump(object: filled), source: source) { try $0.validate() }
+        let choices = ["kind": ModelKind.allCases.map(\.rawValue), "activation": Activation.allCases.map(\.rawValue),
+                       "nudging": Nudging.allCases.map(\.rawValue)]
+        return try PresetYAML.decode(NetworkSpec.self, from: Yams.dump(object: filled), source: source, choices: choices) { try $0.validate() }
     }
 
     /// The spec as YAML (used in checkpoints and run directories).

@@ -162,6 +162,11 @@ public enum TrainingRun {
             let t0 = Date()
             var probes: [ProbeRecord] = []
             let trainErr = trainer.trainEpoch(epoch, epochs: spec.epochs, progress: progress) { probes.append($0) }
+            // Diverged training (learning rates or β far too large, or exploding noise) is stopped here,
+            // before its non-finite weights overwrite the last good checkpoint.
+            if let bad = firstNonFinite(trainer.parameters) {
+                throw InputError("epoch \(epoch + 1): the weights became non-finite (\(bad)); the training diverged\(epoch > 0 ? ", so '\(ckPath)' keeps epoch \(epoch)" : " (no checkpoint written)"). Lower the learning rates \(spec.learningRates) or β = \(spec.beta)")
+            }
             let testErr = trainer.evaluate(nil)
             let secs = Date().timeIntervalSince(t0)
             for p in probes { try log.append(p) }
@@ -176,6 +181,13 @@ public enum TrainingRun {
                             to: (outDir as NSString).appendingPathComponent("curves.svg"))
         }
         return records
+    }
+
+    /// The first NaN or ±∞ among the weights and biases, if any.
+    static func firstNonFinite(_ p: Parameters<Float>) -> Float? {
+        for w in p.weights { for v in w.storage where !v.isFinite { return v } }
+        for b in p.biases { for v in b where !v.isFinite { return v } }
+        return nil
     }
 
     /// Train and test error per epoch, from the log.
