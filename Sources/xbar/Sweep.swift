@@ -70,8 +70,11 @@ struct SweepRun: ParsableCommand {
         var p = try file.map { try SweepPlan.load(file: $0) } ?? SweepPlan()
         if let v = model { p.model = v }
         if let v = device { p.device = v }
+        var given = Set<String>()
         for text in vary {
             let a = try SweepPlan.parseAxis(text)
+            // A --vary replaces the sweep file's axis of the same field; two on the command line are a mistake.
+            guard given.insert(a.field).inserted else { throw InputError("--vary \(a.field) is given more than once") }
             if let i = p.vary.firstIndex(where: { $0.field == a.field }) { p.vary[i] = a } else { p.vary.append(a) }
         }
         var fixed = try set.map { try SweepPlan.parseAxis($0, option: "--set") }
@@ -129,6 +132,8 @@ struct SweepMerge: ParsableCommand {
     var out: String
 
     func run() throws {
+        let std = { (d: String) in URL(fileURLWithPath: d).standardizedFileURL.path }
+        if dirs.map(std).contains(std(out)) { throw InputError("--out \(out) is one of the shard folders; merge into a new folder") }
         let r = try SweepExecutor.merge(dirs, into: out)
         print("merged \(r.present) of \(r.runs) runs into \(out)/results.jsonl")
         if !r.duplicates.isEmpty {

@@ -26,6 +26,8 @@ struct Xbar: ParsableCommand {
         } catch let e as CocoaError {
             FileHandle.standardError.write(Data("error: \(FileErrors.describe(e))\n".utf8))
             Foundation.exit(2)
+        } catch let e as ExitCode {
+            Foundation.exit(e.rawValue)   // the command has already said why
         } catch {
             let code = exitCode(for: error)
             if code == .success || error is CleanExit { exit(withError: error) }
@@ -104,13 +106,16 @@ enum DeviceOverrides {
             let a = args[i]
             if a.hasPrefix("--device.") {
                 let body = String(a.dropFirst("--device.".count))
+                let pair: (String, String)
                 if let eq = body.firstIndex(of: "=") {
-                    pairs.append((String(body[..<eq]), String(body[body.index(after: eq)...])))
+                    pair = (String(body[..<eq]), String(body[body.index(after: eq)...]))
                 } else {
                     guard i + 1 < args.count else { throw InputError("\(a) needs a value") }
-                    pairs.append((body, args[i + 1]))
+                    pair = (body, args[i + 1])
                     i += 1
                 }
+                if pairs.contains(where: { $0.0 == pair.0 }) { throw InputError("--device.\(pair.0) is given more than once") }
+                pairs.append(pair)
             } else {
                 rest.append(a)
             }

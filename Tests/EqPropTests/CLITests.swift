@@ -67,6 +67,11 @@ import Testing
         (["fidelity", "--batches", "2", "--compare-white"], "--compare-white needs --device NAME"),
         (["train", "--device", "epiram", "--device.model", "foo"], "field 'model' must be one of ideal, linear-step, soft-bounds, exponential (got 'foo')"),
         (["train", "--resume", "/no/such/run", "--beta", "0.5"], "drop --beta (only --epochs may be given)"),
+        (["train", "--device", "epiram", "--device.levels", "4", "--device.levels", "8"], "--device.levels is given more than once"),
+        (["train", "--exact-primitive", "true"], "field 'exact_primitive' must be false unless the model is energy-based"),
+        (["gdu", "--checkpoint", "/tmp"], "checkpoint '/tmp' is a directory"),
+        (["sweep", "--device", "epiram", "--vary", "device.levels=4", "--vary", "device.levels=8"], "--vary device.levels is given more than once"),
+        (["sweep", "--device", "epiram", "--vary", "device.levels=4", "--test-subset", "0"], "--test-subset must be ≥ 1"),
     ]
 
     /// An output folder that cannot be made gives the path and the reason on one line.

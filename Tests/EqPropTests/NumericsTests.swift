@@ -131,6 +131,8 @@ import Testing
         #expect(throws: InputError("t.yaml: field 'activation' must be one of \(Activation.allCases.map(\.rawValue).joined(separator: ", ")) (got 'relu')")) {
             try NetworkSpec.decode(yaml: text, source: "t.yaml")
         }
+        text = base.yaml().replacingOccurrences(of: "T: 30", with: "T: 30\nT: 40")
+        #expect(throws: InputError("t.yaml: field 'T' is given more than once")) { try NetworkSpec.decode(yaml: text, source: "t.yaml") }
         text = base.yaml().replacingOccurrences(of: "T: 30", with: "T: thirty")
         #expect(throws: InputError("t.yaml: field 'T' must be an integer")) { try NetworkSpec.decode(yaml: text, source: "t.yaml") }
     }

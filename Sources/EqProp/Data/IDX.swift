@@ -11,7 +11,9 @@ public enum IDX {
 
     /// Reads a whole file, transparently gunzipping (zlib's gzread passes raw files through).
     public static func readFile(_ path: String) throws -> [UInt8] {
-        guard FileManager.default.fileExists(atPath: path) else { throw InputError("data file '\(path)' does not exist") }
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else { throw InputError("data file '\(path)' does not exist") }
+        if isDir.boolValue { throw InputError("data file '\(path)' is a directory, not an IDX file") }
         guard let f = gzopen(path, "rb") else { throw InputError("data file '\(path)' cannot be opened") }
         defer { gzclose(f) }
         var out: [UInt8] = []
@@ -26,7 +28,7 @@ public enum IDX {
     }
 
     /// Parses an unsigned-byte IDX array and checks its size against the header.
-    public static func parse(_ data: [UInt8], source: String) throws -> Array {
+    public static func parse(_ data: [UInt8], source: String, dimensions wanted: Int? = nil) throws -> Array {
         guard data.count >= 4 else { throw InputError("\(source): truncated IDX file (\(data.count) bytes, header needs 4)") }
         guard data[0] == 0, data[1] == 0 else {
             throw InputError("\(source): bad IDX magic number (first bytes \(data[0]) \(data[1]), expected 0 0)")
@@ -34,6 +36,9 @@ public enum IDX {
         guard data[2] == 0x08 else { throw InputError("\(source): IDX element type 0x\(String(data[2], radix: 16)) not supported (expected 0x08, unsigned byte)") }
         let nd = Int(data[3])
         guard (1...4).contains(nd) else { throw InputError("\(source): IDX header says \(nd) dimensions (expected 1 to 4)") }
+        if let w = wanted, nd != w {
+            throw InputError("\(source): IDX header says \(nd) dimensions, expected \(w) (\(w == 1 ? "a labels file, magic 0x00000801" : "an images file, magic 0x00000803"))")
+        }
         let headerLen = 4 + 4 * nd
         guard data.count >= headerLen else { throw InputError("\(source): truncated IDX header") }
         var dims: [Int] = []
@@ -52,8 +57,8 @@ public enum IDX {
         return Array(dimensions: dims, bytes: Swift.Array(data[headerLen...]))
     }
 
-    public static func load(_ path: String) throws -> Array {
-        try parse(readFile(path), source: (path as NSString).lastPathComponent)
+    public static func load(_ path: String, dimensions: Int? = nil) throws -> Array {
+        try parse(readFile(path), source: (path as NSString).lastPathComponent, dimensions: dimensions)
     }
 }
 
@@ -75,8 +80,8 @@ public struct LabeledImages: Sendable {
 
     /// Loads an images file and a labels file and checks that they agree.
     public static func load(images: String, labels: String) throws -> LabeledImages {
-        let im = try IDX.load(images)
-        let lb = try IDX.load(labels)
+        let im = try IDX.load(images, dimensions: 3)
+        let lb = try IDX.load(labels, dimensions: 1)
         let iname = (images as NSString).lastPathComponent, lname = (labels as NSString).lastPathComponent
         guard im.dimensions.count == 3 else {
             throw InputError("\(iname): images must have 3 dimensions (count × rows × cols), got \(im.dimensions)")

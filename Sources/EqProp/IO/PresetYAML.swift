@@ -12,6 +12,13 @@ enum PresetYAML {
             throw InputError("\(source): not valid YAML (\(String(describing: error).split(separator: "\n").first ?? ""))")
         }
         guard let dict = node as? [String: Any] else { throw InputError("\(source): expected a mapping of fields at the top level") }
+        // A field given twice would otherwise keep its last value without a word.
+        if let m = (try? Yams.compose(yaml: yaml))??.mapping {
+            var seen = Set<String>()
+            for k in m.keys.compactMap(\.string) where !seen.insert(k).inserted {
+                throw InputError("\(source): field '\(k)' is given more than once")
+            }
+        }
         if let unknown = dict.keys.sorted().first(where: { !known.contains($0) }) {
             throw InputError("\(source): unknown field '\(unknown)' (known: \(known.sorted().joined(separator: ", ")))")
         }

@@ -142,6 +142,7 @@ public struct NetworkSpec: Codable, Equatable, Sendable {
         if !(neuronNoise.isFinite && neuronNoise >= 0) { try fail("neuron_noise", "≥ 0", neuronNoise) }
         if epochs < 0 { try fail("epochs", "an integer ≥ 0", epochs) }
         if kind == .prototypical && clamp { try fail("clamp", "false for a prototypical model (clamping is an EB option)", clamp) }
+        if kind != .energyBased && exactPrimitive { try fail("exact_primitive", "false unless the model is energy-based", exactPrimitive) }
         if inputToOutput && layers.count < 3 { try fail("input_to_output", "false unless there is a hidden layer", inputToOutput) }
         if let g = convGeometry {
             if let why = g.problem { try fail("channels", "a valid conv stack (\(why))", "channels \(channels), kernel \(kernel), pool \(pool), image \(image)") }

@@ -246,6 +246,8 @@ public struct SweepPlan: Codable, Equatable, Sendable {
         if random > 0 && ranges.isEmpty { throw InputError("--random \(random) needs at least one --range FIELD=lo:hi[:log]") }
         if !ranges.isEmpty && random == 0 { throw InputError("--range needs --random N (the number of points to draw)") }
         if fidelityBatches < 1 { throw InputError("--fidelity-batches must be ≥ 1 (got \(fidelityBatches))") }
+        if let n = trainSubset, n < 1 { throw InputError("--train-subset must be ≥ 1 (got \(n))") }
+        if let n = testSubset, n < 1 { throw InputError("--test-subset must be ≥ 1 (got \(n))") }
         let fields = set.map(\.field) + vary.map(\.field) + ranges.map(\.field)
         if let dup = Dictionary(grouping: fields, by: { $0 }).first(where: { $0.value.count > 1 })?.key {
             throw InputError("field '\(dup)' is given more than once (in --set, --vary or --range)")

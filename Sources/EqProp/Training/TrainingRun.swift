@@ -37,6 +37,10 @@ public enum TrainingRun {
     }
 
     public static func loadCheckpoint(_ path: String) throws -> Checkpoint {
+        var isDir: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue {
+            throw InputError("checkpoint '\(path)' is a directory (give the .safetensors file)")
+        }
         guard let data = FileManager.default.contents(atPath: path) else {
             throw InputError("checkpoint '\(path)' does not exist")
         }
