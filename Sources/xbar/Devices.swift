@@ -37,6 +37,7 @@ struct Devices: ParsableCommand {
             guard devices >= 2 && devices <= 10_000 else { throw InputError("--devices must be in 2…10000 (got \(devices))") }
             let spec = try DeviceOverrides.resolve(name)
             guard spec.model != .ideal else { throw InputError("device '\(spec.name)' is ideal: it has no pulse response to show") }
+            try OutputFolder.prepare(out)
             let c = Characterization.curve(spec, devices: devices, seed: seed)
             struct Doc: Encodable { let device: DeviceSpec; let curve: Characterization.Curve }
             try writeJSON(Doc(device: spec, curve: c), to: (out as NSString).appendingPathComponent("device.json"))
@@ -61,6 +62,7 @@ struct Noise: ParsableCommand {
         guard traces >= 1 && traces <= 100_000 else { throw InputError("--traces must be in 1…100000 (got \(traces))") }
         guard length >= 64 && length <= 1 << 24 && length % 2 == 0 else { throw InputError("--length must be even and in 64…\(1 << 24) (got \(length))") }
         let s = try DeviceOverrides.resolve(device)
+        try OutputFolder.prepare(out)
         var reports: [Characterization.NoiseReport] = []
         if s.flickerK > 0 {
             reports.append(Characterization.noise(.flicker(k: s.flickerK, gamma: s.flickerGamma), name: "1/f^\(s.flickerGamma)", length: length, dt: s.tStep, traces: traces, seed: seed))

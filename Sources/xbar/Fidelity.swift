@@ -52,6 +52,7 @@ struct Fidelity: ParsableCommand {
         guard batches <= available else {
             throw InputError("--batches must be ≤ \(available) (\(data.train.count) training examples of '\(dataset)' in batches of \(spec.batchSize); got \(batches))")
         }
+        try OutputFolder.prepare(out)
         let results: [FidelityRun.Result]
         if ablate, let d = dev {
             results = FidelityRun.ablate(spec: spec, device: d, parameters: params, data: data.train, batches: batches, seed: seed) { name in

@@ -57,6 +57,7 @@ struct GDUCheck: ParsableCommand {
             (x, y, _) = batcher.batch(order[0..<B], as: Double.self)
         }
         spec.batchSize = B
+        try OutputFolder.prepare(out)
         FileHandle.standardError.write(Data("xbar gdu: \(spec.name), β=\(spec.beta), T=\(spec.T), K=\(spec.K), batch \(B) of \(ds), \(prec.rawValue)\n".utf8))
         let report = GDU.run(spec: spec, parameters: params, x: x, y: y, precision: prec)
         let doc = GDUDocument(report: report, spec: spec, precision: prec, batchSize: B)

@@ -74,6 +74,19 @@ extension Bench: AcceptsDeviceOverrides {}
 extension Noise: AcceptsDeviceOverrides {}
 extension Devices.Show: AcceptsDeviceOverrides {}
 
+/// The output folder of a command, made (or checked) before the command's work starts, so that an
+/// unusable --out fails at once instead of after minutes of computing.
+enum OutputFolder {
+    static func prepare(_ path: String) throws {
+        var isDir: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDir) {
+            if !isDir.boolValue { throw InputError("--out '\(path)' is a file, not a folder") }
+            return
+        }
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    }
+}
+
 /// File-system errors as one line: the path and the reason (not Foundation's multi-line dump).
 enum FileErrors {
     static func describe(_ e: CocoaError) -> String {
@@ -87,7 +100,14 @@ enum FileErrors {
             case .fileNoSuchFile, .fileReadNoSuchFile: reason = "no such file or folder"
             case .fileWriteNoPermission, .fileReadNoPermission: reason = "permission denied"
             case .fileReadInapplicableStringEncoding, .fileReadCorruptFile: reason = "not a readable text file"
-            default: reason = e.localizedDescription
+            default:
+                // Foundation gives no reason when a file sits where a parent folder should be.
+                var dir = (path as NSString).deletingLastPathComponent, isDir: ObjCBool = false
+                while !dir.isEmpty && dir != "/" && !FileManager.default.fileExists(atPath: dir, isDirectory: &isDir) {
+                    dir = (dir as NSString).deletingLastPathComponent
+                }
+                reason = FileManager.default.fileExists(atPath: dir, isDirectory: &isDir) && !isDir.boolValue
+                    ? "'\(dir)' is a file, not a folder" : "cannot be written (Cocoa error \(e.code.rawValue))"
             }
         }
         return "'\(path)': \(reason)"

@@ -81,6 +81,11 @@ import Testing
         let r = try Self.run(["train", "--train-subset", "200", "--test-subset", "100", "--epochs", "1", "--quiet", "--out", file])
         #expect(r.status == 2)
         #expect(r.stderr == "error: '\(file)': a file is in the way (a folder is needed)\n", "\(r.stderr)")
+        // Commands that compute before writing check --out first (no header line, no work).
+        let g = try Self.run(["gdu", "--T", "3", "--K", "2", "--out", file])
+        #expect(g.status == 2 && g.stderr == "error: --out '\(file)' is a file, not a folder\n", "\(g.stderr)")
+        let sub = try Self.run(["devices", "show", "epiram", "--out", file + "/sub"])
+        #expect(sub.status == 2 && sub.stderr == "error: '\(file)/sub': '\(file)' is a file, not a folder\n", "\(sub.stderr)")
     }
 
     @Test(arguments: 0..<badInputs.count)
