@@ -52,6 +52,12 @@ import Testing
             ("count mismatch", Self.idx([6, 4, 3]), "has 6 images but"),
             ("wrong dimensions", Self.idx([5, 12]), "must have 3 dimensions"),
         ]
+        // A labels file with an images header: named before its (huge) payload size is checked.
+        let goodImages = Self.write(Self.idx([5, 4, 3]), "images", in: dir)
+        let imageHeader = Self.write(Self.idx([300, 200, 100], payload: 5), "labels-as-images", in: dir)
+        #expect(throws: InputError("labels-as-images: labels must have 1 dimension, but the IDX header says 3 (magic 0x00000803)")) {
+            try LabeledImages.load(images: goodImages, labels: imageHeader)
+        }
         for (name, bytes, expected) in cases {
             let im = Self.write(bytes, name.replacingOccurrences(of: " ", with: "-"), in: dir)
             do {

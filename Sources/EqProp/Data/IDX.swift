@@ -37,7 +37,8 @@ public enum IDX {
         let nd = Int(data[3])
         guard (1...4).contains(nd) else { throw InputError("\(source): IDX header says \(nd) dimensions (expected 1 to 4)") }
         if let w = wanted, nd != w {
-            throw InputError("\(source): IDX header says \(nd) dimensions, expected \(w) (\(w == 1 ? "a labels file, magic 0x00000801" : "an images file, magic 0x00000803"))")
+            let what = w == 1 ? "labels must have 1 dimension" : "images must have \(w) dimensions (count × rows × cols)"
+            throw InputError("\(source): \(what), but the IDX header says \(nd) (magic 0x0000080\(nd))")
         }
         let headerLen = 4 + 4 * nd
         guard data.count >= headerLen else { throw InputError("\(source): truncated IDX header") }
