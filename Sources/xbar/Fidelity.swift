@@ -37,10 +37,7 @@ struct Fidelity: ParsableCommand {
         var params = Parameters<Float>.initial(spec: spec, seed: seed)
         if let c = checkpoint {
             let ck = try TrainingRun.loadCheckpoint(c)
-            guard ck.spec.layers == spec.layers else { throw InputError("checkpoint '\(c)' holds layers \(ck.spec.layers) but the model has \(spec.layers)") }
-            guard ck.spec.kind == spec.kind else {
-                throw InputError("checkpoint '\(c)' holds a \(ck.spec.kind.rawValue) model ('\(ck.spec.name)') but the model is \(spec.kind.rawValue); add --model \(ck.spec.name)")
-            }
+            try ck.check(fits: spec, path: c)
             params = ck.parameters
         }
         let data = try DataSet.load(dataset)

@@ -26,12 +26,7 @@ struct GDUCheck: ParsableCommand {
         var params = Parameters<Double>.initial(spec: spec, seed: seed)
         if let c = checkpoint {
             let ck = try TrainingRun.loadCheckpoint(c)
-            guard ck.spec.layers == spec.layers, ck.spec.inputToOutput == spec.inputToOutput else {
-                throw InputError("checkpoint '\(c)' holds layers \(ck.spec.layers) but the model has \(spec.layers)")
-            }
-            guard ck.spec.kind == spec.kind else {
-                throw InputError("checkpoint '\(c)' holds a \(ck.spec.kind.rawValue) model ('\(ck.spec.name)') but the model is \(spec.kind.rawValue); add --model \(ck.spec.name)")
-            }
+            try ck.check(fits: spec, path: c)
             params = ck.parameters.converted()
         }
         let B = spec.batchSize

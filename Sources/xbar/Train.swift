@@ -20,7 +20,7 @@ struct Train: ParsableCommand {
     var seed: UInt64?
     @Option(help: "Output folder.")
     var out: String?
-    @Option(help: "Continue the run in this folder from its checkpoint (its model and options are used).")
+    @Option(help: "Continue the run in this folder from its checkpoint, with its own model and options (only --epochs may be given).")
     var resume: String?
     @Option(parsing: .unconditional, help: "Train on N examples of a seeded subset of the training set.")
     var trainSubset: Int?

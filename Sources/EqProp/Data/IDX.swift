@@ -84,12 +84,6 @@ public struct LabeledImages: Sendable {
         let im = try IDX.load(images, dimensions: 3)
         let lb = try IDX.load(labels, dimensions: 1)
         let iname = (images as NSString).lastPathComponent, lname = (labels as NSString).lastPathComponent
-        guard im.dimensions.count == 3 else {
-            throw InputError("\(iname): images must have 3 dimensions (count × rows × cols), got \(im.dimensions)")
-        }
-        guard lb.dimensions.count == 1 else {
-            throw InputError("\(lname): labels must have 1 dimension, got \(lb.dimensions)")
-        }
         guard im.dimensions[0] == lb.dimensions[0] else {
             throw InputError("\(iname) has \(im.dimensions[0]) images but \(lname) has \(lb.dimensions[0]) labels")
         }

@@ -114,11 +114,11 @@ public struct NetworkSpec: Codable, Equatable, Sendable {
     /// Fan-in of each weight matrix's units (the U(±1/√fan_in) init bound), and of each bias.
     public var fanIns: [Int] { weightShapes.map(\.cols) }
 
-    /// Checks every field; throws a one-line error naming the field and the allowed range.
     /// Upper bounds that catch typos before they allocate or run for days: a layer of 10^8 units would
     /// ask for hundreds of GB, and 10^6 steps of P-1h take hours per batch.
     public static let maxLayerSize = 1 << 20, maxSteps = 100_000, maxWeights = 1 << 28
 
+    /// Checks every field; throws a one-line error naming the field and the allowed range.
     public func validate() throws {
         func fail(_ field: String, _ rule: String, _ got: Any) throws -> Never {
             throw InputError("model '\(name)': field '\(field)' must be \(rule) (got \(got))")

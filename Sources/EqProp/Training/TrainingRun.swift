@@ -18,6 +18,17 @@ public enum TrainingRun {
         public var parameters: Parameters<Float>
         /// Per connection, the crossbar device state (empty on ideal weights).
         public var arrayState: [[String: [Float]]] = []
+
+        /// Throws unless the checkpoint holds weights for `model` (same layers, kind and input→output
+        /// connection), naming `path` and what differs.
+        public func check(fits model: NetworkSpec, path: String) throws {
+            guard spec.layers == model.layers, spec.inputToOutput == model.inputToOutput else {
+                throw InputError("checkpoint '\(path)' holds layers \(spec.layers) but the model has \(model.layers)")
+            }
+            guard spec.kind == model.kind else {
+                throw InputError("checkpoint '\(path)' holds a \(spec.kind.rawValue) model ('\(spec.name)') but the model is \(model.kind.rawValue); add --model \(spec.name)")
+            }
+        }
     }
 
     public static func saveCheckpoint(_ c: Checkpoint, to path: String) throws {
@@ -68,7 +79,8 @@ public enum TrainingRun {
             guard let t = tensors["b\(l)"], t.shape == [n] else { throw bad("tensor 'b\(l)' is missing or has the wrong shape") }
             bs.append(t.values)
         }
-        if let bad0 = ws.flatMap(\.storage).first(where: { !$0.isFinite }) ?? bs.flatMap({ $0 }).first(where: { !$0.isFinite }) {
+        let parameters = Parameters(weights: ws, biases: bs)
+        if let bad0 = firstNonFinite(parameters) {
             throw bad("non-finite parameter value \(bad0)")
         }
         var state: [[String: [Float]]] = []
@@ -78,7 +90,7 @@ public enum TrainingRun {
             for (k, t) in tensors where k.hasPrefix(prefix) { st[String(k.dropFirst(prefix.count))] = t.values }
             state.append(st)
         }
-        return Checkpoint(spec: spec, options: options, epoch: e, parameters: Parameters(weights: ws, biases: bs), arrayState: state)
+        return Checkpoint(spec: spec, options: options, epoch: e, parameters: parameters, arrayState: state)
     }
 
     /// A network on crossbars of `device`, one array per connection (layer index = connection index).
@@ -168,7 +180,8 @@ public enum TrainingRun {
             let trainErr = trainer.trainEpoch(epoch, epochs: spec.epochs, progress: progress) { probes.append($0) }
             // Diverged training (learning rates or β far too large, or exploding noise) is stopped here,
             // before its non-finite weights overwrite the last good checkpoint.
-            if let bad = firstNonFinite(trainer.parameters) {
+            let parameters = trainer.parameters
+            if let bad = firstNonFinite(parameters) {
                 throw InputError("epoch \(epoch + 1): the weights became non-finite (\(bad)); the training diverged\(epoch > 0 ? ", so '\(ckPath)' keeps epoch \(epoch)" : " (no checkpoint written)"). Lower the learning rates \(spec.learningRates) or β = \(spec.beta)")
             }
             let testErr = trainer.evaluate(nil)
@@ -177,7 +190,7 @@ public enum TrainingRun {
             let rec = EpochRecord(epoch: epoch + 1, trainError: trainErr, testError: testErr, seconds: secs,
                                   samplesPerSecond: Double(trainer.trainCount) / secs)
             try log.append(rec)
-            try saveCheckpoint(Checkpoint(spec: spec, options: options, epoch: epoch + 1, parameters: trainer.parameters,
+            try saveCheckpoint(Checkpoint(spec: spec, options: options, epoch: epoch + 1, parameters: parameters,
                                           arrayState: state(trainer)), to: ckPath)
             records.append(rec)
             epochDone?(rec)
