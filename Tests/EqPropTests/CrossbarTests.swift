@@ -69,9 +69,8 @@ import Testing
     }
 
     @Test func exponentialCurveHitsGMaxAtPMax() {
-        var spec = DeviceSpec(); spec.model = .exponential; spec.pulses = 97; spec.nlLtp = 2.4; spec.nlLtd = -4.88
         var rng = RandomStream(seed: 1)
-        let dev = DeviceResponse.draw(spec, &rng)
+        let dev = ExponentialLaw(pulses: 97, nlLtp: 2.4, nlLtd: -4.88).sampleDevice(using: &rng)
         let top = dev.potentiated(0, pulses: 97)
         #expect(abs(top - 1) <= 1e-5, "G(P_max) = \(top)")
         // Nonlinear: the first step is larger than the mean step 1/P_max, the last smaller.
@@ -95,21 +94,20 @@ import Testing
             if spread { s.nlDtod = 0.3; s.dwMinDtod = 0.2; s.gammaDtod = 0.1 }
             let arr = CrossbarArray(spec: s, weights: Self.random(3, 4, seed: 5, scale: 0.1), seed: 2, layer: 0)
             for i in 0..<arr.count {
-                let dev = arr.devPos[i]
+                let table = arr.devPos, dev = table[i]
                 for (u0, n) in [(Float(0.1), Float(1)), (0.3, 7), (0.8, 40), (0.05, 23)] {
                     var one = u0, down = u0
                     for _ in 0..<Int(n) {
-                        one = dev.potentiated(one, pulses: 1, decay: arr.devPos.decays(i, up: 1, down: 1).up)
-                        down = dev.depressed(down, pulses: 1, decay: arr.devPos.decays(i, up: 1, down: 1).down)
+                        one = table.potentiated(one, device: i, pulses: 1)
+                        down = table.depressed(down, device: i, pulses: 1)
                     }
-                    let d = arr.devPos.decays(i, up: n, down: n)
-                    #expect(abs(dev.potentiated(u0, pulses: n, decay: d.up) - one) <= 2e-6, "\(model) spread \(spread): up \(n) from \(u0)")
-                    #expect(abs(dev.depressed(u0, pulses: n, decay: d.down) - down) <= 2e-6, "\(model) spread \(spread): down \(n) from \(u0)")
+                    #expect(abs(table.potentiated(u0, device: i, pulses: n) - one) <= 2e-6, "\(model) spread \(spread): up \(n) from \(u0)")
+                    #expect(abs(table.depressed(u0, device: i, pulses: n) - down) <= 2e-6, "\(model) spread \(spread): down \(n) from \(u0)")
                     if model == .exponential {
                         // NeuroSim's curve: P₀ = −A ln(1 − u₀/B), u = B(1 − e^{−(P₀+n)/A}), A = −1/ln ρ.
                         let a = -1 / Foundation.log(dev.rhoUp), b = Double(dev.fixedUp)
                         let p0 = -a * Foundation.log(1 - Double(u0) / b)
-                        #expect(abs(Double(dev.potentiated(u0, pulses: n, decay: d.up)) - b * (1 - Foundation.exp(-(p0 + Double(n)) / a))) <= 2e-6)
+                        #expect(abs(Double(table.potentiated(u0, device: i, pulses: n)) - b * (1 - Foundation.exp(-(p0 + Double(n)) / a))) <= 2e-6)
                     }
                 }
             }
@@ -230,7 +228,7 @@ import Testing
     func converterLevelsAndClipping(bits: Int) {
         let bound: Float = 2
         var v = (0..<20_001).map { Float($0 - 10_000) / 10_000 * 3 * bound }   // ±1.5·bound, dense
-        v.withUnsafeMutableBufferPointer { CrossbarArray.quantize($0, bits: bits, bound: bound) }
+        v.withUnsafeMutableBufferPointer { Converter.quantize($0, bits: bits, bound: bound) }
         #expect(Set(v).count == (1 << bits) - 1, "\(bits) bits: \(Set(v).count) levels")
         #expect(v.first == -bound && v.last == bound)
         #expect(v.allSatisfy { abs($0) <= bound })

@@ -38,3 +38,14 @@ func relativeError(_ a: [Double], _ b: [Double]) -> Double {
     let d = max(den, dena)
     return d == 0 ? 0 : (num / d).squareRoot()
 }
+
+/// The crossbar's parts as the tests inspect them (device states, responses, counts).
+extension CrossbarArray {
+    var cells: ConductanceStorage { store.conductances! }
+    var uPos: [Float] { get { cells.uPos } set { cells.uPos = newValue } }
+    var uNeg: [Float] { get { cells.uNeg } set { cells.uNeg = newValue } }
+    var cachedWeights: Matrix<Float>? { get { cells.cachedWeights } set { cells.cachedWeights = newValue; readPath.clearCaches() } }
+    var count: Int { outputs * inputs }
+    /// The responses of the G⁺ devices of a built-in law.
+    var devPos: GeometricTable { (store as! ProgrammedConductances).responses.positive as! GeometricTable }
+}

@@ -31,14 +31,17 @@ public enum Characterization {
         nominalSpec.c2c = 0; nominalSpec.dwMinStd = 0; nominalSpec.writeNoiseStd = 0
         func sweep(_ sp: DeviceSpec, n: Int, seed: UInt64) -> [[Double]] {
             let arr = CrossbarArray(spec: sp, weights: Matrix(rows: 1, cols: n), seed: seed, layer: 0)
+            guard let dev = arr.store as? ProgrammedConductances else { preconditionFailure("device '\(sp.name)' has no pulse response") }
+            let cells = dev.cells, prog = dev.programmer
             var out = [[Double]](repeating: [], count: n)
-            for i in 0..<n { arr.uPos[i] = 0 }
-            var rng = arr.writeRNG, normals = NormalPool()
+            for i in 0..<n { cells.uPos[i] = 0 }
+            var rng = prog.rng, normals = NormalPool()
             for k in 0..<(2 * p) {
                 for i in 0..<n {
                     let up: Float = k < p ? 1 : 0
-                    arr.uPos[i] = arr.pulse(arr.uPos[i], arr.devPos, i, up: up, down: 1 - up, stuck: 0, rng: &rng, normals: &normals)
-                    out[i].append(Double(arr.uPos[i]))
+                    cells.uPos[i] = prog.pulse(cells.uPos[i], dev.responses.positive, i, up: up, down: 1 - up, stuck: 0, cells: cells,
+                                               rng: &rng, normals: &normals)
+                    out[i].append(Double(cells.uPos[i]))
                 }
             }
             return out

@@ -1,0 +1,166 @@
+import Foundation
+
+/// Where identical pulses take one device, in normalized conductance u = (G − G_min)/(G_max − G_min).
+///
+/// A response describes one device after its device-to-device draw; it is noiseless (the array adds
+/// cycle-to-cycle noise, clips to [0, 1], snaps to the conductance grid and pins stuck devices).
+public protocol PulseResponse: Sendable {
+    /// u after `n` potentiating pulses (n ≥ 1, integer-valued) from `u`.
+    func potentiated(_ u: Float, pulses n: Float) -> Float
+    /// u after `n` depressing pulses (n ≥ 1, integer-valued) from `u`.
+    func depressed(_ u: Float, pulses n: Float) -> Float
+}
+
+/// A device law: the pulse response of a device family and its device-to-device variation.
+///
+/// This is the seam for a device of your own: conform a type, give it to
+/// `CrossbarArray(spec:law:weights:seed:layer:)`, and every read-path, programming, variability and
+/// fault setting of the `DeviceSpec` applies to it unchanged. The array turns a requested weight
+/// change ΔW into pulse counts n = ΔW/(2·w_fs·`meanStep`) (per device of a differential pair) and then
+/// asks the law where n pulses take each device.
+///
+/// The built-in laws are `LinearStepLaw` (aihwkit's LinearStep/ConstantStep), `SoftBoundsLaw`
+/// (aihwkit's SoftBounds) and `ExponentialLaw` (NeuroSim's exponential LTP/LTD).
+public protocol DeviceLaw: Sendable {
+    associatedtype Device: PulseResponse
+    /// Mean conductance change of one pulse near mid-range, as a fraction of the range: the unit in
+    /// which pulse counts are computed.
+    var meanStep: Double { get }
+    /// Whether devices differ from each other. Without spread, the first device drawn is shared by the
+    /// whole array (one response instead of one per device).
+    var hasDeviceSpread: Bool { get }
+    /// Draws one device (its device-to-device variation) from `rng`, the array's `…/d2d` stream.
+    func sampleDevice(using rng: inout RandomStream) -> Device
+}
+
+/// The response of the built-in laws: every one relaxes geometrically toward a fixed point, so n
+/// pulses are applied in closed form, u_n = u* − (u* − u₀)·ρⁿ.
+///
+/// Exponential (NeuroSim): u = B(1 − e^{−P/A}) along the pulse number P, so u* = B, ρ = e^{−1/A}.
+/// Linear step with soft bound (aihwkit): u ← u + s(1 − γu), so u* = 1/γ, ρ = 1 − sγ. With ρ = 1
+/// (γ = 0, or an infinite A) the step is linear: u_n = u₀ + n·s. Depression mirrors potentiation on
+/// the distance from the top, 1 − u.
+public struct GeometricResponse: PulseResponse, Equatable {
+    /// Step of one pulse from the bottom (up) and from the top (down), fraction of the range.
+    public var stepUp: Float, stepDown: Float
+    /// Fixed points u* of potentiation and (on 1 − u) of depression.
+    public var fixedUp: Float, fixedDown: Float
+    /// Per-pulse factors ρ; 1 means a linear step.
+    public var rhoUp: Double, rhoDown: Double
+
+    public init(stepUp: Float, stepDown: Float, fixedUp: Float, fixedDown: Float, rhoUp: Double, rhoDown: Double) {
+        self.stepUp = stepUp; self.stepDown = stepDown; self.fixedUp = fixedUp; self.fixedDown = fixedDown
+        self.rhoUp = rhoUp; self.rhoDown = rhoDown
+    }
+
+    /// u after n pulses of potentiation, given `decay` = ρ_upⁿ (tabulated by the array).
+    @inline(__always)
+    public func potentiated(_ u: Float, pulses n: Float, decay: Float) -> Float {
+        rhoUp == 1 ? u + n * stepUp : fixedUp - (fixedUp - u) * decay
+    }
+
+    /// u after n pulses of depression, given `decay` = ρ_downⁿ.
+    @inline(__always)
+    public func depressed(_ u: Float, pulses n: Float, decay: Float) -> Float {
+        rhoDown == 1 ? u - n * stepDown : 1 - (fixedDown - (fixedDown - (1 - u)) * decay)
+    }
+
+    public func potentiated(_ u: Float, pulses n: Float) -> Float {
+        potentiated(u, pulses: n, decay: Float(Double.pow(rhoUp, Double(n))))
+    }
+
+    public func depressed(_ u: Float, pulses n: Float) -> Float {
+        depressed(u, pulses: n, decay: Float(Double.pow(rhoDown, Double(n))))
+    }
+}
+
+/// The step of aihwkit's LinearStep and SoftBounds devices with its device-to-device draws:
+/// s⁺ = dw_min·(1 + dw_min_dtod·ξ₁)·(1 + up_down + up_down_dtod·ξ₂), s⁻ the same with 1 − up_down.
+/// Returns (scale, up_down) with the draws; the ξ come from `rng` in this order.
+@inline(__always)
+private func drawStep(dwMinDtod: Double, upDown: Double, upDownDtod: Double, _ rng: inout RandomStream) -> (Double, Double) {
+    let scale = max(0, 1 + dwMinDtod * rng.normal())
+    return (scale, upDown + upDownDtod * rng.normal())
+}
+
+private func stepResponse(dwMin: Double, scale: Double, upDown ud: Double, gammaUp gu: Double, gammaDown gd: Double) -> GeometricResponse {
+    let su = dwMin * scale * max(0, 1 + ud), sd = dwMin * scale * max(0, 1 - ud)
+    return GeometricResponse(stepUp: Float(su), stepDown: Float(sd),
+                             fixedUp: gu > 0 ? Float(1 / gu) : 1, fixedDown: gd > 0 ? Float(1 / gd) : 1,
+                             rhoUp: gu > 0 ? max(1 - su * gu, 0) : 1, rhoDown: gd > 0 ? max(1 - sd * gd, 0) : 1)
+}
+
+/// aihwkit's LinearStep: up Δu = s⁺(1 − γ⁺u), down Δu = −s⁻(1 − γ⁻(1 − u)); γ = 0 is ConstantStep.
+/// γ± are drawn per device with σ = `gammaDtod` and clipped to [0, 1].
+public struct LinearStepLaw: DeviceLaw {
+    public var dwMin: Double, upDown: Double, dwMinDtod: Double, upDownDtod: Double
+    public var gammaUp: Double, gammaDown: Double, gammaDtod: Double
+
+    public init(dwMin: Double, upDown: Double = 0, dwMinDtod: Double = 0, upDownDtod: Double = 0,
+                gammaUp: Double = 0, gammaDown: Double = 0, gammaDtod: Double = 0) {
+        self.dwMin = dwMin; self.upDown = upDown; self.dwMinDtod = dwMinDtod; self.upDownDtod = upDownDtod
+        self.gammaUp = gammaUp; self.gammaDown = gammaDown; self.gammaDtod = gammaDtod
+    }
+    public var meanStep: Double { dwMin }
+    public var hasDeviceSpread: Bool { dwMinDtod > 0 || upDownDtod > 0 || gammaDtod > 0 }
+    public func sampleDevice(using rng: inout RandomStream) -> GeometricResponse {
+        let (scale, ud) = drawStep(dwMinDtod: dwMinDtod, upDown: upDown, upDownDtod: upDownDtod, &rng)
+        let gu = min(max(gammaUp + gammaDtod * rng.normal(), 0), 1)
+        let gd = min(max(gammaDown + gammaDtod * rng.normal(), 0), 1)
+        return stepResponse(dwMin: dwMin, scale: scale, upDown: ud, gammaUp: gu, gammaDown: gd)
+    }
+}
+
+/// aihwkit's SoftBounds: the linear step with γ⁺ = γ⁻ = 1, so the step vanishes at the bounds.
+public struct SoftBoundsLaw: DeviceLaw {
+    public var dwMin: Double, upDown: Double, dwMinDtod: Double, upDownDtod: Double
+
+    public init(dwMin: Double, upDown: Double = 0, dwMinDtod: Double = 0, upDownDtod: Double = 0) {
+        self.dwMin = dwMin; self.upDown = upDown; self.dwMinDtod = dwMinDtod; self.upDownDtod = upDownDtod
+    }
+    public var meanStep: Double { dwMin }
+    public var hasDeviceSpread: Bool { dwMinDtod > 0 || upDownDtod > 0 }
+    public func sampleDevice(using rng: inout RandomStream) -> GeometricResponse {
+        let (scale, ud) = drawStep(dwMinDtod: dwMinDtod, upDown: upDown, upDownDtod: upDownDtod, &rng)
+        return stepResponse(dwMin: dwMin, scale: scale, upDown: ud, gammaUp: 1, gammaDown: 1)
+    }
+}
+
+/// NeuroSim's exponential LTP/LTD: G(P) = B(1 − e^{−P/A}) + G_min along the pulse number P, with A
+/// solved from the nonlinearity label (`NonlinearityLabel`) and B such that P_max = `pulses` pulses
+/// span the range. The label is drawn per device with σ = `nlDtod` (clipped to [0, labelScale)).
+public struct ExponentialLaw: DeviceLaw {
+    public var pulses: Int, nlLtp: Double, nlLtd: Double, nlDtod: Double
+
+    public init(pulses: Int, nlLtp: Double, nlLtd: Double, nlDtod: Double = 0) {
+        self.pulses = pulses; self.nlLtp = nlLtp; self.nlLtd = nlLtd; self.nlDtod = nlDtod
+    }
+    public var meanStep: Double { 1 / Double(pulses) }
+    public var hasDeviceSpread: Bool { nlDtod > 0 }
+    public func sampleDevice(using rng: inout RandomStream) -> GeometricResponse {
+        let p = Double(pulses)
+        /// (u*, ρ) = (B, e^{−1/A}) with A in pulses and B = 1/(1 − e^{−P_max/A}), so u(P_max) = 1.
+        func curve(_ nl: Double) -> (Float, Double) {
+            let label = nlDtod > 0 ? min(max(abs(nl) + nlDtod * rng.normal(), 0), NonlinearityLabel.labelScale * 0.999) : abs(nl)
+            let a = NonlinearityLabel.normalizedA(label: label) * p
+            if !a.isFinite { return (1, 1) }
+            return (Float(1 / -expm1(-p / a)), Double.exp(-1 / a))
+        }
+        let (bu, ru) = curve(nlLtp), (bd, rd) = curve(nlLtd)
+        return GeometricResponse(stepUp: Float(1 / p), stepDown: Float(1 / p), fixedUp: bu, fixedDown: bd, rhoUp: ru, rhoDown: rd)
+    }
+}
+
+extension DeviceSpec {
+    /// The device law of this preset's `model` (nil for `ideal`, whose weights are stored exactly).
+    public var law: (any DeviceLaw)? {
+        switch model {
+        case .ideal: return nil
+        case .linearStep:
+            return LinearStepLaw(dwMin: dwMin, upDown: upDown, dwMinDtod: dwMinDtod, upDownDtod: upDownDtod,
+                                 gammaUp: gammaUp, gammaDown: gammaDown, gammaDtod: gammaDtod)
+        case .softBounds: return SoftBoundsLaw(dwMin: dwMin, upDown: upDown, dwMinDtod: dwMinDtod, upDownDtod: upDownDtod)
+        case .exponential: return ExponentialLaw(pulses: pulses, nlLtp: nlLtp, nlLtd: nlLtd, nlDtod: nlDtod)
+        }
+    }
+}

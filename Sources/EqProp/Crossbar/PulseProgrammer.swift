@@ -1,0 +1,189 @@
+import Foundation
+
+/// Writes weight updates into conductance storage as device pulses.
+///
+/// ΔW = Σ_k scale_k·post_kᵀ·pre_k becomes pulses per device (push–pull: u⁺ gets +ΔW/(2w_fs), u⁻ gets
+/// −ΔW/(2w_fs); the reference mapping gives its single device the same Δu), either as pulse counts
+/// n = Δu/`meanStep` (rounded as `rounding` says, capped at `max_pulses`) or as aihwkit's stochastic
+/// pulse trains. Each pulsed device then moves along its law's response with cycle-to-cycle noise,
+/// is clipped, quantized to the grid, and stuck devices stay where they are.
+///
+/// Random stream: `xbar/<layer>/write` (count rounding, pulse trains, c2c, write noise, grid
+/// rounding), re-derived per epoch as `xbar/<layer>/epoch<e>/write`.
+final class PulseProgrammer {
+    let scheme: Programming
+    let rounding: Rounding
+    let bl: Int
+    let cap: Float
+    /// Mean Δu of one pulse (the law's), the unit of pulse counts.
+    let meanStep: Float
+    /// NeuroSim's c2c σ per √pulse (fraction of range), and aihwkit's per-pulse relative σ.
+    let c2c: Float, dwMinStd: Float
+
+    var rng: RandomStream
+    /// Normals of the write path (c2c, write noise), drawn from `rng` in blocks.
+    var normals = NormalPool()
+
+    // Scratch kept between updates (a fresh 4n-byte buffer per update costs page faults).
+    private var upScratch: [Float] = [], downScratch: [Float] = [], uniformScratch: [Float] = []
+    private var movedScratch: [Int32] = []
+    private var dwScratch = Matrix<Float>(rows: 0, cols: 0)
+
+    init(spec: DeviceSpec, meanStep: Double, rng: RandomStream) {
+        scheme = spec.programming; rounding = spec.rounding; bl = spec.bl; cap = Float(spec.maxPulses)
+        self.meanStep = Float(meanStep)
+        c2c = Float(spec.c2c); dwMinStd = Float(spec.dwMinStd)
+        self.rng = rng
+    }
+
+    /// A new write stream (a training epoch starts).
+    func reset(_ stream: RandomStream) { rng = stream; normals = NormalPool() }
+
+    /// Applies Σ_k scale_k·post_kᵀ·pre_k to `cells` as pulses on devices whose responses are in `pos`
+    /// and `neg` (G⁺ and G⁻ devices).
+    func program(_ terms: [UpdateTerm], into cells: ConductanceStorage, pos: any ResponseTable, neg: any ResponseTable) {
+        let n = cells.count
+        // Pulses that raise W (G⁺ up, G⁻ down) and that lower it, per device.
+        var up: [Float] = [], down: [Float] = []
+        swap(&up, &upScratch); swap(&down, &downScratch)
+        defer { swap(&up, &upScratch); swap(&down, &downScratch) }
+        if up.count != n { up = [Float](repeating: 0, count: n); down = up }
+        switch scheme {
+        case .deterministic:
+            if dwScratch.count != n { dwScratch = Matrix<Float>(rows: cells.rows, cols: cells.cols) }
+            for (k, t) in terms.enumerated() { gemm(t.post, transposeA: true, t.pre, into: &dwScratch, alpha: t.scale, beta: k == 0 ? 0 : 1) }
+            counts(dw: dwScratch, inverseUnit: 1 / (2 * cells.fullScale * meanStep), up: &up, down: &down)
+        case .stochastic:
+            for i in 0..<n { up[i] = 0; down[i] = 0 }
+            PulseTrains.coincidences(terms, bl: bl, unit: 2 * cells.fullScale * meanStep, rows: cells.rows, cols: cells.cols,
+                                     rng: &rng, up: &up, down: &down)
+            for i in 0..<n { up[i] = min(up[i], cap); down[i] = min(down[i], cap) }
+        }
+        apply(up: up, down: down, to: cells, pos: pos, neg: neg)
+    }
+
+    /// Pulse counts of a deterministic update: n = |ΔW|/(2·w_fs·meanStep) per device, capped, then
+    /// rounded to nearest or stochastically. Counts are capped before rounding, which is the same as
+    /// after since the cap is an integer; the 1.5·2^23 trick rounds.
+    private func counts(dw: Matrix<Float>, inverseUnit inv: Float, up: inout [Float], down: inout [Float]) {
+        let n = dw.count, cap = self.cap, magic: Float = 12_582_912
+        let stochastic = rounding == .stochastic
+        if stochastic {
+            if uniformScratch.count != n { uniformScratch = [Float](repeating: 0, count: n) }
+            uniformScratch.withUnsafeMutableBufferPointer { rng.fillUniform($0) }
+        }
+        dw.storage.withUnsafeBufferPointer { pd in
+            uniformScratch.withUnsafeBufferPointer { pr in
+                up.withUnsafeMutableBufferPointer { pu in
+                    down.withUnsafeMutableBufferPointer { pn in
+                        if stochastic {
+                            for i in 0..<n {
+                                let want = pd[i] * inv, a = Swift.min(abs(want), cap)
+                                var f = (a + magic) - magic
+                                f = f > a ? f - 1 : f                       // ⌊a⌋
+                                let m = f + (pr[i] < a - f ? 1 : 0)
+                                pu[i] = want > 0 ? m : 0; pn[i] = want < 0 ? m : 0
+                            }
+                        } else {
+                            for i in 0..<n {
+                                let want = pd[i] * inv
+                                let m = (Swift.min(abs(want), cap) + magic) - magic
+                                pu[i] = want > 0 ? m : 0; pn[i] = want < 0 ? m : 0
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Moves every device that gets pulses, patching the storage's cached weights and noise weights
+    /// where devices moved (a rebuild is two passes over every device; an update moves a fraction).
+    private func apply<P: ResponseTable, N: ResponseTable>(up: [Float], down: [Float], to cells: ConductanceStorage, pos tPos: P, neg tNeg: N) {
+        let n = cells.count
+        let pushPull = cells.pushPull, hasWriteNoise = cells.hasWriteNoise
+        var rng = self.rng, normals = self.normals
+        defer { self.rng = rng; self.normals = normals }
+        var w: Matrix<Float>? = nil, h: Matrix<Float>? = nil
+        swap(&w, &cells.cachedWeights); swap(&h, &cells.cachedH)
+        let fs = cells.fullScale, wn = cells.writeNoiseScale, gain = cells.gain, r = cells.offset
+        // The device arrays are moved into locals for the loop (no exclusivity checks per element).
+        var gp: [Float] = [], gn: [Float] = [], np: [Float] = [], nn: [Float] = []
+        swap(&gp, &cells.uPos); swap(&gn, &cells.uNeg); swap(&np, &cells.writeNoisePos); swap(&nn, &cells.writeNoiseNeg)
+        defer { swap(&gp, &cells.uPos); swap(&gn, &cells.uNeg); swap(&np, &cells.writeNoisePos); swap(&nn, &cells.writeNoiseNeg) }
+        var ww = w?.storage ?? [], hh = h?.storage ?? []
+        w?.storage = []; h?.storage = []
+        let patchW = w != nil, patchH = h != nil
+        // Indices of the devices that get pulses, collected without branches: a typical update moves
+        // a small, random fraction of them, and a branch per device would mispredict.
+        if movedScratch.count != n { movedScratch = [Int32](repeating: 0, count: n) }
+        var movedCount = 0
+        up.withUnsafeBufferPointer { pu in down.withUnsafeBufferPointer { pd in
+            movedScratch.withUnsafeMutableBufferPointer { m in
+                for i in 0..<n {
+                    m[movedCount] = Int32(truncatingIfNeeded: i)
+                    // Counts are ≥ 0, so "moved" ⇔ the sum's bit pattern is not 0: (v | −v) >> 31.
+                    let v = (pu[i] + pd[i]).bitPattern
+                    movedCount &+= Int((v | (0 &- v)) >> 31)
+                }
+            }
+        } }
+        up.withUnsafeBufferPointer { pu in down.withUnsafeBufferPointer { pd in
+        movedScratch.withUnsafeBufferPointer { moved in
+        cells.stuckPos.withUnsafeBufferPointer { sp in cells.stuckNeg.withUnsafeBufferPointer { sn in
+        gp.withUnsafeMutableBufferPointer { gp in gn.withUnsafeMutableBufferPointer { gn in
+        np.withUnsafeMutableBufferPointer { np in nn.withUnsafeMutableBufferPointer { nn in
+        ww.withUnsafeMutableBufferPointer { pw in hh.withUnsafeMutableBufferPointer { ph in
+            for k in 0..<movedCount {
+                let i = Int(moved[k])
+                gp[i] = pulse(gp[i], tPos, i, up: pu[i], down: pd[i], stuck: sp[i], cells: cells, rng: &rng, normals: &normals)
+                if hasWriteNoise { np[i] = normals.next(&rng) }
+                if pushPull {
+                    gn[i] = pulse(gn[i], tNeg, i, up: pd[i], down: pu[i], stuck: sn[i], cells: cells, rng: &rng, normals: &normals)
+                    if hasWriteNoise { nn[i] = normals.next(&rng) }
+                }
+                if patchW {
+                    var d = gp[i] - gn[i]
+                    if hasWriteNoise { d += wn * (np[i] - nn[i]) }
+                    pw[i] = gain * fs * d
+                }
+                if patchH { let a = gp[i] + r, b = gn[i] + r; ph[i] = a * a + b * b }
+            }
+        } } } } } } } } } } }
+        w?.storage = ww; h?.storage = hh
+        cells.cachedWeights = w; cells.cachedH = h
+    }
+
+    /// Device i moved by `up` potentiating and `down` depressing pulses, with c2c noise, clipping and
+    /// quantization; stuck devices do not move.
+    @inline(__always)
+    func pulse<T: ResponseTable>(_ u0: Float, _ table: T, _ i: Int, up: Float, down: Float, stuck: UInt8, cells: ConductanceStorage,
+                                 rng: inout RandomStream, normals: inout NormalPool) -> Float {
+        if stuck != 0 { return u0 }
+        var u = u0
+        if up > 0 {
+            let v = table.potentiated(u, device: i, pulses: up)
+            u = v + c2cNoise(v - u, pulses: up, rng: &rng, normals: &normals)
+        }
+        if down > 0 {
+            let v = table.depressed(u, device: i, pulses: down)
+            u = v + c2cNoise(u - v, pulses: down, rng: &rng, normals: &normals)
+        }
+        return cells.finish(u, stuck: 0, rng: &rng)
+    }
+
+    /// c2c noise of n pulses that moved the device by `moved`: NeuroSim's σ·√n (fraction of range),
+    /// plus aihwkit's per-pulse (1 + dw_min_std·ξ) factors, whose sum has σ·|moved|/√n.
+    @inline(__always)
+    func c2cNoise(_ moved: Float, pulses n: Float, rng: inout RandomStream, normals: inout NormalPool) -> Float {
+        var s: Float = 0
+        if c2c > 0 { s += c2c * n.squareRoot() * normals.next(&rng) }
+        if dwMinStd > 0 { s += dwMinStd * abs(moved) / n.squareRoot() * normals.next(&rng) }
+        return s
+    }
+}
+
+/// One term of an update, `scale·postᵀ·pre` (post B × out, pre B × in).
+struct UpdateTerm {
+    let post: Matrix<Float>, pre: Matrix<Float>, scale: Float
+}

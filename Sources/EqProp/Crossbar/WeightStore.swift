@@ -1,0 +1,62 @@
+import Foundation
+
+/// Where an array keeps its weights and how an update is written into them.
+protocol WeightStore: AnyObject {
+    /// What the store holds now, as an ideal read sees it.
+    var weights: Matrix<Float> { get }
+    /// The conductances behind the weights (nil when the weights are stored exactly).
+    var conductances: ConductanceStorage? { get }
+    /// Whether a write adds exactly Σ scale·postᵀ·pre (then the update of a batch is the sum of the
+    /// updates of its parts).
+    var isExact: Bool { get }
+    /// Writes Σ_k scale_k·post_kᵀ·pre_k as one programming pass.
+    func write(_ terms: [UpdateTerm])
+    /// A training epoch starts: the write stream is re-derived under `tag` (`xbar/<layer>/epoch<e>`).
+    func reset(seed: UInt64, tag: String)
+    /// Device state for checkpoints (empty when exact: the weights are the checkpoint's own tensors).
+    var state: [String: [Float]] { get }
+    func restore(_ s: [String: [Float]]) throws
+}
+
+/// Exactly stored weights, written with BLAS: the same calls as `DenseArray`, so an array of the
+/// `ideal` device trains bit-identically to software weights.
+final class ExactWeights: WeightStore {
+    var weights: Matrix<Float>
+    init(_ w: Matrix<Float>) { weights = w }
+    var conductances: ConductanceStorage? { nil }
+    var isExact: Bool { true }
+    func write(_ terms: [UpdateTerm]) {
+        for t in terms { gemm(t.post, transposeA: true, t.pre, into: &weights, alpha: t.scale, beta: 1) }
+    }
+    func reset(seed: UInt64, tag: String) {}
+    var state: [String: [Float]] { [:] }
+    func restore(_ s: [String: [Float]]) throws {}
+}
+
+/// Weights held as device conductances and written as pulses: storage, the law's per-device
+/// responses, and the programmer.
+final class ProgrammedConductances: WeightStore {
+    let cells: ConductanceStorage
+    let programmer: PulseProgrammer
+    let responses: (positive: any ResponseTable, negative: any ResponseTable)
+
+    /// Streams (seed, `xbar/<layer>`): `/d2d` (device draws), `/faults`, `/write`.
+    init<L: DeviceLaw>(spec: DeviceSpec, law: L, weights w: Matrix<Float>, seed: UInt64, tag: String) {
+        var d2d = RandomStream(seed: seed, stream: tag + "/d2d")
+        var faults = RandomStream(seed: seed, stream: tag + "/faults")
+        var write = RandomStream(seed: seed, stream: tag + "/write")
+        responses = responseTables(law, count: w.count, maxPulses: spec.maxPulses, rng: &d2d)
+        cells = ConductanceStorage(spec: spec, weights: w, faults: &faults, write: &write)
+        programmer = PulseProgrammer(spec: spec, meanStep: law.meanStep, rng: write)
+    }
+
+    var weights: Matrix<Float> { cells.weights }
+    var conductances: ConductanceStorage? { cells }
+    var isExact: Bool { false }
+    func write(_ terms: [UpdateTerm]) {
+        programmer.program(terms, into: cells, pos: responses.positive, neg: responses.negative)
+    }
+    func reset(seed: UInt64, tag: String) { programmer.reset(RandomStream(seed: seed, stream: tag + "/write")) }
+    var state: [String: [Float]] { cells.state }
+    func restore(_ s: [String: [Float]]) throws { try cells.restore(s) }
+}
