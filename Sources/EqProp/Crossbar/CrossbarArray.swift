@@ -64,7 +64,6 @@ public final class CrossbarArray: SynapticArray, @unchecked Sendable {
 
     public var readsAreExact: Bool { readPath.isExact }
     public var updatesAreExact: Bool { store.isExact }
-    public var supportsLanes: Bool { true }
 
     /// What the array holds now (programmed conductances, no read noise).
     public var weights: Matrix<Float> { store.weights }

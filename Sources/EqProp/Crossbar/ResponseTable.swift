@@ -19,11 +19,15 @@ func responseTables<L: DeviceLaw>(_ law: L, count n: Int, maxPulses: Int, rng: i
         let t = LawTable(nominal: nominal, perDevice: [])
         return (t, t)
     }
+    // Built-in laws: drawn straight into the tabulating table's element type (no array cast, which
+    // would copy 2 × 32 bytes per device).
+    if L.Device.self == GeometricResponse.self {
+        let pos = (0..<n).map { _ in law.sampleDevice(using: &rng) as! GeometricResponse }
+        let neg = (0..<n).map { _ in law.sampleDevice(using: &rng) as! GeometricResponse }
+        return (GeometricTable(perDevice: pos), GeometricTable(perDevice: neg))
+    }
     let pos = (0..<n).map { _ in law.sampleDevice(using: &rng) }
     let neg = (0..<n).map { _ in law.sampleDevice(using: &rng) }
-    if let p = pos as? [GeometricResponse], let q = neg as? [GeometricResponse] {
-        return (GeometricTable(perDevice: p), GeometricTable(perDevice: q))
-    }
     return (LawTable(nominal: nominal, perDevice: pos), LawTable(nominal: nominal, perDevice: neg))
 }
 

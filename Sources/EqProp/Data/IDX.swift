@@ -111,6 +111,11 @@ public struct DataSet: Sendable {
     public var train: LabeledImages
     public var test: LabeledImages
 
+    /// A data set from images already in memory (pixels in [0, 1], row-major, one image after another).
+    public init(name: String, train: LabeledImages, test: LabeledImages) {
+        self.name = name; self.train = train; self.test = test
+    }
+
     /// Where Debian's `dataset-fashion-mnist` installs the files.
     public static let debianFashionMNIST = "/usr/share/datasets/fashion-mnist"
 

@@ -32,8 +32,6 @@ public protocol SynapticArray<Scalar> {
     /// the nudged phase. Arrays with time-correlated read noise read their noise traces at the new
     /// time (their device preset says how long a step and a gap last); ideal arrays ignore it.
     func clockTick(_ event: ClockEvent, lane: Int)
-    /// Whether parts of one batch may be relaxed concurrently, each reading through its own lane.
-    var supportsLanes: Bool { get }
     /// Called (from one thread) before `count` parts of a batch are relaxed concurrently, part k
     /// reading through lane k; lazily built state must be built here. The parts are rows of one
     /// batch, read at the same simulated instants: every lane starts at lane 0's time and sees the
@@ -64,7 +62,6 @@ extension SynapticArray {
         update(post: minus.post, pre: minus.pre, scale: -scale)
     }
     public func clockTick(_ event: ClockEvent, lane: Int) {}
-    public var supportsLanes: Bool { readsAreExact && updatesAreExact }
     public func prepareLanes(_ count: Int) {}
     public func beginEpoch(_ epoch: Int) {}
 }

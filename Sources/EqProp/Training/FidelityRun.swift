@@ -31,14 +31,16 @@ public enum FidelityRun {
         if let d = device {
             var net = TrainingRun.crossbarNetwork(spec: spec, parameters: parameters, device: d, seed: seed)
             for a in net.arrays { a.beginEpoch(0) }
-            return loop(&net, data: data, batches: batches, seed: seed, variant: variant, device: d.name)
+            return probe(&net, data: data, batches: batches, seed: seed, variant: variant, device: d.name)
         }
         var net = IdealNetwork<Float>(spec: spec, parameters: parameters)
-        return loop(&net, data: data, batches: batches, seed: seed, variant: variant, device: "none (software)")
+        return probe(&net, data: data, batches: batches, seed: seed, variant: variant, device: "none (software)")
     }
 
-    static func loop<W: SynapticArray>(_ net: inout Network<W>, data: LabeledImages, batches: Int, seed: UInt64,
-                                       variant: String, device: String) -> Result where W.Scalar == Float {
+    /// Runs `batches` EP steps on `net` (any arrays), each probed against the exact gradient step on
+    /// the weights the arrays held, on the first batches of a seeded order of `data`.
+    public static func probe<W: SynapticArray>(_ net: inout Network<W>, data: LabeledImages, batches: Int, seed: UInt64,
+                                               variant: String = "as configured", device: String) -> Result where W.Scalar == Float {
         let spec = net.spec
         let batcher = Batcher(data, batchSize: spec.batchSize)
         let order = batcher.order(epoch: 0, seed: seed)

@@ -202,10 +202,10 @@ public struct Trainer<W: SynapticArray>: EpochTrainer where W.Scalar == Float {
         let order = batcher.order(epoch: epoch, seed: options.seed)
         var signs = RandomStream(seed: options.seed, stream: "beta-sign/\(epoch)")
         for a in net.arrays { a.beginEpoch(epoch) }
-        // Arrays with stateful reads (noise, clocks) relax the chunks of a batch concurrently only
-        // through separate read lanes.
+        // The chunks of a batch relax concurrently; arrays with stateful reads (noise, clocks) read
+        // each chunk through its own read lane.
         let exactUpdates = net.arrays.allSatisfy(\.updatesAreExact)
-        let chunkCount = net.arrays.allSatisfy(\.supportsLanes) ? options.chunks : 1
+        let chunkCount = options.chunks
         var meter = EpochMeter(epoch: epoch, epochs: epochs)
         for b in 0..<batcher.batchCount {
             let idx = order[(b * spec.batchSize)..<min((b + 1) * spec.batchSize, order.count)]

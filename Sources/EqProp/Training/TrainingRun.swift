@@ -93,10 +93,14 @@ public enum TrainingRun {
         return Checkpoint(spec: spec, options: options, epoch: e, parameters: parameters, arrayState: state)
     }
 
-    /// A network on crossbars of `device`, one array per connection (layer index = connection index).
-    public static func crossbarNetwork(spec: NetworkSpec, parameters: Parameters<Float>, device: DeviceSpec, seed: UInt64) -> Network<CrossbarArray> {
-        Network(spec: spec, arrays: parameters.weights.enumerated().map { CrossbarArray(spec: device, weights: $1, seed: seed, layer: $0) },
-                biases: parameters.biases)
+    /// A network on crossbars of `device`, one array per connection (layer index = connection index),
+    /// with the device law of `device.model`, or `law` when given (a law of your own).
+    public static func crossbarNetwork(spec: NetworkSpec, parameters: Parameters<Float>, device: DeviceSpec,
+                                       law: (any DeviceLaw)? = nil, seed: UInt64) -> Network<CrossbarArray> {
+        Network(spec: spec, arrays: parameters.weights.enumerated().map { layer, w in
+            if let law { return CrossbarArray(spec: device, law: law, weights: w, seed: seed, layer: layer) }
+            return CrossbarArray(spec: device, weights: w, seed: seed, layer: layer)
+        }, biases: parameters.biases)
     }
 
     /// Trains `spec.epochs` epochs in `outDir`, resuming from its checkpoint if `resume` is set.
