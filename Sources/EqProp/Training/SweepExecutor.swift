@@ -1,0 +1,140 @@
+import Foundation
+import Yams
+
+public enum SweepExecutor {
+    public static let planName = "plan.json", resultsName = "results.jsonl"
+
+    public struct Summary: Sendable {
+        public var total: Int, skipped: Int, done: Int
+        public var failed: [String]
+        public var seconds: Double
+    }
+
+    public struct Status: Sendable { public var done: Int, total: Int, running: Int, etaSeconds: Double }
+
+    static func encodePlan(_ p: SweepPlan) -> Data {
+        let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys, .prettyPrinted]
+        return (try? enc.encode(p)) ?? Data()
+    }
+
+    public static func loadPlan(_ dir: String) throws -> SweepPlan {
+        let path = (dir as NSString).appendingPathComponent(planName)
+        guard let data = FileManager.default.contents(atPath: path) else { throw InputError("'\(dir)' holds no sweep (\(planName) missing)") }
+        do { return try JSONDecoder().decode(SweepPlan.self, from: data) } catch { throw InputError("\(path): not a valid sweep plan (\(error))") }
+    }
+
+    /// Finished records of a folder (lines that do not parse are skipped).
+    public static func records(_ dir: String) -> [SweepRecord] {
+        let path = (dir as NSString).appendingPathComponent(resultsName)
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return [] }
+        let dec = JSONDecoder()
+        return text.split(separator: "\n").compactMap { try? dec.decode(SweepRecord.self, from: Data($0.utf8)) }
+    }
+
+    public static func execute(plan: SweepPlan, outDir: String, resume: Bool, jobs: Int, shard: (Int, Int)? = nil,
+                               data preloaded: DataSet? = nil, status: ((Status) -> Void)? = nil) throws -> Summary {
+        guard jobs >= 1 else { throw InputError("--jobs must be ≥ 1 (got \(jobs))") }
+        try plan.validate()
+        let data = try preloaded ?? DataSet.load(plan.dataset)
+        let (base, _) = try plan.resolve([])
+        guard base.layers.first == data.train.features, base.layers.last == data.train.classes else {
+            throw InputError("model '\(base.name)' (\(base.layers.map(String.init).joined(separator: "-"))) does not fit data set '\(data.name)' (\(data.train.features) features, \(data.train.classes) classes)")
+        }
+        // Nothing is written before here.
+        let planPath = (outDir as NSString).appendingPathComponent(planName)
+        if FileManager.default.fileExists(atPath: planPath) {
+            guard resume else { throw InputError("'\(outDir)' already holds a sweep; add --resume to continue it, or choose another --out") }
+            let old = try loadPlan(outDir)
+            guard old == plan else { throw InputError("--resume: the sweep in '\(outDir)' has a different plan (\(planPath)); use the same options or another --out") }
+        } else {
+            try FileManager.default.createDirectory(atPath: outDir, withIntermediateDirectories: true)
+            try AtomicFile.write(String(decoding: encodePlan(plan), as: UTF8.self) + "\n", to: planPath)
+        }
+        let writer = try JSONLWriter(path: (outDir as NSString).appendingPathComponent(resultsName))
+        let finished = Set(records(outDir).map(\.key))
+        var all = plan.runs()
+        if let (k, n) = shard { all = SweepPlan.shard(all, k: k, of: n) }
+        let todo = all.filter { !finished.contains($0.key) }
+        // One BLAS thread per run: results must not depend on --jobs (OpenBLAS sums differ by thread count).
+        let blasBefore = BLASThreads.count
+        BLASThreads.set(1)
+        defer { BLASThreads.set(blasBefore) }
+        let lock = NSLock()
+        nonisolated(unsafe) var next = 0, done = 0, running = 0
+        nonisolated(unsafe) var failed: [String] = []
+        nonisolated(unsafe) var runSeconds: [Double] = []
+        nonisolated(unsafe) var firstError: Error? = nil
+        let t0 = Date()
+        let workers = min(jobs, max(todo.count, 1))
+        func report() {
+            let mean = runSeconds.isEmpty ? 0 : runSeconds.reduce(0, +) / Double(runSeconds.count)
+            let eta = mean * Double(todo.count - done) / Double(workers)
+            status?(Status(done: done, total: todo.count, running: running, etaSeconds: eta))
+        }
+        report()
+        _ = parallelMap(workers) { _ in
+            while true {
+                lock.lock()
+                if next >= todo.count || firstError != nil { lock.unlock(); return }
+                let run = todo[next]; next += 1; running += 1
+                report()
+                lock.unlock()
+                let result = Result { try SweepRunner.run(run, plan: plan, data: data) }
+                lock.lock()
+                running -= 1
+                switch result {
+                case .success(let rec):
+                    do { try writer.append(rec); done += 1; runSeconds.append(rec.seconds) } catch { firstError = error }
+                case .failure(let e):
+                    failed.append("\(run.key): \(e)")
+                    done += 1
+                }
+                report()
+                lock.unlock()
+            }
+        }
+        if let e = firstError { throw e }
+        return Summary(total: all.count, skipped: all.count - todo.count, done: todo.count - failed.count, failed: failed,
+                       seconds: Date().timeIntervalSince(t0))
+    }
+
+    // MARK: Merge
+
+    public struct MergeReport: Sendable {
+        public var runs: Int, present: Int
+        public var missing: [String]
+        public var duplicates: [String]
+        /// Duplicated runs whose metrics differ between copies.
+        public var conflicts: [String]
+    }
+
+    /// Merges shard folders (same plan) into `outDir`; reports missing and duplicated runs.
+    public static func merge(_ dirs: [String], into outDir: String) throws -> MergeReport {
+        guard !dirs.isEmpty else { throw InputError("sweep merge: give at least one sweep folder") }
+        let plan = try loadPlan(dirs[0])
+        for d in dirs.dropFirst() {
+            if try loadPlan(d) == plan { continue }
+            throw InputError("sweep merge: '\(d)' holds a different sweep than '\(dirs[0])' (their \(planName) differ)")
+        }
+        var byKey: [String: SweepRecord] = [:]
+        var dups: [String] = [], conflicts: [String] = []
+        for d in dirs {
+            for r in records(d) {
+                if let old = byKey[r.key] {
+                    dups.append(r.key)
+                    if old.metrics != r.metrics { conflicts.append(r.key) }
+                } else {
+                    byKey[r.key] = r
+                }
+            }
+        }
+        let runs = plan.runs()
+        let missing = runs.map(\.key).filter { byKey[$0] == nil }
+        try FileManager.default.createDirectory(atPath: outDir, withIntermediateDirectories: true)
+        try AtomicFile.write(String(decoding: encodePlan(plan), as: UTF8.self) + "\n", to: (outDir as NSString).appendingPathComponent(planName))
+        let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys]
+        let lines = byKey.values.sorted { $0.index < $1.index }.compactMap { try? enc.encode($0) }.map { String(decoding: $0, as: UTF8.self) + "\n" }
+        try AtomicFile.write(lines.joined(), to: (outDir as NSString).appendingPathComponent(resultsName))
+        return MergeReport(runs: runs.count, present: byKey.count, missing: missing, duplicates: dups, conflicts: conflicts)
+    }
+}

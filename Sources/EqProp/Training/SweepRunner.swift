@@ -1,0 +1,74 @@
+import Foundation
+import Yams
+
+/// One line of `results.jsonl`: the run, its full configuration, metrics and timing.
+public struct SweepRecord: Codable, Sendable {
+    public var key: String
+    public var index: Int
+    public var point: [String: String]
+    public var seed: Int
+    public var model: NetworkSpec
+    public var device: DeviceSpec?
+    public var metrics: [String: Double]
+    public var testErrorPerEpoch: [Double]
+    public var seconds: Double
+    public var finished: String
+    enum CodingKeys: String, CodingKey {
+        case key, index, point, seed, model, device, metrics, seconds, finished
+        case testErrorPerEpoch = "test_error_per_epoch"
+    }
+}
+
+/// Runs one sweep point: trains (accuracy) and/or probes the update fidelity, in memory.
+public enum SweepRunner {
+    public static func run(_ run: SweepPlan.Run, plan: SweepPlan, data: DataSet) throws -> SweepRecord {
+        let t0 = Date()
+        let (spec, device) = try plan.resolve(run.assignments)
+        let seed = UInt64(run.seed)
+        let options = TrainingOptions(algorithm: .ep, seed: seed, dataset: plan.dataset, trainSubset: plan.trainSubset,
+                                      testSubset: plan.testSubset, device: device)
+        var metrics: [String: Double] = [:]
+        var perEpoch: [Double] = []
+        var params = Parameters<Float>.initial(spec: spec, seed: seed)
+        if plan.measure != .fidelity {
+            func train<W: SynapticArray>(_ trainer: inout Trainer<W>) where W.Scalar == Float {
+                var trainErr = 0.0
+                for e in 0..<spec.epochs {
+                    trainErr = trainer.trainEpoch(e, epochs: spec.epochs)
+                    perEpoch.append(trainer.evaluate())
+                }
+                metrics["train_error"] = trainErr
+                metrics["test_error"] = perEpoch.last ?? trainer.evaluate()
+                params = trainer.net.parameters
+            }
+            if let d = device {
+                var t = try Trainer(net: TrainingRun.crossbarNetwork(spec: spec, parameters: params, device: d, seed: seed), options: options, data: data)
+                train(&t)
+            } else {
+                var t = try Trainer(idealNet: IdealNetwork<Float>(spec: spec, parameters: params), options: options, data: data)
+                train(&t)
+            }
+        }
+        if plan.measure != .accuracy {
+            var test = data.test
+            if let n = plan.testSubset { test = test.subset(Array(0..<min(n, test.count))) }
+            let f = FidelityRun.run(spec: spec, device: device, parameters: params, data: test, batches: plan.fidelityBatches, seed: seed)
+            metrics["cosine"] = f.meanCosine
+            metrics["relmse"] = f.layers.map(\.relmse.mean).reduce(0, +) / Double(max(f.layers.count, 1))
+            metrics["sign_agreement"] = f.layers.map(\.signAgreement.mean).reduce(0, +) / Double(max(f.layers.count, 1))
+            for l in f.layers {
+                metrics["cosine.\(l.layer)"] = l.cosine.mean
+                metrics["relmse.\(l.layer)"] = l.relmse.mean
+                metrics["sign_agreement.\(l.layer)"] = l.signAgreement.mean
+            }
+        }
+        let stamp = ISO8601DateFormatter().string(from: Date())
+        return SweepRecord(key: run.key, index: run.index, point: Dictionary(uniqueKeysWithValues: run.assignments.map { ($0.field, $0.value) }),
+                           seed: run.seed, model: spec, device: device, metrics: metrics, testErrorPerEpoch: perEpoch,
+                           seconds: Date().timeIntervalSince(t0), finished: stamp)
+    }
+}
+
+/// Runs a sweep into a folder: `plan.json` (the plan, checked on resume), `results.jsonl` (one
+/// line per finished run, appended and flushed as it finishes). A crash or `kill -9` loses only
+/// the runs in flight; a torn last line is cut off when the file is reopened.
