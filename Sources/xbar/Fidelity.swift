@@ -27,9 +27,6 @@ struct Fidelity: ParsableCommand {
     func run() throws {
         guard batches >= 1 else { throw InputError("--batches must be ≥ 1 (got \(batches))") }
         let spec = try modelOptions.resolve()
-        if spec.kind == .convolutional {
-            throw InputError("xbar fidelity supports the fully connected models; for P-conv use xbar gdu --model \(spec.name)")
-        }
         var dev: DeviceSpec? = nil
         if let d = device { dev = try DeviceOverrides.resolve(d) } else { try DeviceOverrides.rejectUnused() }
         if ablate && dev == nil { throw InputError("--ablate needs --device NAME") }

@@ -23,14 +23,14 @@ import Testing
 
     /// A net whose pre-activations sit mostly inside (0, 1), so the hard sigmoid passes gradients
     /// (weights halved, biases +0.3: 77 %, 100 %, 100 % of the units active at the fixed point).
-    static func smallNet(_ spec: NetworkSpec, seed: UInt64 = 3) -> ConvNet<Double> {
+    static func smallNet(_ spec: NetworkSpec, seed: UInt64 = 3) -> IdealConvNet<Double> {
         var p = Parameters<Double>.initial(spec: spec, seed: seed)
         for i in p.weights.indices { p.weights[i].storage = p.weights[i].storage.map { $0 * 0.5 } }
         for i in p.biases.indices { p.biases[i] = p.biases[i].map { 0.3 + $0 } }
         return ConvNet(spec: spec, parameters: p)
     }
 
-    static func loss(_ net: ConvNet<Double>, _ ctx: ConvNet<Double>.Context) -> Double {
+    static func loss(_ net: IdealConvNet<Double>, _ ctx: IdealConvNet<Double>.Context) -> Double {
         let s = net.freePhase(ctx)
         return zip(s.last!.storage, ctx.y.storage).reduce(0) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) } / (2 * Double(ctx.batch))
     }
@@ -69,7 +69,7 @@ import Testing
             var fd = [Double](repeating: 0, count: net.weights[i].count)
             for j in fd.indices {
                 var a = net, b = net
-                a.weights[i].storage[j] += eps; b.weights[i].storage[j] -= eps
+                a.arrays[i].weights.storage[j] += eps; b.arrays[i].weights.storage[j] -= eps
                 fd[j] = (Self.loss(a, a.context(x: x, y: y)) - Self.loss(b, b.context(x: x, y: y))) / (2 * eps)
             }
             let an = g.weights[i].storage
@@ -99,7 +99,7 @@ import Testing
         let ctx = net.context(x: x, y: y)
         let g = net.bptt(ctx, record: 4)
         let eps = 1e-6
-        func lossFrom(_ s: ConvNet<Double>.State, steps: Int) -> Double {
+        func lossFrom(_ s: IdealConvNet<Double>.State, steps: Int) -> Double {
             let f = net.run(ctx, from: s, steps: steps)
             return zip(f.last!.storage, y.storage).reduce(0) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) } / (2 * Double(ctx.batch))
         }
@@ -129,7 +129,7 @@ import Testing
                 var fd = [Double](repeating: 0, count: net.weights[i].count)
                 for j in stride(from: 0, to: fd.count, by: 3) {
                     var a = net, c = net
-                    a.weights[i].storage[j] += eps; c.weights[i].storage[j] -= eps
+                    a.arrays[i].weights.storage[j] += eps; c.arrays[i].weights.storage[j] -= eps
                     let la = lossFrom(a.step(sPrev, a.context(x: x, y: y)), steps: t), lc = lossFrom(c.step(sPrev, c.context(x: x, y: y)), steps: t)
                     fd[j] = (la - lc) / (2 * eps)
                 }

@@ -12,49 +12,61 @@
 /// Φ = s_oᵀW_o s_m + b_o·s_o + Σ_l s_l • P(W_l ∗ in_l + b_l), so every s ← σ(∂Φ/∂s) and
 /// ∂Φ/∂W_l = P⁻¹_{idx_l}(s_l)ᵀ · im2col(in_l): the correlation of the layer below with the unpooled
 /// layer above (seed §2.4). P_1 does not depend on the state: it is computed once per batch.
-public struct ConvNet<T: EPScalar>: Sendable {
+///
+/// Every weight matrix is a synaptic array: a conv kernel (C_out × k²·C_in) is read with the im2col
+/// rows of the whole batch, (B·positions) × k²·C_in, forward for the convolution and transposed for
+/// the transposed convolution, and its EP update is the local outer product of the unpooled upper
+/// map with the im2col of the lower one — so P-conv runs on ideal weights and on crossbars alike.
+public struct ConvNet<W: SynapticArray> {
+    public typealias T = W.Scalar
     public let spec: NetworkSpec
     public let geometry: ConvGeometry
     /// Conv kernels W_1 … W_m, then the classifier W_o (`geometry.weightShapes`).
-    public var weights: [Matrix<T>]
+    public var arrays: [W]
     /// Per-channel biases b_1 … b_m, then b_o.
     public var biases: [[T]]
 
-    public init(spec: NetworkSpec, parameters p: Parameters<T>) {
+    public init(spec: NetworkSpec, arrays: [W], biases: [[T]]) {
         self.spec = spec
         geometry = spec.convGeometry!
-        weights = p.weights; biases = p.biases
-        for (w, s) in zip(weights, geometry.weightShapes) { precondition(w.rows == s.rows && w.cols == s.cols, "conv weight shape") }
+        self.arrays = arrays; self.biases = biases
+        for (a, s) in zip(arrays, geometry.weightShapes) { precondition(a.outputs == s.rows && a.inputs == s.cols, "conv weight shape") }
     }
 
-    public var parameters: Parameters<T> { Parameters(weights: weights, biases: biases) }
     var m: Int { geometry.convLayers }
 
     /// States s_1 … s_m, s_o (B × units).
     public typealias State = [Matrix<T>]
 
-    /// What does not change during a batch: the data, its im2col and the pooled first conv layer.
-    public struct Context: Sendable {
+    /// What does not change during a batch: the data, its im2col and, when reads are exact, the
+    /// pooled first conv layer (it does not depend on the state; noisy reads redo it every step).
+    public struct Context {
         public let x: Matrix<T>, y: Matrix<T>
         let xCols: Matrix<T>
-        let p1: Matrix<T>, idx1: [Int32]
+        let first: (pooled: Matrix<T>, indices: [Int32])?
+        /// The read lane of every array (`SynapticArray.prepareLanes`).
+        public var lane = 0
         public var batch: Int { x.rows }
     }
 
-    public func context(x: Matrix<T>, y: Matrix<T>) -> Context {
+    public func context(x: Matrix<T>, y: Matrix<T>) -> Context { context(x: x, y: y, lane: 0, neuronNoise: nil) }
+
+    /// P-conv has no neuron-noise model: `neuronNoise` is ignored (the spec validation rejects it).
+    public func context(x: Matrix<T>, y: Matrix<T>, lane: Int, neuronNoise: NeuronNoise?) -> Context {
         let g = geometry
         let cols = ConvOps.im2col(x, side: g.image, channels: g.channels[0], kernel: g.kernel)
-        let (p1, idx1) = convPool(cols, layer: 1, batch: x.rows)
-        return Context(x: x, y: y, xCols: cols, p1: p1, idx1: idx1)
+        var ctx = Context(x: x, y: y, xCols: cols, first: nil, lane: lane)
+        if arrays.allSatisfy(\.readsAreExact) { ctx = Context(x: x, y: y, xCols: cols, first: convPool(cols, layer: 1, ctx), lane: lane) }
+        return ctx
     }
 
     public func zeroState(batch: Int) -> State { (1...(m + 1)).map { Matrix(rows: batch, cols: geometry.units($0)) } }
 
     /// pool(W_l ∗ in_l + b_l) from the input's im2col.
-    func convPool(_ cols: Matrix<T>, layer l: Int, batch: Int) -> (Matrix<T>, [Int32]) {
-        let g = geometry, o = g.convSide(l), c = g.channels[l]
+    func convPool(_ cols: Matrix<T>, layer l: Int, _ ctx: Context) -> (Matrix<T>, [Int32]) {
+        let g = geometry, o = g.convSide(l), c = g.channels[l], batch = ctx.batch
         var z = Matrix<T>(rows: cols.rows, cols: c)
-        gemm(cols, weights[l - 1], transposeB: true, into: &z)
+        arrays[l - 1].multiply(cols, into: &z, accumulate: false, lane: ctx.lane)
         let b = biases[l - 1]
         z.storage.withUnsafeMutableBufferPointer { p in for i in 0..<p.count { p[i] += b[i % c] } }
         return ConvOps.maxPool(z.reshaped(rows: batch, cols: o * o * c), side: o, channels: c, pool: g.pool)
@@ -75,11 +87,12 @@ public struct ConvNet<T: EPScalar>: Sendable {
     }
 
     func forward(_ s: State, _ ctx: Context) -> Forward {
-        var f = Forward(cols: [ctx.xCols], pooled: [ctx.p1], idx: [ctx.idx1])
+        let (p1, idx1) = ctx.first ?? convPool(ctx.xCols, layer: 1, ctx)
+        var f = Forward(cols: [ctx.xCols], pooled: [p1], idx: [idx1])
         if m >= 2 {
             for l in 2...m {
                 let cols = inputCols(s, ctx, layer: l)
-                let (p, i) = convPool(cols, layer: l, batch: ctx.batch)
+                let (p, i) = convPool(cols, layer: l, ctx)
                 f.cols.append(cols); f.pooled.append(p); f.idx.append(i)
             }
         }
@@ -87,11 +100,11 @@ public struct ConvNet<T: EPScalar>: Sendable {
     }
 
     /// W ⊛ᵀ P⁻¹(v): the transposed convolution of layer l's kernel applied to the unpooled v.
-    func transposedConv(_ v: Matrix<T>, layer l: Int, indices: [Int32]) -> Matrix<T> {
+    func transposedConv(_ v: Matrix<T>, layer l: Int, indices: [Int32], _ ctx: Context) -> Matrix<T> {
         let g = geometry, o = g.convSide(l), c = g.channels[l], batch = v.rows
         let u = ConvOps.unpool(v, indices: indices, unpooledCount: o * o * c).reshaped(rows: batch * o * o, cols: c)
-        var cols = Matrix<T>(rows: batch * o * o, cols: weights[l - 1].cols)
-        gemm(u, weights[l - 1], into: &cols)
+        var cols = Matrix<T>(rows: batch * o * o, cols: arrays[l - 1].inputs)
+        arrays[l - 1].multiplyTransposed(u, into: &cols, accumulate: false, lane: ctx.lane)
         return ConvOps.col2im(cols, batch: batch, side: g.side(l - 1), channels: g.channels[l - 1], kernel: g.kernel)
     }
 
@@ -102,14 +115,14 @@ public struct ConvNet<T: EPScalar>: Sendable {
         for l in 1...m {
             var al = f.pooled[l - 1]
             if l < m {
-                Elementwise.axpy(1, transposedConv(s[l], layer: l + 1, indices: f.idx[l]), &al)
+                Elementwise.axpy(1, transposedConv(s[l], layer: l + 1, indices: f.idx[l], ctx), &al)
             } else {
-                gemm(s[m], weights[m], into: &al, beta: 1)        // W_oᵀ s_o, batch-major
+                arrays[m].multiplyTransposed(s[m], into: &al, accumulate: true, lane: ctx.lane)   // W_oᵀ s_o, batch-major
             }
             a.append(al)
         }
         var ao = Matrix<T>(rows: ctx.batch, cols: geometry.classes)
-        gemm(s[m - 1], weights[m], transposeB: true, into: &ao)
+        arrays[m].multiply(s[m - 1], into: &ao, accumulate: false, lane: ctx.lane)
         let bo = biases[m]
         ao.storage.withUnsafeMutableBufferPointer { p in for i in 0..<p.count { p[i] += bo[i % bo.count] } }
         a.append(ao)
@@ -118,8 +131,10 @@ public struct ConvNet<T: EPScalar>: Sendable {
 
     @inline(__always) static func hardSigmoid(_ v: T) -> T { Swift.min(Swift.max(v, 0), 1) }
 
-    /// One step; `nudge` = β adds β(y − s_o) to the output (0 in the free phase).
+    /// One step; `nudge` = β adds β(y − s_o) to the output (0 in the free phase). Reads happen at
+    /// the arrays' current simulated time; then one step of simulated time passes.
     public func step(_ s: State, _ ctx: Context, nudge beta: T = 0) -> State {
+        defer { for a in arrays { a.clockTick(.step, lane: ctx.lane) } }
         let (a, _) = preActivations(s, ctx)
         var out = a.map { m in Matrix(rows: m.rows, cols: m.cols, storage: m.storage.map(Self.hardSigmoid)) }
         if beta != 0 {
@@ -137,200 +152,39 @@ public struct ConvNet<T: EPScalar>: Sendable {
 
     public func freePhase(_ ctx: Context) -> State { run(ctx, from: zeroState(batch: ctx.batch), steps: spec.T) }
 
-    public static func predictions(_ s: State) -> [Int] {
-        let o = s.last!
-        return (0..<o.rows).map { r in (0..<o.cols).max { o[r, $0] < o[r, $1] }! }
-    }
+    public static func predictions(_ s: State) -> [Int] { Dynamics.predictions(s) }
 
     // MARK: EP
 
-    /// ∂Φ/∂θ at state s: [∂Φ/∂W_1 … ∂Φ/∂W_m, ∂Φ/∂W_o] and the bias derivatives, summed over the batch.
-    public func phiGradient(_ s: State, _ ctx: Context) -> (weights: [Matrix<T>], biases: [[T]]) {
+    /// The activities of ∂Φ/∂θ at state s: per weight matrix (post, pre) with ∂Φ/∂W = postᵀ·pre —
+    /// (P⁻¹_{idx_l}(s_l), im2col(in_l)) for conv layer l, (s_o, s_m) for the classifier — and the bias
+    /// derivatives, summed over the batch. The pooling indices are those of a read at state s.
+    func activities(_ s: State, _ ctx: Context) -> (terms: [(post: Matrix<T>, pre: Matrix<T>)], biases: [[T]]) {
         let f = forward(s, ctx)
         let g = geometry
-        var dw: [Matrix<T>] = [], db: [[T]] = []
+        var terms: [(post: Matrix<T>, pre: Matrix<T>)] = [], db: [[T]] = []
         for l in 1...m {
             let o = g.convSide(l), c = g.channels[l]
             let u = ConvOps.unpool(s[l - 1], indices: f.idx[l - 1], unpooledCount: o * o * c).reshaped(rows: ctx.batch * o * o, cols: c)
-            var w = Matrix<T>(rows: c, cols: weights[l - 1].cols)
-            gemm(u, transposeA: true, f.cols[l - 1], into: &w)
-            dw.append(w)
+            terms.append((u, f.cols[l - 1]))
             db.append(ConvOps.channelSums(s[l - 1], channels: c))
         }
-        var wo = Matrix<T>(rows: g.classes, cols: g.units(m))
-        gemm(s[m], transposeA: true, s[m - 1], into: &wo)
-        dw.append(wo)
+        terms.append((s[m], s[m - 1]))
         db.append(s[m].columnSums())
+        return (terms, db)
+    }
+
+    /// ∂Φ/∂θ at state s: [∂Φ/∂W_1 … ∂Φ/∂W_m, ∂Φ/∂W_o] and the bias derivatives, summed over the batch.
+    public func phiGradient(_ s: State, _ ctx: Context) -> (weights: [Matrix<T>], biases: [[T]]) {
+        let (terms, db) = activities(s, ctx)
+        let dw = terms.map { t in
+            var w = Matrix<T>(rows: t.post.cols, cols: t.pre.cols)
+            gemm(t.post, transposeA: true, t.pre, into: &w)
+            return w
+        }
         return (dw, db)
     }
-
-    /// The EP update (already divided by the nudging divisor and the batch size) from the two
-    /// states that end the phases: plus (s^{+β}) and minus (s* or s^{−β}).
-    /// `batchSize` is that of the whole mini-batch when `ctx` holds one chunk of it.
-    public func epUpdate(plus: State, minus: State, _ ctx: Context, divisor: T, batchSize: Int? = nil) -> (weights: [Matrix<T>], biases: [[T]]) {
-        var (w, b) = phiGradient(plus, ctx)
-        let (wm, bm) = phiGradient(minus, ctx)
-        let scale = 1 / (divisor * T(batchSize ?? ctx.batch))
-        for i in w.indices {
-            for j in 0..<w[i].count { w[i].storage[j] = (w[i].storage[j] - wm[i].storage[j]) * scale }
-            for j in b[i].indices { b[i][j] = (b[i][j] - bm[i][j]) * scale }
-        }
-        return (w, b)
-    }
-
-    /// Plain SGD ascent along an EP update (or descent along a gradient with negative rates).
-    public mutating func apply(weights dw: [Matrix<T>], biases db: [[T]], scale: T = 1) {
-        for i in weights.indices {
-            let lr = T(spec.learningRates[i]) * scale
-            Elementwise.axpy(lr, dw[i], &weights[i])
-            for j in biases[i].indices { biases[i][j] += lr * db[i][j] }
-        }
-    }
-
-    // MARK: BPTT
-
-    /// Gradients of L = (1/2B)Σ‖s_o(T) − y‖² by backpropagation through the last `window` steps of
-    /// the free phase, with per-step partials (t = 0 is the last step) for the last `record` steps.
-    public struct Gradients: Sendable {
-        public var weights: [Matrix<T>]
-        public var biases: [[T]]
-        /// ∂L/∂θ_{T−t} per step t < record (weights only).
-        public var perStepWeights: [[Matrix<T>]]
-        /// ∂L/∂s_{T−t} per step t < record, per state layer (summed over the batch).
-        public var perStepNeurons: [[[T]]]
-        public var final: State
-        public var loss: T
-    }
-
-    public func bptt(_ ctx: Context, window: Int? = nil, record: Int = 0) -> Gradients {
-        let T_ = spec.T
-        let w = Swift.min(window ?? T_, T_)
-        // Forward: states s_{T−w} … s_T (the first T − w steps keep no history).
-        var s = run(ctx, from: zeroState(batch: ctx.batch), steps: T_ - w)
-        var traj = [s]
-        for _ in 0..<w { s = step(s, ctx); traj.append(s) }
-        let final = s
-        let B = T(ctx.batch)
-        var lam = zeroState(batch: ctx.batch)
-        var loss: T = 0
-        for i in 0..<final[m].count {
-            let d = final[m].storage[i] - ctx.y.storage[i]
-            lam[m].storage[i] = d / B
-            loss += d * d / (2 * B)
-        }
-        var gw = weights.map { Matrix<T>(rows: $0.rows, cols: $0.cols) }
-        var gb = biases.map { [T](repeating: 0, count: $0.count) }
-        var perW: [[Matrix<T>]] = [], perS: [[[T]]] = []
-        for t in 0..<w {
-            if t < record { perS.append(lam.map { $0.columnSums() }) }
-            let (lamPrev, stepW, stepB) = adjoint(traj[w - 1 - t], ctx, lam)
-            for i in gw.indices {
-                Elementwise.axpy(1, stepW[i], &gw[i])
-                for j in gb[i].indices { gb[i][j] += stepB[i][j] }
-            }
-            if t < record { perW.append(stepW) }
-            lam = lamPrev
-        }
-        return Gradients(weights: gw, biases: gb, perStepWeights: perW, perStepNeurons: perS, final: final, loss: loss)
-    }
-
-    /// The adjoint of one step from state s: given λ = ∂L/∂s' of the step's output, returns ∂L/∂s
-    /// and the step's parameter gradients.
-    func adjoint(_ s: State, _ ctx: Context, _ lam: State) -> (State, [Matrix<T>], [[T]]) {
-        let (a, f) = preActivations(s, ctx)
-        let g = geometry, batch = ctx.batch
-        // δ = λ ⊙ σ′(a), σ′ = 1 on (0, 1) for the hard sigmoid.
-        var delta = lam
-        for l in 0...m { for i in 0..<delta[l].count where !(a[l].storage[i] > 0 && a[l].storage[i] < 1) { delta[l].storage[i] = 0 } }
-        var out = zeroState(batch: batch)
-        var gw = weights.map { Matrix<T>(rows: $0.rows, cols: $0.cols) }
-        var gb: [[T]] = []
-        // Output: a_o = s_m W_oᵀ + b_o.
-        gemm(delta[m], weights[m], into: &out[m - 1], beta: 1)
-        gemm(delta[m], transposeA: true, s[m - 1], into: &gw[m], beta: 1)
-        // Last conv map's feedback W_oᵀ s_o.
-        gemm(delta[m - 1], weights[m], transposeB: true, into: &out[m], beta: 1)
-        gemm(s[m], transposeA: true, delta[m - 1], into: &gw[m], beta: 1)
-        for l in 1...m {
-            let o = g.convSide(l), c = g.channels[l]
-            // Pooled conv term P(W_l ∗ in_l + b_l): through the selected positions.
-            let ud = ConvOps.unpool(delta[l - 1], indices: f.idx[l - 1], unpooledCount: o * o * c).reshaped(rows: batch * o * o, cols: c)
-            gemm(ud, transposeA: true, f.cols[l - 1], into: &gw[l - 1], beta: 1)
-            gb.append(ConvOps.channelSums(delta[l - 1], channels: c))
-            if l >= 2 {
-                var cols = Matrix<T>(rows: batch * o * o, cols: weights[l - 1].cols)
-                gemm(ud, weights[l - 1], into: &cols)
-                Elementwise.axpy(1, ConvOps.col2im(cols, batch: batch, side: g.side(l - 1), channels: g.channels[l - 1], kernel: g.kernel), &out[l - 2])
-            }
-            // Feedback W_{l+1} ⊛ᵀ P⁻¹(s_{l+1}) into a_l (l < m): linear in s_{l+1} and in W_{l+1}.
-            if l < m {
-                let o2 = g.convSide(l + 1), c2 = g.channels[l + 1]
-                let dCols = ConvOps.im2col(delta[l - 1], side: g.side(l), channels: c, kernel: g.kernel)
-                var du = Matrix<T>(rows: batch * o2 * o2, cols: c2)
-                gemm(dCols, weights[l], transposeB: true, into: &du)
-                Elementwise.axpy(1, ConvOps.gather(du.reshaped(rows: batch, cols: o2 * o2 * c2), indices: f.idx[l], pooledCount: g.units(l + 1)), &out[l])
-                let u = ConvOps.unpool(s[l], indices: f.idx[l], unpooledCount: o2 * o2 * c2).reshaped(rows: batch * o2 * o2, cols: c2)
-                gemm(u, transposeA: true, dCols, into: &gw[l], beta: 1)
-            }
-        }
-        gb.append(delta[m].columnSums())
-        return (out, gw, gb)
-    }
-
-    // MARK: GDU
-
-    /// The GDU check on one batch: per-step EP updates of the nudged phase against the BPTT
-    /// partials, per state layer (neurons, summed over the batch) and per weight.
-    public func gdu(_ ctx: Context) -> GDU.Report {
-        let K = spec.K
-        let bp = bptt(ctx, window: spec.T, record: K)
-        let sStar = bp.final
-        let beta = T(spec.beta)
-        let symmetric = spec.nudging == .symmetric
-        let divisor = symmetric ? 2 * beta : beta
-        func trajectory(_ b: T) -> [State] {
-            var tr = [sStar]
-            for _ in 0..<K { tr.append(step(tr.last!, ctx, nudge: b)) }
-            return tr
-        }
-        let plus = trajectory(beta)
-        let minus = symmetric ? trajectory(-beta) : [State](repeating: sStar, count: K + 1)
-        let sPrev = run(ctx, from: zeroState(batch: ctx.batch), steps: spec.T - 1)
-        var residual = 0.0
-        for l in 0...m { for i in 0..<sStar[l].count { residual = Swift.max(residual, abs(Double(sStar[l].storage[i] - sPrev[l].storage[i]))) } }
-        let B = Double(ctx.batch)
-        var layers: [GDU.LayerSeries] = []
-        func series(_ name: String, _ kind: String, ep: [[Double]], ref: [[Double]]) -> GDU.LayerSeries {
-            let rel: [Double?] = zip(ep, ref).map { e, r in
-                let nr = r.reduce(0) { $0 + $1 * $1 }.squareRoot()
-                return nr == 0 ? nil : zip(e, r).reduce(0) { $0 + ($1.0 + $1.1) * ($1.0 + $1.1) }.squareRoot() / nr
-            }
-            let negRef = ref.map { $0.map { -$0 } }
-            return GDU.LayerSeries(layer: name, kind: kind, ep: ep, bptt: negRef, agreement: Agreement(series: ep, reference: negRef),
-                                   perStepRelativeError: rel, perStepNormEP: ep.map { $0.reduce(0) { $0 + $1 * $1 }.squareRoot() })
-        }
-        for l in 0...m {
-            var ep: [[Double]] = []
-            for t in 0..<K {
-                let dp = zip(plus[t + 1][l].storage, plus[t][l].storage).map { Double($0 - $1) }
-                let dm = zip(minus[t + 1][l].storage, minus[t][l].storage).map { Double($0 - $1) }
-                let n = geometry.units(l + 1)
-                var v = [Double](repeating: 0, count: n)
-                for i in 0..<dp.count { v[i % n] += (dp[i] - dm[i]) / (Double(divisor) * B) }
-                ep.append(v)
-            }
-            layers.append(series("s\(l + 1)", "neurons", ep: ep, ref: bp.perStepNeurons.map { $0[l].map(Double.init) }))
-        }
-        let names = (1...m).map { "W\($0 - 1)\($0)" } + ["W\(m)\(m + 1)"]
-        let phiPlus = plus.map { phiGradient($0, ctx).weights }, phiMinus = minus.map { phiGradient($0, ctx).weights }
-        for i in 0...m {
-            var ep: [[Double]] = []
-            for t in 0..<K {
-                let a = phiPlus[t + 1][i].storage, b = phiPlus[t][i].storage, c = phiMinus[t + 1][i].storage, d = phiMinus[t][i].storage
-                ep.append((0..<a.count).map { Double((a[$0] - b[$0]) - (c[$0] - d[$0])) / (Double(divisor) * B) })
-            }
-            layers.append(series(names[i], "weights", ep: ep, ref: bp.perStepWeights.map { $0[i].storage.map(Double.init) }))
-        }
-        return GDU.Report(layers: layers, loss: Double(bp.loss), freePhaseResidual: residual)
-    }
 }
+
+extension ConvNet: Sendable where W: Sendable {}
+extension ConvNet.Context: Sendable {}

@@ -15,14 +15,6 @@ public enum FidelityProbe {
         enum CodingKeys: String, CodingKey { case layer, cosine, relmse, signAgreement = "sign_agreement" }
     }
 
-    /// −lr_c·∇W_c for every connection, in Double, on the weights `net` holds.
-    public static func reference<W: SynapticArray>(_ net: Network<W>, x: Matrix<Float>, y: Matrix<Float>) -> [[Double]] where W.Scalar == Float {
-        let spec = net.spec
-        let ideal = IdealNetwork<Double>(spec: spec, parameters: net.parameters.converted())
-        let res = BPTT.run(ideal, Dynamics.context(ideal, x: x.converted(), y: y.converted()), window: spec.K)
-        return res.total.weights.enumerated().map { ci, g in g.storage.map { -spec.learningRates[ci] * $0 } }
-    }
-
     /// Compares realized changes with the reference, per weight matrix.
     public static func compare(spec: NetworkSpec, before: [Matrix<Float>], after: [Matrix<Float>], reference: [[Double]]) -> [Layer] {
         spec.connections.enumerated().map { ci, c in

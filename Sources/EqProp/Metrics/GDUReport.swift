@@ -97,10 +97,10 @@ extension GDU {
         if spec.kind == .convolutional {
             switch precision {
             case .double:
-                let net = ConvNet<Double>(spec: spec, parameters: parameters)
+                let net = IdealConvNet<Double>(spec: spec, parameters: parameters)
                 return net.gdu(net.context(x: x, y: y))
             case .float:
-                let net = ConvNet<Float>(spec: spec, parameters: parameters.converted())
+                let net = IdealConvNet<Float>(spec: spec, parameters: parameters.converted())
                 return net.gdu(net.context(x: x.converted(), y: y.converted()))
             }
         }

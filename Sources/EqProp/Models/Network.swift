@@ -24,9 +24,6 @@ public struct Network<W: SynapticArray> {
 
     /// Number of state layers L (hidden layers + output).
     public var depth: Int { spec.layers.count - 1 }
-
-    /// Exact weights of every connection (what BPTT and the fidelity metrics use).
-    public var weights: [Matrix<T>] { arrays.map(\.weights) }
 }
 
 /// Initial parameters: PyTorch's `nn.Linear` default, W and b ~ U(±1/√fan_in), drawn in Double from
@@ -59,11 +56,6 @@ public struct Parameters<T: EPScalar>: Equatable, Sendable {
     public func converted<U: EPScalar>(to: U.Type = U.self) -> Parameters<U> {
         Parameters<U>(weights: weights.map { $0.converted() }, biases: biases.map { $0.map { U($0) } })
     }
-}
-
-extension Network {
-    /// All parameters as the arrays hold them now.
-    public var parameters: Parameters<T> { Parameters(weights: weights, biases: biases) }
 }
 
 extension Network where W: WritableArray {

@@ -41,6 +41,11 @@ public protocol SynapticArray<Scalar> {
     /// A training epoch starts: arrays with random streams re-derive them from (seed, layer, epoch),
     /// so a run resumed at an epoch boundary continues with the same numbers.
     func beginEpoch(_ epoch: Int)
+    /// State to checkpoint beyond the weights (device conductances, write noise); empty when the
+    /// weights say everything.
+    var state: [String: [Float]] { get }
+    /// Restores `state` from a checkpoint.
+    func restore(_ state: [String: [Float]]) throws
 }
 
 public enum ClockEvent: Sendable { case step, phaseGap }
@@ -64,6 +69,8 @@ extension SynapticArray {
     public func clockTick(_ event: ClockEvent, lane: Int) {}
     public func prepareLanes(_ count: Int) {}
     public func beginEpoch(_ epoch: Int) {}
+    public var state: [String: [Float]] { [:] }
+    public func restore(_ state: [String: [Float]]) throws {}
 }
 
 /// Arrays whose weights can be set directly (ideal weights): used by BPTT training and by finite

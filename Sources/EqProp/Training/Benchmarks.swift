@@ -100,7 +100,7 @@ public enum Benchmarks {
         let data = DataSet.synthetic(features: g.image * g.image * g.channels[0], train: spec.batchSize * batches, test: 10, seed: 1)
         var options = TrainingOptions(algorithm: algorithm, seed: 1, dataset: "synthetic")
         options.evalBatchSize = 10
-        var trainer = try ConvTrainer(net: ConvNet<Float>(spec: spec, parameters: .initial(spec: spec, seed: 1)), options: options, data: data)
+        var trainer = try Trainer(idealNet: IdealConvNet<Float>(spec: spec, parameters: .initial(spec: spec, seed: 1)), options: options, data: data)
         var rates: [Double] = []
         for r in 0..<repeats {
             let t0 = DispatchTime.now().uptimeNanoseconds
@@ -132,7 +132,7 @@ public enum Benchmarks {
         return time(&trainer, repeats: repeats, samples: data.train.count)
     }
 
-    static func time<W: SynapticArray>(_ trainer: inout Trainer<W>, repeats: Int, samples: Int) -> Throughput where W.Scalar == Float {
+    static func time<M: EPModel>(_ trainer: inout Trainer<M>, repeats: Int, samples: Int) -> Throughput where M.Array.Scalar == Float {
         _ = trainer.trainEpoch(0)   // warm-up
         trainer.timing = .init()
         var rates: [Double] = []

@@ -25,22 +25,33 @@ public enum FidelityRun {
         public var meanCosine: Double { layers.map(\.cosine.mean).reduce(0, +) / Double(max(layers.count, 1)) }
     }
 
-    /// Runs `batches` EP steps from `parameters` on the first batches of a seeded order of `data`.
+    /// Runs `batches` EP steps from `parameters` on the first batches of a seeded order of `data`, on
+    /// the model of `spec` (fully connected or P-conv) with ideal weights or on crossbars of `device`.
     public static func run(spec: NetworkSpec, device: DeviceSpec?, parameters: Parameters<Float>, data: LabeledImages,
                            batches: Int, seed: UInt64, variant: String = "as configured") -> Result {
+        let conv = spec.kind == .convolutional
         if let d = device {
-            var net = TrainingRun.crossbarNetwork(spec: spec, parameters: parameters, device: d, seed: seed)
-            for a in net.arrays { a.beginEpoch(0) }
+            let arrays = TrainingRun.crossbarArrays(parameters, device: d, seed: seed)
+            for a in arrays { a.beginEpoch(0) }
+            if conv {
+                var net = ConvNet(spec: spec, arrays: arrays, biases: parameters.biases)
+                return probe(&net, data: data, batches: batches, seed: seed, variant: variant, device: d.name)
+            }
+            var net = Network(spec: spec, arrays: arrays, biases: parameters.biases)
             return probe(&net, data: data, batches: batches, seed: seed, variant: variant, device: d.name)
+        }
+        if conv {
+            var net = IdealConvNet<Float>(spec: spec, parameters: parameters)
+            return probe(&net, data: data, batches: batches, seed: seed, variant: variant, device: "none (software)")
         }
         var net = IdealNetwork<Float>(spec: spec, parameters: parameters)
         return probe(&net, data: data, batches: batches, seed: seed, variant: variant, device: "none (software)")
     }
 
-    /// Runs `batches` EP steps on `net` (any arrays), each probed against the exact gradient step on
-    /// the weights the arrays held, on the first batches of a seeded order of `data`.
-    public static func probe<W: SynapticArray>(_ net: inout Network<W>, data: LabeledImages, batches: Int, seed: UInt64,
-                                               variant: String = "as configured", device: String) -> Result where W.Scalar == Float {
+    /// Runs `batches` EP steps on `net` (any model, any arrays), each probed against the exact
+    /// gradient step on the weights the arrays held, on the first batches of a seeded order of `data`.
+    public static func probe<M: EPModel>(_ net: inout M, data: LabeledImages, batches: Int, seed: UInt64,
+                                         variant: String = "as configured", device: String) -> Result where M.Array.Scalar == Float {
         let spec = net.spec
         let batcher = Batcher(data, batchSize: spec.batchSize)
         let order = batcher.order(epoch: 0, seed: seed)
@@ -49,10 +60,9 @@ public enum FidelityRun {
             let idx = order[(b * spec.batchSize)..<min((b + 1) * spec.batchSize, order.count)]
             let (x, y, _) = batcher.batch(idx, as: Float.self)
             let before = net.weights
-            let reference = FidelityProbe.reference(net, x: x, y: y)
-            let ctx = Dynamics.context(net, x: x, y: y)
-            let phases = EquilibriumPropagation.phases(net, ctx)
-            EquilibriumPropagation.apply(phases, to: &net, context: ctx)
+            let reference = net.referenceStep(x: x, y: y)
+            let ctx = net.context(x: x, y: y, lane: 0, neuronNoise: nil)
+            net.applyEP([(ctx, net.phases(ctx, sign: 1))], batchSize: x.rows)
             per.append(FidelityProbe.compare(spec: spec, before: before, after: net.weights, reference: reference))
         }
         let layers = spec.connections.indices.map { ci in

@@ -254,9 +254,6 @@ public struct SweepPlan: Codable, Equatable, Sendable {
         }
         for axis in vary where axis.values.isEmpty { throw InputError("--vary \(axis.field): empty value list") }
         // Every value of every axis, and both ends of every range, alone on the base configuration.
-        if try resolve([]).0.kind == .convolutional {
-            throw InputError("sweeps support the fully connected models (P-conv: use xbar train or scripts/reproduce-table1)")
-        }
         for axis in vary { for v in axis.values { _ = try resolve([(axis.field, v)]) } }
         for r in ranges { for v in [r.lo, r.hi] { _ = try resolve([(r.field, String(format: "%.6g", v))]) } }
         // Then every combination (fields can constrain each other).

@@ -83,7 +83,6 @@ public struct Progress: Sendable {
     public var elapsed: Double
 }
 
-/// SGD training of a network on one data set with EP or BPTT.
 /// The running train error of an epoch and its progress reports (at most one per second).
 struct EpochMeter {
     let epoch: Int, epochs: Int
@@ -108,8 +107,27 @@ struct EpochMeter {
     }
 }
 
-/// What both trainers do with the data: the subsets and the test error.
+/// What training does with the data: the shape check, the subsets and the test error.
 enum TrainingData {
+    /// Throws unless the data's images and classes fit the model's input and output.
+    static func check(_ spec: NetworkSpec, fits data: DataSet) throws {
+        if let g = spec.convGeometry {
+            guard data.train.features == g.image * g.image * g.channels[0] else {
+                throw InputError("model '\(spec.name)' expects \(g.channels[0])×\(g.image)×\(g.image) images but data set '\(data.name)' has \(data.train.rows)×\(data.train.cols)")
+            }
+            guard data.train.classes == g.classes else {
+                throw InputError("model '\(spec.name)' has \(g.classes) outputs but data set '\(data.name)' has \(data.train.classes) classes")
+            }
+            return
+        }
+        guard data.train.features == spec.layers[0] else {
+            throw InputError("model '\(spec.name)' expects \(spec.layers[0]) inputs but data set '\(data.name)' has \(data.train.features) features (\(data.train.rows)×\(data.train.cols)); set the first entry of 'layers' to \(data.train.features)")
+        }
+        guard data.train.classes == spec.layers.last! else {
+            throw InputError("model '\(spec.name)' has \(spec.layers.last!) outputs but data set '\(data.name)' has \(data.train.classes) classes; set the last entry of 'layers' to \(data.train.classes)")
+        }
+    }
+
     /// The training set (a seeded `trainSubset`-example subset, stream "subset") and the test set
     /// (its first `testSubset` examples).
     static func split(_ data: DataSet, _ options: TrainingOptions) throws -> (LabeledImages, LabeledImages) {
@@ -150,18 +168,25 @@ public protocol EpochTrainer {
     func evaluate(_ data: LabeledImages?) -> Double
     var trainCount: Int { get }
     var parameters: Parameters<Float> { get }
+    /// Per weight matrix, the array state a checkpoint keeps beyond the weights (empty when ideal).
+    var arrayState: [[String: [Float]]] { get }
 }
 
-public struct Trainer<W: SynapticArray>: EpochTrainer where W.Scalar == Float {
-    public var net: Network<W>
+/// SGD training of any `EPModel` (fully connected or P-conv, on ideal weights or crossbars) with EP
+/// or truncated BPTT. Each mini-batch is split into `options.chunks` fixed chunks whose phases run
+/// concurrently, each reading the arrays through its own read lane; results depend on the chunk
+/// count, never on the core count. The trainer uses the arrays only through the model.
+public struct Trainer<M: EPModel>: EpochTrainer where M.Array.Scalar == Float {
+    public var net: M
     public let options: TrainingOptions
     public let train: LabeledImages
     public let test: LabeledImages
     /// How BPTT gradients reach the weights (only ideal, directly writable arrays support BPTT).
-    let applyGradients: ((inout Network<W>, BPTT.Gradients<Float>) -> Void)?
+    let applyGradients: ((inout M, [M.BPTTResult], [Float]) -> Void)?
 
     public var trainCount: Int { train.count }
     public var parameters: Parameters<Float> { net.parameters }
+    public var arrayState: [[String: [Float]]] { net.arrays.map(\.state) }
 
     /// Wall time spent in the two parts of a training step, summed over `trainEpoch` calls: the
     /// phases (relaxation of every chunk, or BPTT's forward and backward passes) and the update
@@ -172,26 +197,16 @@ public struct Trainer<W: SynapticArray>: EpochTrainer where W.Scalar == Float {
     }
     public var timing = Timing()
 
-    public init(net: Network<W>, options: TrainingOptions, data: DataSet) throws {
-        self.net = net
-        self.options = options
-        let spec = net.spec
-        guard data.train.features == spec.layers[0] else {
-            throw InputError("model '\(spec.name)' expects \(spec.layers[0]) inputs but data set '\(data.name)' has \(data.train.features) features (\(data.train.rows)×\(data.train.cols)); set the first entry of 'layers' to \(data.train.features)")
-        }
-        guard data.train.classes == spec.layers.last! else {
-            throw InputError("model '\(spec.name)' has \(spec.layers.last!) outputs but data set '\(data.name)' has \(data.train.classes) classes; set the last entry of 'layers' to \(data.train.classes)")
-        }
-        (self.train, self.test) = try TrainingData.split(data, options)
-        self.applyGradients = nil
-        if options.algorithm == .bptt {
-            throw InputError("BPTT training needs ideal weights")
-        }
+    /// An EP trainer on any arrays (BPTT needs writable ideal weights: `init(idealNet:…)`).
+    public init(net: M, options: TrainingOptions, data: DataSet) throws {
+        guard options.algorithm == .ep else { throw InputError("BPTT training needs ideal weights") }
+        try self.init(net: net, options: options, data: data, applyGradients: nil)
     }
 
-    init(net: Network<W>, options: TrainingOptions, train: LabeledImages, test: LabeledImages,
-         applyGradients: ((inout Network<W>, BPTT.Gradients<Float>) -> Void)?) {
-        self.net = net; self.options = options; self.train = train; self.test = test; self.applyGradients = applyGradients
+    init(net: M, options: TrainingOptions, data: DataSet, applyGradients: ((inout M, [M.BPTTResult], [Float]) -> Void)?) throws {
+        try TrainingData.check(net.spec, fits: data)
+        self.net = net; self.options = options; self.applyGradients = applyGradients
+        (self.train, self.test) = try TrainingData.split(data, options)
     }
 
     /// Trains one epoch (0-based index `epoch`) and returns the running train error in percent.
@@ -202,15 +217,11 @@ public struct Trainer<W: SynapticArray>: EpochTrainer where W.Scalar == Float {
         let order = batcher.order(epoch: epoch, seed: options.seed)
         var signs = RandomStream(seed: options.seed, stream: "beta-sign/\(epoch)")
         for a in net.arrays { a.beginEpoch(epoch) }
-        // The chunks of a batch relax concurrently; arrays with stateful reads (noise, clocks) read
-        // each chunk through its own read lane.
-        let exactUpdates = net.arrays.allSatisfy(\.updatesAreExact)
-        let chunkCount = options.chunks
         var meter = EpochMeter(epoch: epoch, epochs: epochs)
         for b in 0..<batcher.batchCount {
             let idx = order[(b * spec.batchSize)..<min((b + 1) * spec.batchSize, order.count)]
             let labels = idx.map { train.labels[$0] }
-            let parts = chunkRanges(idx.count, parts: chunkCount).map { r in idx[(idx.startIndex + r.lowerBound)..<(idx.startIndex + r.upperBound)] }
+            let parts = chunkRanges(idx.count, parts: options.chunks).map { r in idx[(idx.startIndex + r.lowerBound)..<(idx.startIndex + r.upperBound)] }
             let B = idx.count
             var preds: [Int] = []
             let current = net
@@ -220,7 +231,7 @@ public struct Trainer<W: SynapticArray>: EpochTrainer where W.Scalar == Float {
             if probing {
                 let (x, y, _) = batcher.batch(idx, as: Float.self)
                 before = net.weights
-                reference = FidelityProbe.reference(net, x: x, y: y)
+                reference = net.referenceStep(x: x, y: y)
             }
             defer {
                 if probing {
@@ -239,42 +250,28 @@ public struct Trainer<W: SynapticArray>: EpochTrainer where W.Scalar == Float {
             switch options.algorithm {
             case .ep:
                 let sign: Float = spec.nudging == .randomSign ? (signs.next() & 1 == 0 ? 1 : -1) : 1
-                // Phases of every chunk on the same weights, concurrently; then the summed update.
+                // Phases of every chunk on the same weights, concurrently; then the update.
                 let sigma = spec.neuronNoise, seed = options.seed
                 if parts.count > 1 { for a in current.arrays { a.prepareLanes(parts.count) } }
                 let results = parallelMap(parts.count) { k in
                     let (x, y, _) = batcher.batch(parts[k], as: Float.self)
-                    var ctx = Dynamics.context(current, x: x, y: y)
-                    ctx.lane = k
-                    if sigma > 0 { ctx.neuronNoise = NeuronNoise(sigma: sigma, rng: RandomStream(seed: seed, stream: "neuron-noise/\(epoch)/\(b)/\(k)")) }
-                    return (ctx, EquilibriumPropagation.phases(current, ctx, sign: sign))
+                    let noise = sigma > 0 ? NeuronNoise(sigma: sigma, rng: RandomStream(seed: seed, stream: "neuron-noise/\(epoch)/\(b)/\(k)")) : nil
+                    let ctx = current.context(x: x, y: y, lane: k, neuronNoise: noise)
+                    return (context: ctx, phases: current.phases(ctx, sign: sign))
                 }
-                for (_, phases) in results { preds += Dynamics.predictions(phases.free) }
+                for r in results { preds += Dynamics.predictions(r.phases.free) }
                 tUpdate = DispatchTime.now().uptimeNanoseconds
-                if exactUpdates || results.count == 1 {
-                    // Exact updates are linear in the chunks: applied chunk by chunk.
-                    for (ctx, phases) in results { EquilibriumPropagation.apply(phases, to: &net, context: ctx, batchSize: B) }
-                } else {
-                    // Devices are programmed once per batch, with the whole batch's update (the update
-                    // reads only the joined inputs f(x), so no read of the arrays is made here).
-                    let ctxs = results.map(\.0)
-                    let whole = BatchContext(x: .stackingRows(ctxs.map(\.x)), fx: .stackingRows(ctxs.map(\.fx)), y: .stackingRows(ctxs.map(\.y)),
-                                             constantDrive: [], inputReadCached: false)
-                    EquilibriumPropagation.apply(.joined(results.map(\.1)), to: &net, context: whole)
-                }
+                net.applyEP(results, batchSize: B)
             case .bptt:
-                let window = options.bpttWindow ?? (spec.K + 1)
+                let window = options.bpttWindow ?? (spec.kind == .convolutional ? spec.K : spec.K + 1)
                 let results = parallelMap(parts.count) { k in
                     let (x, y, _) = batcher.batch(parts[k], as: Float.self)
-                    return BPTT.run(current, Dynamics.context(current, x: x, y: y), window: window)
+                    return current.bptt(current.context(x: x, y: y, lane: 0, neuronNoise: nil), window: window)
                 }
-                // Chunk gradients are of chunk means: weight them by chunk size / batch size.
-                var total = results[0].total
-                total.scale(Float(parts[0].count) / Float(B))
-                for k in 1..<results.count { total.add(results[k].total, scale: Float(parts[k].count) / Float(B)) }
-                for r in results { preds += Dynamics.predictions(r.final) }
+                for r in results { preds += Dynamics.predictions(M.finalState(r)) }
                 tUpdate = DispatchTime.now().uptimeNanoseconds
-                applyGradients!(&net, total)
+                // Chunk gradients are of chunk means: weighted by chunk size / batch size.
+                applyGradients!(&net, results, parts.map { Float($0.count) / Float(B) })
             }
             meter.record(predictions: preds, labels: labels, batch: b, of: batcher.batchCount, progress: progress)
         }
@@ -287,29 +284,14 @@ public struct Trainer<W: SynapticArray>: EpochTrainer where W.Scalar == Float {
         for a in current.arrays { a.prepareLanes(1) }   // caches built before any concurrent read
         // Arrays with stateful reads (noise streams, clocks) are read by one batch at a time.
         return TrainingData.testError(data ?? test, batchSize: options.evalBatchSize, concurrent: net.arrays.allSatisfy(\.readsAreExact)) { x, y in
-            Dynamics.predictions(Dynamics.freePhase(current, Dynamics.context(current, x: x, y: y)))
+            Dynamics.predictions(current.freePhase(current.context(x: x, y: y, lane: 0, neuronNoise: nil)))
         }
     }
 }
 
-extension Trainer where W: WritableArray {
+extension Trainer where M: DescendableModel {
     /// A trainer on directly writable (ideal) arrays: supports both EP and BPTT.
-    public init(idealNet net: Network<W>, options: TrainingOptions, data: DataSet) throws {
-        var o = options
-        let alg = o.algorithm
-        o.algorithm = .ep   // validation path shared with the generic initializer
-        let base = try Trainer(net: net, options: o, data: data)
-        o.algorithm = alg
-        self.init(net: net, options: o, train: base.train, test: base.test) { net, g in
-            // Plain SGD: θ ← θ − lr·∇θ, per-layer rates; bias of layer l uses the rate of W_{l−1,l}.
-            for ci in net.arrays.indices {
-                let lr = Float(net.spec.learningRates[ci])
-                Elementwise.axpy(-lr, g.weights[ci], &net.arrays[ci].weights)
-            }
-            for l in net.biases.indices {
-                let lr = Float(net.spec.learningRates[l])
-                for j in net.biases[l].indices { net.biases[l][j] -= lr * g.biases[l][j] }
-            }
-        }
+    public init(idealNet net: M, options: TrainingOptions, data: DataSet) throws {
+        try self.init(net: net, options: options, data: data) { net, results, weights in net.descend(results, weights: weights) }
     }
 }

@@ -6,6 +6,14 @@ import Yams
 /// epoch, spec and options), and `DIR/curves.svg`. Every file is written atomically; the log line of
 /// an epoch is appended before its checkpoint, and a resume drops log lines past the checkpoint, so a
 /// crash at any point resumes to exactly the numbers of an uninterrupted run.
+/// Work on a trainer of any model and arrays. Swift has no generic closures, so
+/// `TrainingRun.withTrainer` hands the concrete trainer to this generic method; the training loop is
+/// then specialized for the concrete model and arrays (through an existential it would not be).
+public protocol TrainerTask {
+    associatedtype Output
+    func callAsFunction<M: EPModel>(_ trainer: inout Trainer<M>) throws -> Output where M.Array.Scalar == Float
+}
+
 public enum TrainingRun {
     public static let checkpointName = "checkpoint.safetensors"
     public static let formatTag = "eqprop-crossbar/1"
@@ -93,14 +101,25 @@ public enum TrainingRun {
         return Checkpoint(spec: spec, options: options, epoch: e, parameters: parameters, arrayState: state)
     }
 
-    /// A network on crossbars of `device`, one array per connection (layer index = connection index),
-    /// with the device law of `device.model`, or `law` when given (a law of your own).
-    public static func crossbarNetwork(spec: NetworkSpec, parameters: Parameters<Float>, device: DeviceSpec,
-                                       law: (any DeviceLaw)? = nil, seed: UInt64) -> Network<CrossbarArray> {
-        Network(spec: spec, arrays: parameters.weights.enumerated().map { layer, w in
+    /// One crossbar array per weight matrix of `parameters` (layer index = matrix index), with the device
+    /// law of `device.model`, or `law` when given (a law of your own).
+    public static func crossbarArrays(_ parameters: Parameters<Float>, device: DeviceSpec, law: (any DeviceLaw)? = nil, seed: UInt64) -> [CrossbarArray] {
+        parameters.weights.enumerated().map { layer, w in
             if let law { return CrossbarArray(spec: device, law: law, weights: w, seed: seed, layer: layer) }
             return CrossbarArray(spec: device, weights: w, seed: seed, layer: layer)
-        }, biases: parameters.biases)
+        }
+    }
+
+    /// A fully connected network on crossbars of `device`.
+    public static func crossbarNetwork(spec: NetworkSpec, parameters: Parameters<Float>, device: DeviceSpec,
+                                       law: (any DeviceLaw)? = nil, seed: UInt64) -> Network<CrossbarArray> {
+        Network(spec: spec, arrays: crossbarArrays(parameters, device: device, law: law, seed: seed), biases: parameters.biases)
+    }
+
+    /// P-conv on crossbars of `device`: every conv kernel and the classifier on its own array.
+    public static func crossbarConvNet(spec: NetworkSpec, parameters: Parameters<Float>, device: DeviceSpec,
+                                       law: (any DeviceLaw)? = nil, seed: UInt64) -> ConvNet<CrossbarArray> {
+        ConvNet(spec: spec, arrays: crossbarArrays(parameters, device: device, law: law, seed: seed), biases: parameters.biases)
     }
 
     /// Trains `spec.epochs` epochs in `outDir`, resuming from its checkpoint if `resume` is set.
@@ -138,36 +157,52 @@ public enum TrainingRun {
             }
             params = Parameters<Float>.initial(spec: spec, seed: options.seed)
         }
-        if spec.kind == .convolutional && options.device != nil {
-            throw InputError("model '\(spec.name)': P-conv on a crossbar is not supported yet; drop --device")
-        }
         let data = try preloaded ?? DataSet.load(options.dataset)
-        if let d = options.device {
-            try d.validate()
-            if options.algorithm == .bptt { throw InputError("--algorithm bptt trains ideal weights; drop --device (or use EP on the crossbar)") }
-            let net = crossbarNetwork(spec: spec, parameters: params, device: d, seed: options.seed)
-            if resume {
-                let ck = try loadCheckpoint(ckPath)
-                for (ci, st) in ck.arrayState.enumerated() where ci < net.arrays.count { try net.arrays[ci].restore(st) }
+        var restore: [[String: [Float]]] = []
+        if resume, options.device != nil { restore = try loadCheckpoint(ckPath).arrayState }
+        struct Loop: TrainerTask {
+            let spec: NetworkSpec, options: TrainingOptions, startEpoch: Int, outDir: String, keptLog: String
+            let started: ((NetworkSpec) -> Void)?, progress: ((Progress) -> Void)?, epochDone: ((EpochRecord) -> Void)?
+            func callAsFunction<M: EPModel>(_ trainer: inout Trainer<M>) throws -> [EpochRecord] where M.Array.Scalar == Float {
+                try TrainingRun.loop(&trainer, spec: spec, options: options, startEpoch: startEpoch, outDir: outDir, keptLog: keptLog,
+                                     started: started, progress: progress, epochDone: epochDone)
             }
-            var trainer = try Trainer(net: net, options: options, data: data)
-            return try loop(&trainer, spec: spec, options: options, startEpoch: startEpoch, outDir: outDir, keptLog: keptLog,
-                            started: started, progress: progress, epochDone: epochDone) { $0.net.arrays.map(\.state) }
         }
-        if spec.kind == .convolutional {
-            var trainer = try ConvTrainer(net: ConvNet<Float>(spec: spec, parameters: params), options: options, data: data)
-            return try loop(&trainer, spec: spec, options: options, startEpoch: startEpoch, outDir: outDir, keptLog: keptLog,
-                            started: started, progress: progress, epochDone: epochDone) { _ in [] }
+        return try withTrainer(spec: spec, parameters: params, arrayState: restore, options: options, data: data,
+                               Loop(spec: spec, options: options, startEpoch: startEpoch, outDir: outDir, keptLog: keptLog,
+                                    started: started, progress: progress, epochDone: epochDone))
+    }
+
+    /// Builds the trainer of `spec` (fully connected or P-conv) from `parameters`, on ideal weights or
+    /// on crossbars of `options.device` (whose device state is restored from `arrayState` when given),
+    /// and runs `task` on it.
+    public static func withTrainer<Task: TrainerTask>(spec: NetworkSpec, parameters params: Parameters<Float>,
+                                                     arrayState: [[String: [Float]]] = [], options: TrainingOptions, data: DataSet,
+                                                     _ task: Task) throws -> Task.Output {
+        let conv = spec.kind == .convolutional
+        guard let d = options.device else {
+            if conv {
+                var t = try Trainer(idealNet: IdealConvNet<Float>(spec: spec, parameters: params), options: options, data: data)
+                return try task(&t)
+            }
+            var t = try Trainer(idealNet: IdealNetwork<Float>(spec: spec, parameters: params), options: options, data: data)
+            return try task(&t)
         }
-        var trainer = try Trainer(idealNet: IdealNetwork<Float>(spec: spec, parameters: params), options: options, data: data)
-        return try loop(&trainer, spec: spec, options: options, startEpoch: startEpoch, outDir: outDir, keptLog: keptLog,
-                        started: started, progress: progress, epochDone: epochDone) { _ in [] }
+        try d.validate()
+        if options.algorithm == .bptt { throw InputError("--algorithm bptt trains ideal weights; drop --device (or use EP on the crossbar)") }
+        let arrays = crossbarArrays(params, device: d, seed: options.seed)
+        for (ci, st) in arrayState.enumerated() where ci < arrays.count { try arrays[ci].restore(st) }
+        if conv {
+            var t = try Trainer(net: ConvNet(spec: spec, arrays: arrays, biases: params.biases), options: options, data: data)
+            return try task(&t)
+        }
+        var t = try Trainer(net: Network(spec: spec, arrays: arrays, biases: params.biases), options: options, data: data)
+        return try task(&t)
     }
 
     static func loop<Tr: EpochTrainer>(
         _ trainer: inout Tr, spec: NetworkSpec, options: TrainingOptions, startEpoch: Int, outDir: String, keptLog: String,
-        started: ((NetworkSpec) -> Void)?, progress: ((Progress) -> Void)?, epochDone: ((EpochRecord) -> Void)?,
-        state: (Tr) -> [[String: [Float]]]
+        started: ((NetworkSpec) -> Void)?, progress: ((Progress) -> Void)?, epochDone: ((EpochRecord) -> Void)?
     ) throws -> [EpochRecord] {
         let ckPath = (outDir as NSString).appendingPathComponent(checkpointName)
         let logPath = (outDir as NSString).appendingPathComponent("log.jsonl")
@@ -195,7 +230,7 @@ public enum TrainingRun {
                                   samplesPerSecond: Double(trainer.trainCount) / secs)
             try log.append(rec)
             try saveCheckpoint(Checkpoint(spec: spec, options: options, epoch: epoch + 1, parameters: parameters,
-                                          arrayState: state(trainer)), to: ckPath)
+                                          arrayState: trainer.arrayState), to: ckPath)
             records.append(rec)
             epochDone?(rec)
             try writeCurves(logPath: logPath, title: "\(spec.name), \(options.algorithm.rawValue.uppercased()) on \(options.dataset)\(options.device.map { ", device " + $0.name } ?? "")",

@@ -1,0 +1,61 @@
+/// The fully connected models (P, EB, toy) as an `EPModel`: the transition of `Dynamics`, the
+/// phases and update of `EquilibriumPropagation`, and `BPTT`.
+extension Network: EPModel {
+    public typealias Array = W
+    public typealias Context = BatchContext<W.Scalar>
+    public typealias BPTTResult = BPTT.Result<W.Scalar>
+
+    public func context(x: Matrix<T>, y: Matrix<T>, lane: Int = 0, neuronNoise: NeuronNoise? = nil) -> Context {
+        var ctx = Dynamics.context(self, x: x, y: y)
+        ctx.lane = lane
+        ctx.neuronNoise = neuronNoise
+        return ctx
+    }
+
+    public func freePhase(_ ctx: Context) -> State<T> { Dynamics.freePhase(self, ctx) }
+
+    public func phases(_ ctx: Context, sign: T) -> EquilibriumPropagation.Phases<T> {
+        EquilibriumPropagation.phases(self, ctx, sign: sign)
+    }
+
+    public mutating func applyEP(_ parts: [(context: Context, phases: EquilibriumPropagation.Phases<T>)], batchSize: Int) {
+        if parts.count == 1 || arrays.allSatisfy(\.updatesAreExact) {
+            // Exact updates are linear in the chunks: applied chunk by chunk.
+            for p in parts { EquilibriumPropagation.apply(p.phases, to: &self, context: p.context, batchSize: batchSize) }
+        } else {
+            // Devices are programmed once per batch, with the whole batch's update (the update reads
+            // only the joined inputs f(x), so no read of the arrays is made here).
+            let c = parts.map(\.context)
+            let whole = BatchContext(x: .stackingRows(c.map(\.x)), fx: .stackingRows(c.map(\.fx)), y: .stackingRows(c.map(\.y)),
+                                     constantDrive: [], inputReadCached: false)
+            EquilibriumPropagation.apply(.joined(parts.map(\.phases)), to: &self, context: whole)
+        }
+    }
+
+    public func bptt(_ ctx: Context, window: Int) -> BPTTResult { BPTT.run(self, ctx, window: window) }
+
+    public static func finalState(_ r: BPTTResult) -> State<T> { r.final }
+
+    public func referenceStep(x: Matrix<Float>, y: Matrix<Float>) -> [[Double]] {
+        let ideal = IdealNetwork<Double>(spec: spec, parameters: parameters.converted())
+        let res = BPTT.run(ideal, Dynamics.context(ideal, x: x.converted(), y: y.converted()), window: spec.K)
+        return res.total.weights.enumerated().map { ci, g in g.storage.map { -spec.learningRates[ci] * $0 } }
+    }
+}
+
+extension Network: DescendableModel where W: WritableArray {
+    /// Plain SGD: θ ← θ − lr·∇θ, per-layer rates; the bias of layer l uses the rate of W_{l−1,l}.
+    public mutating func descend(_ results: [BPTTResult], weights w: [T]) {
+        var total = results[0].total
+        total.scale(w[0])
+        for k in 1..<results.count { total.add(results[k].total, scale: w[k]) }
+        for ci in arrays.indices {
+            let lr = T(spec.learningRates[ci])
+            Elementwise.axpy(-lr, total.weights[ci], &arrays[ci].weights)
+        }
+        for l in biases.indices {
+            let lr = T(spec.learningRates[l])
+            for j in biases[l].indices { biases[l][j] -= lr * total.biases[l][j] }
+        }
+    }
+}
