@@ -153,6 +153,11 @@ public struct ExponentialLaw: DeviceLaw {
 
 extension DeviceSpec {
     /// The device law of this preset's `model` (nil for `ideal`, whose weights are stored exactly).
+    public var law: (any DeviceLaw)? { device.law }
+}
+
+extension DeviceParameters {
+    /// The device law of `model` (nil for `ideal`, whose weights are stored exactly).
     public var law: (any DeviceLaw)? {
         switch model {
         case .ideal: return nil

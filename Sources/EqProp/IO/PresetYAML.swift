@@ -13,12 +13,15 @@ enum PresetYAML {
         }
         guard let dict = node as? [String: Any] else { throw InputError("\(source): expected a mapping of fields at the top level") }
         // A field given twice would otherwise keep its last value without a word.
-        if let m = (try? Yams.compose(yaml: yaml))??.mapping {
+        func checkDuplicates(_ m: Node.Mapping, prefix: String) throws {
             var seen = Set<String>()
-            for k in m.keys.compactMap(\.string) where !seen.insert(k).inserted {
-                throw InputError("\(source): field '\(k)' is given more than once")
+            for (k, v) in m {
+                guard let key = k.string else { continue }
+                if !seen.insert(key).inserted { throw InputError("\(source): field '\(prefix)\(key)' is given more than once") }
+                if let inner = v.mapping { try checkDuplicates(inner, prefix: prefix + key + ".") }
             }
         }
+        if let m = (try? Yams.compose(yaml: yaml))??.mapping { try checkDuplicates(m, prefix: "") }
         if let unknown = dict.keys.sorted().first(where: { !known.contains($0) }) {
             throw InputError("\(source): unknown field '\(unknown)' (known: \(known.sorted().joined(separator: ", ")))")
         }
@@ -64,7 +67,9 @@ enum PresetYAML {
 
     /// Decodes `yaml` as `T` and runs `validate`, mapping decoding errors to messages naming the field;
     /// `choices` lists the allowed values of the fields that take a name.
+    /// `fieldName` names a field from its coding path (default: the dotted path).
     static func decode<T: Decodable>(_ type: T.Type, from yaml: String, source: String, choices: [String: [String]] = [:],
+                                     fieldName: ([CodingKey]) -> String = { $0.map(\.stringValue).joined(separator: ".") },
                                      validate: (T) throws -> Void) throws -> T {
         do {
             let value = try YAMLDecoder().decode(T.self, from: yaml)
@@ -73,9 +78,9 @@ enum PresetYAML {
         } catch let e as InputError {
             throw e
         } catch let DecodingError.typeMismatch(t, ctx), let DecodingError.valueNotFound(t, ctx) {
-            throw InputError("\(source): field '\(ctx.codingPath.map(\.stringValue).joined(separator: "."))' must be \(describe(t))")
+            throw InputError("\(source): field '\(fieldName(ctx.codingPath))' must be \(describe(t))")
         } catch let DecodingError.dataCorrupted(ctx) {
-            let field = ctx.codingPath.map(\.stringValue).joined(separator: ".")
+            let field = fieldName(ctx.codingPath)
             if let allowed = choices[field] {
                 let got = ctx.debugDescription.components(separatedBy: "value ").last ?? ""
                 throw InputError("\(source): field '\(field)' must be one of \(allowed.joined(separator: ", ")) (got '\(got)')")

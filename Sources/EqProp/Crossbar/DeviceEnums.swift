@@ -1,0 +1,66 @@
+import Foundation
+
+/// Pulse response of one memristive device. Conductance is handled in normalized units
+/// u = (G − G_min)/(G_max − G_min) ∈ [0, 1]; presets give G_min, G_max in siemens for reference.
+public enum DeviceModel: String, Codable, Sendable, CaseIterable {
+    /// Continuous, noiseless, unbounded: the control that reproduces the software engine exactly.
+    case ideal
+    /// aihwkit LinearStep: up Δu = s⁺(1 − γ⁺u), down Δu = −s⁻(1 − γ⁻(1 − u)); γ = 0 is ConstantStep.
+    case linearStep = "linear-step"
+    /// aihwkit SoftBounds: LinearStep with γ⁺ = γ⁻ = 1 (the step vanishes at the bounds).
+    case softBounds = "soft-bounds"
+    /// NeuroSim exponential LTP/LTD: G(P) = B(1 − e^{−P/A}) + G_min, A solved from the NL label.
+    case exponential
+}
+
+public enum Rounding: String, Codable, Sendable, CaseIterable { case nearest, stochastic }
+public enum Programming: String, Codable, Sendable, CaseIterable {
+    /// n = round(ΔG/ΔG_step) pulses per device, capped by `max_pulses`.
+    case deterministic
+    /// aihwkit-style stochastic pulse trains of length `bl` whose coincidences give E[ΔW] = requested.
+    case stochastic
+}
+/// How a weight maps onto devices.
+public enum Mapping: String, Codable, Sendable, CaseIterable {
+    /// Two devices per weight: W = w_fs·(u⁺ − u⁻); updates push–pull on the pair.
+    case differential
+    /// One device per weight against a reference device held at mid-range: W = 2·w_fs·(u − ½).
+    case reference
+}
+
+public enum UpdatePasses: String, Codable, Sendable, CaseIterable {
+    /// The contrastive EP update as two programming passes (nudged +, free −).
+    case two
+    /// One pass of the difference, computed in the periphery.
+    case one
+}
+
+/// NeuroSim's nonlinearity label ↔ the A of G(P) = B(1 − e^{−P/A}) + G_min.
+///
+/// On the normalized curve f(x) = (1 − e^{−x/a})/(1 − e^{−1/a}), x = P/P_max, a = A/P_max, the label is
+/// NL = c·max_x (f(x) − x) with c = 10.1 (NeuroSim's manual: "NL ≈ 10.1 × the largest deviation from
+/// linear"). The maximizer solves f′(x) = 1: x* = −a·ln(a(1 − e^{−1/a})). D(a) = f(x*) − x* falls
+/// strictly from 1 to 0 as a grows, so A is found by bisection on ln a, not read from a table.
+public enum NonlinearityLabel {
+    public static let labelScale = 10.1
+
+    /// Largest deviation of the normalized curve from the straight line, for A/P_max = a.
+    public static func deviation(a: Double) -> Double {
+        let d = -expm1(-1 / a)                    // 1 − e^{−1/a}
+        let x = min(max(-a * log(a * d), 0), 1)
+        return -expm1(-x / a) / d - x
+    }
+
+    /// A/P_max for a label (sign ignored); +∞ for NL = 0 (linear device).
+    public static func normalizedA(label nl: Double) -> Double {
+        let target = abs(nl) / labelScale
+        if target == 0 { return .infinity }
+        precondition(target < 1, "|NL| must be < \(labelScale)")
+        var lo = log(1e-6), hi = log(1e8)         // D(lo) > target > D(hi)
+        for _ in 0..<64 {   // the bracket (width 32 in ln a) shrinks to ~2e-18
+            let mid = (lo + hi) / 2
+            if deviation(a: exp(mid)) > target { lo = mid } else { hi = mid }
+        }
+        return exp((lo + hi) / 2)
+    }
+}

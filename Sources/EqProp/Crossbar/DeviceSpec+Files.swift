@@ -1,0 +1,114 @@
+import Foundation
+import Yams
+
+extension DeviceSpec {
+    public static func load(_ nameOrPath: String) throws -> DeviceSpec {
+        let url = try PresetLocator.resolve(nameOrPath, kind: "devices")
+        return try decode(yaml: PresetYAML.read(url), source: url.lastPathComponent)
+    }
+
+    /// Allowed values of the fields that take a name.
+    static let choices: [String: [String]] = [
+        "model": DeviceModel.allCases.map(\.rawValue), "rounding": Rounding.allCases.map(\.rawValue),
+        "programming": Programming.allCases.map(\.rawValue), "mapping": Mapping.allCases.map(\.rawValue),
+        "passes": UpdatePasses.allCases.map(\.rawValue),
+    ]
+
+    /// Decodes a device file: the `device:`, `forward:` and `update:` sections, or their fields at the
+    /// top level (a file written before the sections existed), but no field in both places. Every
+    /// field but `device.model` has a default (the ideal device's); `model` is required, since without
+    /// it every pulse parameter of the file would be silently ignored.
+    public static func decode(yaml: String, source: String) throws -> DeviceSpec {
+        let flat = sections.flatMap(\.fields)
+        let top = try PresetYAML.mapping(yaml, source: source, known: Set(CodingKeys.allCases.map(\.rawValue) + flat))
+        var out: [String: Any] = [:]
+        for k in ["name", "source", "measured", "assumed"] { if let v = top[k] { out[k] = v } }
+        for s in sections {
+            var section: [String: Any] = [:]
+            if let v = top[s.name] {
+                guard let m = v as? [String: Any] else { throw InputError("\(source): field '\(s.name)' must be a mapping of fields (\(s.fields.joined(separator: ", ")))") }
+                for k in m.keys.sorted() where !s.fields.contains(k) {
+                    let home = DeviceSpec.section(of: k).map { "; '\(k)' belongs in '\($0):'" } ?? " (known: \(s.fields.joined(separator: ", ")))"
+                    throw InputError("\(source): unknown field '\(s.name).\(k)'\(home)")
+                }
+                section = m
+            }
+            for k in s.fields where top[k] != nil {
+                if section[k] != nil { throw InputError("\(source): field '\(k)' is given twice (at the top level and in '\(s.name):')") }
+                section[k] = top[k]
+            }
+            out[s.name] = section
+        }
+        if (out["device"] as? [String: Any])?["model"] == nil {
+            throw InputError("\(source): missing field 'model' in 'device:' (one of \(choices["model"]!.joined(separator: ", ")))")
+        }
+        return try PresetYAML.decode(DeviceSpec.self, from: try Yams.dump(object: out), source: source, choices: choices,
+                                     fieldName: { $0.last?.stringValue ?? "" }) { try $0.validate() }
+    }
+
+    /// Sets one field from text (`--device.FIELD VALUE` or `--device.SECTION.FIELD VALUE`), through the
+    /// same decoder and validation.
+    public func setting(_ field: String, to value: String) throws -> DeviceSpec {
+        let parts = field.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
+        let sectionName: String?, name: String
+        if parts.count == 2 {
+            (sectionName, name) = (Self.sections.first { $0.name == parts[0] && $0.fields.contains(parts[1]) }?.name, parts[1])
+        } else {
+            (sectionName, name) = (parts.count == 1 ? Self.section(of: field) : nil, field)
+        }
+        guard let sectionName else {
+            if parts.count == 2, let home = Self.section(of: parts[1]) {
+                throw InputError("unknown device field '\(field)': '\(parts[1])' belongs in '\(home)' (--device.\(home).\(parts[1]) or --device.\(parts[1]))")
+            }
+            throw InputError("unknown device field '\(field)' (known: \(Self.fieldNames.joined(separator: ", ")); the section may be left out)")
+        }
+        var text = (try? YAMLEncoder().encode(self)) ?? ""
+        text += "\n"
+        var dict = (try Yams.load(yaml: text) as? [String: Any]) ?? [:]
+        var section = dict[sectionName] as? [String: Any] ?? [:]
+        section[name] = try Yams.load(yaml: value)
+        dict[sectionName] = section
+        return try Self.decode(yaml: try Yams.dump(object: dict), source: "--device.\(field)")
+    }
+
+    /// Checks every field; the error names the field and the allowed range.
+    public func validate() throws {
+        func fail(_ f: String, _ rule: String, _ got: Any) throws -> Never {
+            throw InputError("device '\(name)': field '\(f)' must be \(rule) (got \(got))")
+        }
+        func nonNegative(_ f: String, _ v: Double) throws { if !(v.isFinite && v >= 0) { try fail(f, "≥ 0", v) } }
+        func fraction(_ f: String, _ v: Double) throws { if !(v.isFinite && v >= 0 && v <= 1) { try fail(f, "in [0, 1]", v) } }
+        if !(self.gMin.isFinite && self.gMin >= 0) { try fail("g_min", "≥ 0", self.gMin) }
+        if !(self.gMax.isFinite && self.gMax > self.gMin) { try fail("g_max", "greater than g_min (\(self.gMin))", self.gMax) }
+        if !(self.wMax.isFinite && self.wMax > 0) { try fail("w_max", "> 0", self.wMax) }
+        if !(self.dwMin.isFinite && self.dwMin > 0 && self.dwMin <= 1) { try fail("dw_min", "in (0, 1] (a fraction of the conductance range)", self.dwMin) }
+        if !(self.upDown.isFinite && abs(self.upDown) < 1) { try fail("up_down", "in (−1, 1)", self.upDown) }
+        for (f, v) in [("dw_min_dtod", self.dwMinDtod), ("up_down_dtod", self.upDownDtod), ("dw_min_std", self.dwMinStd), ("gamma_dtod", self.gammaDtod),
+                       ("write_noise_std", self.writeNoiseStd), ("nl_dtod", self.nlDtod), ("c2c", self.c2c),
+                       ("white_noise", self.whiteNoise), ("flicker_k", self.flickerK), ("rtn_amplitude", self.rtnAmplitude)] {
+            try nonNegative(f, v)
+        }
+        for (f, v) in [("gamma_up", self.gammaUp), ("gamma_down", self.gammaDown)] where !(v.isFinite && v >= 0 && v <= 1) {
+            try fail(f, "in [0, 1]", v)
+        }
+        if self.pulses < 1 { try fail("pulses", "an integer ≥ 1", self.pulses) }
+        for (f, v) in [("nl_ltp", self.nlLtp), ("nl_ltd", self.nlLtd)] where !(v.isFinite && abs(v) < NonlinearityLabel.labelScale) {
+            try fail(f, "a label with |NL| < \(NonlinearityLabel.labelScale) (0 = linear)", v)
+        }
+        if self.levels == 1 || self.levels < 0 { try fail("levels", "0 (continuous) or an integer ≥ 2", self.levels) }
+        try fraction("stuck_min", self.stuckMin); try fraction("stuck_max", self.stuckMax)
+        if self.stuckMin + self.stuckMax > 1 { try fail("stuck_max", "at most 1 − stuck_min", self.stuckMax) }
+        for (f, v) in [("dac_bits", self.dacBits), ("adc_bits", self.adcBits)] where v != 0 && !(2...24).contains(v) {
+            try fail(f, "0 (off) or in 2…24", v)
+        }
+        for (f, v) in [("dac_bound", self.dacBound), ("adc_bound", self.adcBound)] where !(v.isFinite && v > 0) { try fail(f, "> 0", v) }
+        if !(self.flickerGamma.isFinite && self.flickerGamma >= 0 && self.flickerGamma <= 2) { try fail("flicker_gamma", "in [0, 2] (0 = white)", self.flickerGamma) }
+        for (f, v) in [("rtn_tau0", self.rtnTau0), ("rtn_tau1", self.rtnTau1), ("t_step", self.tStep)] where !(v.isFinite && v > 0) { try fail(f, "> 0", v) }
+        if !(self.phaseGap.isFinite && self.phaseGap >= 0) { try fail("phase_gap", "≥ 0", self.phaseGap) }
+        if self.noiseLength < 64 || self.noiseLength > 1 << 20 || self.noiseLength & (self.noiseLength - 1) != 0 {
+            try fail("noise_length", "a power of two in 64…1048576", self.noiseLength)
+        }
+        if !(1...64).contains(self.bl) { try fail("bl", "in 1…64", self.bl) }
+        if self.maxPulses < 1 { try fail("max_pulses", "an integer ≥ 1", self.maxPulses) }
+    }
+}
