@@ -24,7 +24,10 @@ let package = Package(
                 "CBLAS", "CFFTW", "CZlib",
                 .product(name: "RealModule", package: "swift-numerics"),
                 .product(name: "Yams", package: "Yams"),
-            ]
+            ],
+            // The presets (Models/, linked here) ship with the library: `DeviceSpec.load("epiram")`
+            // works from any folder and in packages that depend on this one.
+            resources: [.copy("Presets")]
         ),
         // The command-line tool.
         .executableTarget(

@@ -184,25 +184,33 @@ public struct NetworkSpec: Codable, Equatable, Sendable {
 /// Finds preset files: an explicit path, `$XBAR_MODELS_DIR/<kind>/`, or a `Models/<kind>/` folder in
 /// the current directory, its parents, or the parents of the executable.
 public enum PresetLocator {
+    /// Where presets of `kind` (networks, devices, sweeps) are looked up by name: `$XBAR_MODELS_DIR/<kind>`
+    /// if set, then the presets shipped with the library (the repository's `Models/`, a package
+    /// resource), so a name resolves the same from any folder and in packages that use the library.
     public static func searchDirectories(kind: String) -> [URL] {
         var dirs: [URL] = []
         if let env = ProcessInfo.processInfo.environment["XBAR_MODELS_DIR"], !env.isEmpty {
             dirs.append(URL(fileURLWithPath: env).appendingPathComponent(kind))
         }
-        func walkUp(_ start: URL) {
-            var d = start.standardizedFileURL
-            for _ in 0..<8 {
-                let cand = d.appendingPathComponent("Models").appendingPathComponent(kind)
-                if FileManager.default.fileExists(atPath: cand.path) { dirs.append(cand); return }
-                let parent = d.deletingLastPathComponent()
-                if parent.path == d.path { return }
-                d = parent
-            }
-        }
-        walkUp(URL(fileURLWithPath: FileManager.default.currentDirectoryPath))
-        walkUp(URL(fileURLWithPath: CommandLine.arguments.first ?? ".").deletingLastPathComponent())
+        if let shipped = shippedPresets { dirs.append(shipped.appendingPathComponent(kind)) }
         return dirs
     }
+
+    /// The presets resource of this library: `<package>_EqProp.resources/Presets` beside the executable
+    /// (SwiftPM names the bundle after the root package, so it is found by its suffix; unlike
+    /// `Bundle.module`, a missing bundle is reported as missing presets instead of stopping the program).
+    static let shippedPresets: URL? = {
+        let fm = FileManager.default
+        let places = [Bundle.main.executableURL?.deletingLastPathComponent(), Bundle.main.bundleURL].compactMap { $0 }
+        for dir in places {
+            let names = (try? fm.contentsOfDirectory(atPath: dir.path)) ?? []
+            for n in names.sorted() where n.hasSuffix("_EqProp.resources") {
+                let u = dir.appendingPathComponent(n).appendingPathComponent("Presets")
+                if fm.fileExists(atPath: u.path) { return u }
+            }
+        }
+        return nil
+    }()
 
     public static func available(kind: String) -> [String] {
         var names = Set<String>()
