@@ -77,7 +77,7 @@ struct SweepRun: ParsableCommand {
             guard given.insert(a.field).inserted else { throw InputError("--vary \(a.field) is given more than once") }
             if let i = p.vary.firstIndex(where: { $0.field == a.field }) { p.vary[i] = a } else { p.vary.append(a) }
         }
-        var fixed = try set.map { try SweepPlan.parseAxis($0, option: "--set") }
+        var fixed = try set.map { try SweepPlan.parseAxis($0, option: "set") }
         fixed += DeviceOverrides.pairs.map { SweepPlan.Axis(field: "device." + $0.0, values: [$0.1]) }
         if let e = epochs { fixed.append(SweepPlan.Axis(field: "model.epochs", values: [String(e)])) }
         for a in fixed {

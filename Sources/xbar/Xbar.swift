@@ -21,7 +21,9 @@ struct Xbar: ParsableCommand {
             }
             try command.run()
         } catch let e as InputError {
-            FileHandle.standardError.write(Data("error: \(e.message)\n".utf8))
+            // The library names options `{name}`; here they are flags.
+            let text = e.rendered { "--" + $0.replacingOccurrences(of: "_", with: "-") }
+            FileHandle.standardError.write(Data("error: \(text)\n".utf8))
             Foundation.exit(2)
         } catch let e as CocoaError {
             FileHandle.standardError.write(Data("error: \(FileErrors.describe(e))\n".utf8))

@@ -62,3 +62,30 @@ import Yams
         do { _ = try d.setting("forward.levels", to: "4") } catch let e as InputError { #expect(e.message.contains("belongs in 'device'")) }
     }
 }
+
+/// The library names options, never command-line flags; `xbar` renders them as flags.
+@Suite struct InputErrorTests {
+    @Test func optionsRenderAsNamesInTheLibraryAndAsFlagsInTheCLI() {
+        let e = InputError(options: "{fidelity_batches} must be ≥ 1 (got 0); see {seeds}")
+        #expect(e.message == "'fidelity_batches' must be ≥ 1 (got 0); see 'seeds'")
+        #expect(e.rendered { "--" + $0.replacingOccurrences(of: "_", with: "-") } == "--fidelity-batches must be ≥ 1 (got 0); see --seeds")
+        // A plain message is left alone, braces included.
+        #expect(InputError("a {literal} brace").rendered { _ in "X" } == "a {literal} brace")
+    }
+
+    /// No error the library throws spells a flag (`--name`): they go through `InputError(options:)`.
+    @Test func librarySourcesNameNoFlags() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../Sources/EqProp").standardizedFileURL
+        let files = FileManager.default.enumerator(atPath: root.path)!.compactMap { $0 as? String }.filter { $0.hasSuffix(".swift") }
+        #expect(files.count > 30)
+        var offenders: [String] = []
+        for f in files {
+            let text = try String(contentsOf: root.appendingPathComponent(f), encoding: .utf8)
+            for (n, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated()
+            where line.contains("InputError(\"") && line.range(of: #"--[a-z]"#, options: .regularExpression) != nil {
+                offenders.append("\(f):\(n + 1)")
+            }
+        }
+        #expect(offenders.isEmpty, "library errors naming a flag: \(offenders)")
+    }
+}

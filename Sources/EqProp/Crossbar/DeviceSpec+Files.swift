@@ -58,7 +58,7 @@ extension DeviceSpec {
         }
         guard let sectionName else {
             if parts.count == 2, let home = Self.section(of: parts[1]) {
-                throw InputError("unknown device field '\(field)': '\(parts[1])' belongs in '\(home)' (--device.\(home).\(parts[1]) or --device.\(parts[1]))")
+                throw InputError("unknown device field '\(field)': '\(parts[1])' belongs in '\(home)' (\(home).\(parts[1]), or \(parts[1]) alone)")
             }
             throw InputError("unknown device field '\(field)' (known: \(Self.fieldNames.joined(separator: ", ")); the section may be left out)")
         }

@@ -2,9 +2,31 @@ import Foundation
 import Yams
 
 /// An input error the user can fix: a one-line message naming the field and the allowed range.
+/// Bad input, in one line that names the field or option and the allowed range.
+///
+/// Errors about a run's options write each option as `{name}` in `template`, with the library's name
+/// for it (the snake_case field of a sweep file, or the parameter): `message` renders it `'name'`,
+/// and a front end renders it its own way (`xbar` prints its flag, `--name`), so the library never
+/// names a command-line flag.
 public struct InputError: Error, LocalizedError, CustomStringConvertible, Equatable {
-    public let message: String
-    public init(_ message: String) { self.message = message }
+    /// The text with options as `{name}` (equal to `message` when it names no option).
+    public let template: String
+    /// Whether `template` holds `{name}` markers.
+    public let namesOptions: Bool
+    public init(_ message: String) { template = message; namesOptions = false }
+    /// An error naming options as `{name}` (see the type's description).
+    public init(options template: String) { self.template = template; namesOptions = true }
+    /// The text with every option `{name}` written by `name`.
+    public func rendered(option name: (String) -> String) -> String {
+        guard namesOptions else { return template }
+        var out = "", rest = Substring(template)
+        while let open = rest.firstIndex(of: "{"), let close = rest[open...].firstIndex(of: "}") {
+            out += rest[..<open] + name(String(rest[rest.index(after: open)..<close]))
+            rest = rest[rest.index(after: close)...]
+        }
+        return out + rest
+    }
+    public var message: String { rendered { "'\($0)'" } }
     public var description: String { message }
     public var errorDescription: String? { message }
 }

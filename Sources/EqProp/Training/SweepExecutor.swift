@@ -33,7 +33,7 @@ public enum SweepExecutor {
 
     public static func execute(plan: SweepPlan, outDir: String, resume: Bool, jobs: Int, shard: (Int, Int)? = nil,
                                data preloaded: DataSet? = nil, status: ((Status) -> Void)? = nil) throws -> Summary {
-        guard jobs >= 1 else { throw InputError("--jobs must be ≥ 1 (got \(jobs))") }
+        guard jobs >= 1 else { throw InputError(options: "{jobs} must be ≥ 1 (got \(jobs))") }
         try plan.validate()
         let data = try preloaded ?? DataSet.load(plan.dataset)
         let (base, _) = try plan.resolve([])
@@ -43,9 +43,9 @@ public enum SweepExecutor {
         // Nothing is written before here.
         let planPath = (outDir as NSString).appendingPathComponent(planName)
         if FileManager.default.fileExists(atPath: planPath) {
-            guard resume else { throw InputError("'\(outDir)' already holds a sweep; add --resume to continue it, or choose another --out") }
+            guard resume else { throw InputError(options: "'\(outDir)' already holds a sweep; add {resume} to continue it, or choose another {out}") }
             let old = try loadPlan(outDir)
-            guard old == plan else { throw InputError("--resume: the sweep in '\(outDir)' has a different plan (\(planPath)); use the same options or another --out") }
+            guard old == plan else { throw InputError(options: "{resume}: the sweep in '\(outDir)' has a different plan (\(planPath)); use the same options or another {out}") }
         } else {
             try FileManager.default.createDirectory(atPath: outDir, withIntermediateDirectories: true)
             try AtomicFile.write(String(decoding: encodePlan(plan), as: UTF8.self) + "\n", to: planPath)

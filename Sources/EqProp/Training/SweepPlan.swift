@@ -54,10 +54,11 @@ public struct SweepPlan: Codable, Equatable, Sendable {
 
     // MARK: Parsing
 
-    /// `FIELD=v1,v2,…` (commas inside [ ] belong to a list value).
-    public static func parseAxis(_ text: String, option: String = "--vary") throws -> Axis {
+    /// `FIELD=v1,v2,…` (commas inside [ ] belong to a list value); `option` (`vary` or `set`) is named
+    /// in errors.
+    public static func parseAxis(_ text: String, option: String = "vary") throws -> Axis {
         guard let eq = text.firstIndex(of: "=") else {
-            throw InputError("\(option) '\(text)': expected FIELD=v1,v2,… (e.g. device.levels=16,64,256)")
+            throw InputError(options: "{\(option)} '\(text)': expected FIELD=v1,v2,… (e.g. device.levels=16,64,256)")
         }
         let field = String(text[..<eq]).trimmingCharacters(in: .whitespaces)
         let body = String(text[text.index(after: eq)...])
@@ -68,23 +69,23 @@ public struct SweepPlan: Codable, Equatable, Sendable {
         }
         values.append(cur)
         values = values.map { $0.trimmingCharacters(in: .whitespaces) }
-        if field.isEmpty { throw InputError("\(option) '\(text)': missing field name before '='") }
-        if values.contains(where: \.isEmpty) { throw InputError("\(option) \(field): empty value in '\(body)' (give a comma-separated list of values)") }
+        if field.isEmpty { throw InputError(options: "{\(option)} '\(text)': missing field name before '='") }
+        if values.contains(where: \.isEmpty) { throw InputError(options: "{\(option)} \(field): empty value in '\(body)' (give a comma-separated list of values)") }
         return Axis(field: field, values: values)
     }
 
     /// `FIELD=lo:hi` or `FIELD=lo:hi:log`.
     public static func parseRange(_ text: String) throws -> Range {
         let usage = "expected FIELD=lo:hi or FIELD=lo:hi:log with numbers lo < hi (e.g. device.c2c=0.001:0.1:log)"
-        guard let eq = text.firstIndex(of: "=") else { throw InputError("--range '\(text)': \(usage)") }
+        guard let eq = text.firstIndex(of: "=") else { throw InputError(options: "{range} '\(text)': \(usage)") }
         let field = String(text[..<eq]).trimmingCharacters(in: .whitespaces)
         let parts = text[text.index(after: eq)...].split(separator: ":", omittingEmptySubsequences: false).map { String($0).trimmingCharacters(in: .whitespaces) }
         guard !field.isEmpty, parts.count == 2 || (parts.count == 3 && (parts[2] == "log" || parts[2] == "lin")),
               let lo = Double(parts[0]), let hi = Double(parts[1]), lo.isFinite, hi.isFinite, lo < hi else {
-            throw InputError("--range '\(text)': \(usage)")
+            throw InputError(options: "{range} '\(text)': \(usage)")
         }
         let log = parts.count == 3 && parts[2] == "log"
-        if log && lo <= 0 { throw InputError("--range '\(text)': a log range needs lo > 0") }
+        if log && lo <= 0 { throw InputError(options: "{range} '\(text)': a log range needs lo > 0") }
         return Range(field: field, lo: lo, hi: hi, log: log)
     }
 
@@ -211,7 +212,7 @@ public struct SweepPlan: Codable, Equatable, Sendable {
     public static func parseShard(_ text: String) throws -> (Int, Int) {
         let parts = text.split(separator: "/")
         guard parts.count == 2, let k = Int(parts[0]), let n = Int(parts[1]), n >= 1, k >= 1, k <= n else {
-            throw InputError("--shard '\(text)': expected k/N with 1 ≤ k ≤ N (e.g. 2/8)")
+            throw InputError(options: "{shard} '\(text)': expected k/N with 1 ≤ k ≤ N (e.g. 2/8)")
         }
         return (k, n)
     }
@@ -230,7 +231,7 @@ public struct SweepPlan: Codable, Equatable, Sendable {
             if field.hasPrefix("model.") {
                 spec = try spec.setting(String(field.dropFirst(6)), to: value)
             } else if field.hasPrefix("device.") {
-                guard let d = dev else { throw InputError("field '\(field)' needs a device (--device NAME)") }
+                guard let d = dev else { throw InputError(options: "field '\(field)' needs a device ({device} NAME)") }
                 dev = try d.setting(String(field.dropFirst(7)), to: value)
             } else {
                 throw InputError("unknown sweep field '\(field)': use model or device (a preset), model.FIELD (\(NetworkSpec.fieldNames.joined(separator: ", "))) or device.FIELD (see xbar devices show NAME)")
@@ -241,18 +242,18 @@ public struct SweepPlan: Codable, Equatable, Sendable {
 
     /// Checks everything that can be checked before a run starts: fields, values, counts.
     public func validate() throws {
-        if seeds < 1 { throw InputError("--seeds must be ≥ 1 (got \(seeds))") }
-        if random < 0 { throw InputError("--random must be ≥ 0 (got \(random))") }
-        if random > 0 && ranges.isEmpty { throw InputError("--random \(random) needs at least one --range FIELD=lo:hi[:log]") }
-        if !ranges.isEmpty && random == 0 { throw InputError("--range needs --random N (the number of points to draw)") }
-        if fidelityBatches < 1 { throw InputError("--fidelity-batches must be ≥ 1 (got \(fidelityBatches))") }
-        if let n = trainSubset, n < 1 { throw InputError("--train-subset must be ≥ 1 (got \(n))") }
-        if let n = testSubset, n < 1 { throw InputError("--test-subset must be ≥ 1 (got \(n))") }
+        if seeds < 1 { throw InputError(options: "{seeds} must be ≥ 1 (got \(seeds))") }
+        if random < 0 { throw InputError(options: "{random} must be ≥ 0 (got \(random))") }
+        if random > 0 && ranges.isEmpty { throw InputError(options: "{random} \(random) needs at least one {range} FIELD=lo:hi[:log]") }
+        if !ranges.isEmpty && random == 0 { throw InputError(options: "{range} needs {random} N (the number of points to draw)") }
+        if fidelityBatches < 1 { throw InputError(options: "{fidelity_batches} must be ≥ 1 (got \(fidelityBatches))") }
+        if let n = trainSubset, n < 1 { throw InputError(options: "{train_subset} must be ≥ 1 (got \(n))") }
+        if let n = testSubset, n < 1 { throw InputError(options: "{test_subset} must be ≥ 1 (got \(n))") }
         let fields = set.map(\.field) + vary.map(\.field) + ranges.map(\.field)
         if let dup = Dictionary(grouping: fields, by: { $0 }).first(where: { $0.value.count > 1 })?.key {
-            throw InputError("field '\(dup)' is given more than once (in --set, --vary or --range)")
+            throw InputError(options: "field '\(dup)' is given more than once (in {set}, {vary} or {range})")
         }
-        for axis in vary where axis.values.isEmpty { throw InputError("--vary \(axis.field): empty value list") }
+        for axis in vary where axis.values.isEmpty { throw InputError(options: "{vary} \(axis.field): empty value list") }
         // Every value of every axis, and both ends of every range, alone on the base configuration.
         for axis in vary { for v in axis.values { _ = try resolve([(axis.field, v)]) } }
         for r in ranges { for v in [r.lo, r.hi] { _ = try resolve([(r.field, String(format: "%.6g", v))]) } }

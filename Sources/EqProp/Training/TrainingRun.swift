@@ -34,7 +34,7 @@ public enum TrainingRun {
                 throw InputError("checkpoint '\(path)' holds layers \(spec.layers) but the model has \(model.layers)")
             }
             guard spec.kind == model.kind else {
-                throw InputError("checkpoint '\(path)' holds a \(spec.kind.rawValue) model ('\(spec.name)') but the model is \(model.kind.rawValue); add --model \(spec.name)")
+                throw InputError(options: "checkpoint '\(path)' holds a \(spec.kind.rawValue) model ('\(spec.name)') but the model is \(model.kind.rawValue); add {model} \(spec.name)")
             }
         }
     }
@@ -153,7 +153,7 @@ public enum TrainingRun {
         } else {
             try spec.validate()
             if FileManager.default.fileExists(atPath: ckPath) {
-                throw InputError("'\(outDir)' already holds a run; use --resume \(outDir) to continue it, or another --out")
+                throw InputError(options: "'\(outDir)' already holds a run; use {resume} \(outDir) to continue it, or another {out}")
             }
             params = Parameters<Float>.initial(spec: spec, seed: options.seed)
         }
@@ -189,7 +189,7 @@ public enum TrainingRun {
             return try task(&t)
         }
         try d.validate()
-        if options.algorithm == .bptt { throw InputError("--algorithm bptt trains ideal weights; drop --device (or use EP on the crossbar)") }
+        if options.algorithm == .bptt { throw InputError(options: "{algorithm} bptt trains ideal weights; drop {device} (or use EP on the crossbar)") }
         let arrays = crossbarArrays(params, device: d, seed: options.seed)
         for (ci, st) in arrayState.enumerated() where ci < arrays.count { try arrays[ci].restore(st) }
         if conv {
