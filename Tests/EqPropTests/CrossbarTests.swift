@@ -126,15 +126,15 @@ import Testing
         func reads(white: Double, laneCount: Int, steps: Int, laneAfterLane: Bool = false) -> [[Matrix<Float>]] {
             var s = spec; s.whiteNoise = white
             let arr = CrossbarArray(spec: s, weights: w, seed: 3, layer: 1)
-            arr.prepareLanes(laneCount)
+            let clocks = (0..<laneCount).map { ReadClock(lane: $0) }
             var out = [[Matrix<Float>]](repeating: [], count: laneCount)
             func step(_ k: Int) {
                 var y = Matrix<Float>(rows: 2, cols: 6)
-                arr.multiply(x, into: &y, accumulate: false, lane: k)
+                arr.multiply(x, into: &y, accumulate: false, clock: clocks[k])
                 var z = Matrix<Float>(rows: 2, cols: 8)
-                arr.multiplyTransposed(y, into: &z, accumulate: false, lane: k)
+                arr.multiplyTransposed(y, into: &z, accumulate: false, clock: clocks[k])
                 out[k].append(y); out[k].append(z)
-                arr.clockTick(.step, lane: k)
+                clocks[k].step()
             }
             // 80 steps cross two block boundaries (32 usable samples per block). Lane after lane: lane
             // 0 runs two blocks ahead, so lane 1 finds the older blocks released and draws them again.
@@ -295,11 +295,12 @@ import Testing
         let blocks = 150, len = 2048
         // Output-referred: the array's reads over time.
         var ys: [[Double]] = Array(repeating: [], count: out)
+        let clock = ReadClock()
         for _ in 0..<(blocks * len) {
             var y = Matrix<Float>(rows: 1, cols: out)
-            arr.multiply(x, into: &y, accumulate: false)
+            arr.multiply(x, into: &y, accumulate: false, clock: clock)
             for i in 0..<out { ys[i].append(Double(y[0, i] - clean[0, i])) }
-            arr.clockTick(.step)
+            clock.step()
         }
         // Per-device: every device of the pair gets its own trace n(t); e_i = w_fs·Σ_j[(u⁺+r)n⁺ − (u⁻+r)n⁻]x_j.
         let synth = NoiseSynthesizer(spectrum: .flicker(k: spec.flickerK, gamma: 1), length: 4096, dt: spec.tStep)

@@ -7,7 +7,7 @@ extension ConvNet: EPModel {
     public func phases(_ ctx: Context, sign: T) -> EquilibriumPropagation.Phases<T> {
         let beta = T(spec.beta) * sign
         let free = freePhase(ctx)
-        for a in arrays { a.clockTick(.phaseGap, lane: ctx.lane) }
+        ctx.clock.gap()
         let symmetric = spec.nudging == .symmetric
         let plus = run(ctx, from: free, steps: spec.K, nudge: beta)
         let minus = symmetric ? run(ctx, from: free, steps: spec.K, nudge: -beta) : free
@@ -23,9 +23,9 @@ extension ConvNet: EPModel {
         }
         if parts.count == 1 || arrays.allSatisfy(\.updatesAreExact) {
             // Exact updates are linear in the chunks: applied chunk by chunk.
-            for c in chunks { apply([c], divisor: divisor, batchSize: batchSize) }
+            for c in chunks { apply([c], divisor: divisor, batchSize: batchSize, clock: parts[0].context.clock) }
         } else {
-            apply(chunks, divisor: divisor, batchSize: batchSize)   // one programming pass per array and batch
+            apply(chunks, divisor: divisor, batchSize: batchSize, clock: parts[0].context.clock)   // one programming pass per array and batch
         }
     }
 
@@ -34,7 +34,7 @@ extension ConvNet: EPModel {
     /// θ += lr·[∂Φ/∂θ(s⁺) − ∂Φ/∂θ(s⁻)]/(divisor·B), the weights as each array's local update with the
     /// chunks' activities stacked in rows (one batch); the first conv layer's input is the same in
     /// both phases, so its update is one pass of the difference of the unpooled maps.
-    mutating func apply(_ chunks: [(plus: Activities, minus: Activities, input: Matrix<T>)], divisor: T, batchSize: Int) {
+    mutating func apply(_ chunks: [(plus: Activities, minus: Activities, input: Matrix<T>)], divisor: T, batchSize: Int, clock: ReadClock) {
         let B = T(batchSize)
         func stack(_ v: [Matrix<T>]) -> Matrix<T> { v.count == 1 ? v[0] : .stackingRows(v) }
         for i in arrays.indices {
@@ -42,10 +42,10 @@ extension ConvNet: EPModel {
             if scale == 0 { continue }
             let postP = stack(chunks.map { $0.plus.terms[i].post }), postM = stack(chunks.map { $0.minus.terms[i].post })
             if i == 0 {
-                arrays[0].update(post: Elementwise.difference(postP, postM), pre: stack(chunks.map(\.input)), scale: scale)
+                arrays[0].update(post: Elementwise.difference(postP, postM), pre: stack(chunks.map(\.input)), scale: scale, clock: clock)
             } else {
                 arrays[i].updateContrastive(plus: (postP, stack(chunks.map { $0.plus.terms[i].pre })),
-                                            minus: (postM, stack(chunks.map { $0.minus.terms[i].pre })), scale: scale)
+                                            minus: (postM, stack(chunks.map { $0.minus.terms[i].pre })), scale: scale, clock: clock)
             }
         }
         let inv = 1 / (divisor * B)

@@ -44,19 +44,19 @@ public struct ConvNet<W: SynapticArray> {
         public let x: Matrix<T>, y: Matrix<T>
         let xCols: Matrix<T>
         let first: (pooled: Matrix<T>, indices: [Int32])?
-        /// The read lane of every array (`SynapticArray.prepareLanes`).
-        public var lane = 0
+        /// The simulated time of this relaxation's reads (and its read lane): each step moves it on.
+        public var clock = ReadClock()
         public var batch: Int { x.rows }
     }
 
-    public func context(x: Matrix<T>, y: Matrix<T>) -> Context { context(x: x, y: y, lane: 0, neuronNoise: nil) }
+    public func context(x: Matrix<T>, y: Matrix<T>) -> Context { context(x: x, y: y, clock: ReadClock(), neuronNoise: nil) }
 
     /// P-conv has no neuron-noise model: `neuronNoise` is ignored (the spec validation rejects it).
-    public func context(x: Matrix<T>, y: Matrix<T>, lane: Int, neuronNoise: NeuronNoise?) -> Context {
+    public func context(x: Matrix<T>, y: Matrix<T>, clock: ReadClock, neuronNoise: NeuronNoise?) -> Context {
         let g = geometry
         let cols = ConvOps.im2col(x, side: g.image, channels: g.channels[0], kernel: g.kernel)
-        var ctx = Context(x: x, y: y, xCols: cols, first: nil, lane: lane)
-        if arrays.allSatisfy(\.readsAreExact) { ctx = Context(x: x, y: y, xCols: cols, first: convPool(cols, layer: 1, ctx), lane: lane) }
+        var ctx = Context(x: x, y: y, xCols: cols, first: nil, clock: clock)
+        if arrays.allSatisfy(\.readsAreExact) { ctx = Context(x: x, y: y, xCols: cols, first: convPool(cols, layer: 1, ctx), clock: clock) }
         return ctx
     }
 
@@ -66,7 +66,7 @@ public struct ConvNet<W: SynapticArray> {
     func convPool(_ cols: Matrix<T>, layer l: Int, _ ctx: Context) -> (Matrix<T>, [Int32]) {
         let g = geometry, o = g.convSide(l), c = g.channels[l], batch = ctx.batch
         var z = Matrix<T>(rows: cols.rows, cols: c)
-        arrays[l - 1].multiply(cols, into: &z, accumulate: false, lane: ctx.lane)
+        arrays[l - 1].multiply(cols, into: &z, accumulate: false, clock: ctx.clock)
         let b = biases[l - 1]
         z.storage.withUnsafeMutableBufferPointer { p in for i in 0..<p.count { p[i] += b[i % c] } }
         return ConvOps.maxPool(z.reshaped(rows: batch, cols: o * o * c), side: o, channels: c, pool: g.pool)
@@ -104,7 +104,7 @@ public struct ConvNet<W: SynapticArray> {
         let g = geometry, o = g.convSide(l), c = g.channels[l], batch = v.rows
         let u = ConvOps.unpool(v, indices: indices, unpooledCount: o * o * c).reshaped(rows: batch * o * o, cols: c)
         var cols = Matrix<T>(rows: batch * o * o, cols: arrays[l - 1].inputs)
-        arrays[l - 1].multiplyTransposed(u, into: &cols, accumulate: false, lane: ctx.lane)
+        arrays[l - 1].multiplyTransposed(u, into: &cols, accumulate: false, clock: ctx.clock)
         return ConvOps.col2im(cols, batch: batch, side: g.side(l - 1), channels: g.channels[l - 1], kernel: g.kernel)
     }
 
@@ -117,12 +117,12 @@ public struct ConvNet<W: SynapticArray> {
             if l < m {
                 Elementwise.axpy(1, transposedConv(s[l], layer: l + 1, indices: f.idx[l], ctx), &al)
             } else {
-                arrays[m].multiplyTransposed(s[m], into: &al, accumulate: true, lane: ctx.lane)   // W_oᵀ s_o, batch-major
+                arrays[m].multiplyTransposed(s[m], into: &al, accumulate: true, clock: ctx.clock)   // W_oᵀ s_o, batch-major
             }
             a.append(al)
         }
         var ao = Matrix<T>(rows: ctx.batch, cols: geometry.classes)
-        arrays[m].multiply(s[m - 1], into: &ao, accumulate: false, lane: ctx.lane)
+        arrays[m].multiply(s[m - 1], into: &ao, accumulate: false, clock: ctx.clock)
         let bo = biases[m]
         ao.storage.withUnsafeMutableBufferPointer { p in for i in 0..<p.count { p[i] += bo[i % bo.count] } }
         a.append(ao)
@@ -134,7 +134,7 @@ public struct ConvNet<W: SynapticArray> {
     /// One step; `nudge` = β adds β(y − s_o) to the output (0 in the free phase). Reads happen at
     /// the arrays' current simulated time; then one step of simulated time passes.
     public func step(_ s: State, _ ctx: Context, nudge beta: T = 0) -> State {
-        defer { for a in arrays { a.clockTick(.step, lane: ctx.lane) } }
+        defer { ctx.clock.step() }
         let (a, _) = preActivations(s, ctx)
         var out = a.map { m in Matrix(rows: m.rows, cols: m.cols, storage: m.storage.map(Self.hardSigmoid)) }
         if beta != 0 {

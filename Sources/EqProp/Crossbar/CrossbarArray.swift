@@ -6,7 +6,7 @@ import Foundation
 ///   grid) with the device law's per-device responses and the `PulseProgrammer`; or, for the `ideal`
 ///   device, the weights themselves written exactly (`ExactWeights`);
 /// - a **read path** (`ReadPath`): the ordered periphery stages DAC → conductance noise (1/f,
-///   telegraph) → white noise → ADC, and the read lanes with their simulated clocks;
+///   telegraph) → white noise → ADC, and the read lanes (read at the caller's `ReadClock`);
 /// - the **device law** (`DeviceLaw`): the pulse response and its device-to-device variation, built
 ///   from the preset's `model` or given by the caller.
 ///
@@ -55,10 +55,13 @@ public final class CrossbarArray: SynapticArray, @unchecked Sendable {
 
     /// Full-scale weight w_fs = w_max/√fan_in: a differential pair holds |W| ≤ w_fs.
     public var fullScale: Float { Float(spec.wMax / Double(inputs).squareRoot()) }
-    /// Total simulated time elapsed on lane 0 (s).
-    public var time: Double { readPath.lanes[0].time }
     /// Whether the weights are stored as device conductances (false for the `ideal` device).
     public var storesConductances: Bool { store.conductances != nil }
+
+    /// Guards what concurrent reads share: the store's lazily built weights and noise weights, the
+    /// read path's lanes, and the epoch of the write stream.
+    private let lock = NSLock()
+    private var writeEpoch: Int?
 
     // MARK: SynapticArray
 
@@ -66,45 +69,51 @@ public final class CrossbarArray: SynapticArray, @unchecked Sendable {
     public var updatesAreExact: Bool { store.isExact }
 
     /// What the array holds now (programmed conductances, no read noise).
-    public var weights: Matrix<Float> { store.weights }
+    public var weights: Matrix<Float> { lock.lock(); defer { lock.unlock() }; return store.weights }
 
-    public func multiply(_ x: Matrix<Float>, into y: inout Matrix<Float>, accumulate: Bool, lane: Int) {
-        readPath.read(x, transposed: false, weights: store.weights, storage: store.conductances, into: &y, accumulate: accumulate, lane: lane)
+    public func multiply(_ x: Matrix<Float>, into y: inout Matrix<Float>, accumulate: Bool, clock: ReadClock) {
+        read(x, transposed: false, into: &y, accumulate: accumulate, clock: clock)
     }
 
-    public func multiplyTransposed(_ y: Matrix<Float>, into x: inout Matrix<Float>, accumulate: Bool, lane: Int) {
-        readPath.read(y, transposed: true, weights: store.weights, storage: store.conductances, into: &x, accumulate: accumulate, lane: lane)
+    public func multiplyTransposed(_ y: Matrix<Float>, into x: inout Matrix<Float>, accumulate: Bool, clock: ReadClock) {
+        read(y, transposed: true, into: &x, accumulate: accumulate, clock: clock)
     }
 
+    func read(_ input: Matrix<Float>, transposed: Bool, into out: inout Matrix<Float>, accumulate: Bool, clock: ReadClock) {
+        lock.lock()
+        let w = store.weights, cells = store.conductances
+        let lane = readPath.isExact ? nil : readPath.lane(for: clock)
+        if readPath.traces != nil, let c = cells { _ = c.noiseWeights }
+        lock.unlock()
+        readPath.read(input, transposed: transposed, weights: w, storage: cells, into: &out, accumulate: accumulate, lane: lane, clock: clock)
+    }
+
+    public func update(post: Matrix<Float>, pre: Matrix<Float>, scale: Float, clock: ReadClock) {
+        write([UpdateTerm(post: post, pre: pre, scale: scale)], clock: clock)
+    }
+
+    /// An update with the array's current write stream.
     public func update(post: Matrix<Float>, pre: Matrix<Float>, scale: Float) {
-        write([UpdateTerm(post: post, pre: pre, scale: scale)])
+        update(post: post, pre: pre, scale: scale, clock: ReadClock())
     }
 
     /// Two programming passes (nudged +, free −), or one pass of the difference computed in the
     /// periphery (`passes: one`).
-    public func updateContrastive(plus: (post: Matrix<Float>, pre: Matrix<Float>), minus: (post: Matrix<Float>, pre: Matrix<Float>), scale: Float) {
+    public func updateContrastive(plus: (post: Matrix<Float>, pre: Matrix<Float>), minus: (post: Matrix<Float>, pre: Matrix<Float>),
+                                  scale: Float, clock: ReadClock) {
         let p = UpdateTerm(post: plus.post, pre: plus.pre, scale: scale), m = UpdateTerm(post: minus.post, pre: minus.pre, scale: -scale)
-        if spec.passes == .two { write([p]); write([m]) } else { write([p, m]) }
+        if spec.passes == .two { write([p], clock: clock); write([m], clock: clock) } else { write([p, m], clock: clock) }
     }
 
-    func write(_ terms: [UpdateTerm]) {
+    /// Programs the terms with the write stream of the clock's epoch (re-derived when it is new).
+    func write(_ terms: [UpdateTerm], clock: ReadClock) {
+        lock.lock(); defer { lock.unlock() }
+        if let e = clock.epoch, e != writeEpoch {
+            writeEpoch = e
+            store.reset(seed: seed, tag: "xbar/\(layer)/epoch\(e)")
+        }
         store.write(terms)
         readPath.clearCaches()   // the clean products of the read caches are stale
-    }
-
-    public func beginEpoch(_ epoch: Int) {
-        let tag = "xbar/\(layer)/epoch\(epoch)"
-        store.reset(seed: seed, tag: tag)
-        readPath.reset(tag: tag)
-    }
-
-    public func clockTick(_ event: ClockEvent, lane k: Int) { readPath.tick(event, lane: k) }
-
-    public func prepareLanes(_ count: Int) {
-        // Lanes share these lazily built caches and must not race to build them.
-        _ = store.weights
-        if readPath.traces != nil, let c = store.conductances { _ = c.noiseWeights }
-        readPath.prepareLanes(count)
     }
 
     // MARK: State
@@ -115,6 +124,7 @@ public final class CrossbarArray: SynapticArray, @unchecked Sendable {
 
     /// Restores `state` (device parameters and faults are re-drawn from the seed, so they match).
     public func restore(_ s: [String: [Float]]) throws {
+        lock.lock(); defer { lock.unlock() }
         try store.restore(s)
         readPath.clearCaches()
     }

@@ -1,8 +1,8 @@
 import Foundation
 
 /// What one read lane owns: its white-noise stream (`…/read`, lane k > 0: `…/read/lane<k>`), the last
-/// forward [0] and transposed [1] read (input, clean product, noise weights), its scratch, and its
-/// clock: trace block number, sample within the block and simulated time.
+/// forward [0] and transposed [1] read (input, clean product, noise weights), its scratch, and the
+/// noise-trace blocks it reads now.
 final class ReadLane {
     final class Cache {
         let input: Matrix<Float>, driven: Matrix<Float>, clean: Matrix<Float>
@@ -13,38 +13,44 @@ final class ReadLane {
     var rng: RandomStream
     var cache: [Cache?] = [nil, nil]
     var white: [Float] = []
-    var block = 0, timeIndex = 0
-    var time: Double = 0
-    /// The traces of the current block, forward [0] and transposed [1], fetched at first use.
+    /// The traces of block `traceBlock[d]` of direction d (forward 0, transposed 1), fetched at first use.
     var traces: [TraceSource.Block?] = [nil, nil]
+    var traceBlock = [-1, -1]
     init(rng: RandomStream) { self.rng = rng }
 }
 
-/// The read periphery of one array: its ordered stages, its read lanes and their simulated clocks.
+/// The read periphery of one array: its ordered stages and its read lanes.
 ///
 /// A read is `y = sense(W·drive(x))` through the stages. When every stage is absent the read is an
 /// exact product (BLAS, as `DenseArray`). Otherwise the clean product (and what stages derive from the
 /// input) is cached per lane: when the same input is read again before the next update (the data x, at
 /// every step of both phases), only the time-varying noise is drawn anew.
 ///
-/// Simulated time: a dynamics step lasts `t_step`, the gap between the free and the nudged phase
-/// `phase_gap`; time-correlated noise is read at the lane's time.
+/// Simulated time is the caller's `ReadClock`: a dynamics step lasts `t_step`, the gap between the
+/// free and the nudged phase `phase_gap` (⌊phase_gap/t_step⌉ trace samples); time-correlated noise is
+/// read at the clock's sample. The lanes and their streams are re-derived when a clock of a new epoch
+/// first reads.
 final class ReadPath {
     let stages: [any ReadStage]
     let traces: TraceSource?
     let tStep: Double, phaseGap: Double
+    /// Trace samples per phase gap.
+    let gapSamples: Int
     let seed: UInt64
-    var lanes: [ReadLane]
+    let layer: Int
+    /// Lanes by number, and the epoch their streams belong to (nil: before any epoch).
+    private var lanes: [Int: ReadLane] = [:]
+    private var epoch: Int?
     /// Stream prefix of the lanes: `xbar/<layer>`, then `xbar/<layer>/epoch<e>` once epochs run.
-    var tag: String
+    private var tag: String
 
     /// The periphery a device preset describes: DAC → conductance noise (flicker, telegraph; only when
     /// the weights are stored as conductances) → white noise → ADC.
     init(spec: DeviceSpec, conductances: Bool, seed: UInt64, layer: Int, outputs: Int, inputs: Int) {
-        self.seed = seed
+        self.seed = seed; self.layer = layer
         tag = "xbar/\(layer)"
         tStep = spec.tStep; phaseGap = spec.phaseGap
-        lanes = [ReadLane(rng: RandomStream(seed: seed, stream: tag + "/read"))]
+        gapSamples = Int((spec.phaseGap / spec.tStep).rounded())
         var synths: [NoiseSynthesizer] = []
         if spec.flickerK > 0 {
             synths.append(NoiseSynthesizer(spectrum: .flicker(k: spec.flickerK, gamma: spec.flickerGamma), length: spec.noiseLength, dt: spec.tStep))
@@ -69,15 +75,30 @@ final class ReadPath {
     /// Reads are exact and deterministic: no stage.
     var isExact: Bool { stages.isEmpty }
 
-    /// `out ← read(input) (+ out if accumulate)` of `weights` (forward: input·Wᵀ; transposed: input·W).
+    /// The lane a clock reads through, re-deriving every lane's streams when the clock's epoch is new.
+    /// Not thread-safe: the array calls it under its lock.
+    func lane(for clock: ReadClock) -> ReadLane {
+        if let e = clock.epoch, e != epoch {
+            epoch = e; tag = "xbar/\(layer)/epoch\(e)"
+            lanes = [:]
+            traces?.reset(tag: tag)
+        }
+        if let l = lanes[clock.lane] { return l }
+        let l = ReadLane(rng: RandomStream(seed: seed, stream: tag + (clock.lane == 0 ? "/read" : "/read/lane\(clock.lane)")))
+        lanes[clock.lane] = l
+        return l
+    }
+
+    /// `out ← read(input) (+ out if accumulate)` of `weights` (forward: input·Wᵀ; transposed: input·W)
+    /// through `lane` at the time of `clock`.
     func read(_ input: Matrix<Float>, transposed: Bool, weights w: Matrix<Float>, storage: ConductanceStorage?,
-              into out: inout Matrix<Float>, accumulate: Bool, lane k: Int) {
-        if isExact {
+              into out: inout Matrix<Float>, accumulate: Bool, lane: ReadLane?, clock: ReadClock) {
+        guard let lane, !isExact else {
             if transposed { gemm(input, w, into: &out, beta: accumulate ? 1 : 0) }
             else { gemm(input, w, transposeB: true, into: &out, beta: accumulate ? 1 : 0) }
             return
         }
-        let lane = lanes[k], slot = transposed ? 1 : 0
+        let slot = transposed ? 1 : 0
         let cache: ReadLane.Cache
         if let c = lane.cache[slot], c.input == input {
             cache = c
@@ -90,46 +111,13 @@ final class ReadPath {
             lane.cache[slot] = cache
         }
         var y = cache.clean
-        let context = ReadContext(direction: slot, driven: cache.driven, lane: lane, storage: storage)
+        let sample = clock.steps + clock.gaps * gapSamples, usable = traces?.usable ?? 1
+        let context = ReadContext(direction: slot, driven: cache.driven, lane: lane, storage: storage,
+                                  block: sample / usable, sample: sample % usable)
         for s in stages { s.sense(&y, context) }
         if accumulate { Elementwise.axpy(1, y, &out) } else { out = y }
     }
 
-    /// Simulated time passes for lane k: one dynamics step, or the phase gap.
-    func tick(_ event: ClockEvent, lane k: Int) {
-        if isExact { return }   // nothing depends on time (and exact arrays may be read concurrently)
-        let lane = lanes[k]
-        let steps: Int
-        switch event {
-        case .step: steps = 1; lane.time += tStep
-        case .phaseGap: steps = Int((phaseGap / tStep).rounded()); lane.time += phaseGap
-        }
-        guard let traces else { return }
-        lane.timeIndex += steps
-        if lane.timeIndex >= traces.usable {
-            lane.timeIndex = 0; lane.block += 1
-            lane.traces = [nil, nil]
-        }
-    }
-
-    /// At least `count` lanes, every one at lane 0's time.
-    func prepareLanes(_ count: Int) {
-        while lanes.count < count {
-            lanes.append(ReadLane(rng: RandomStream(seed: seed, stream: tag + "/read/lane\(lanes.count)")))
-        }
-        let first = lanes[0]
-        for lane in lanes.dropFirst() {
-            lane.block = first.block; lane.timeIndex = first.timeIndex; lane.time = first.time; lane.traces = first.traces
-        }
-    }
-
-    /// New streams for an epoch (`tag` = `xbar/<layer>/epoch<e>`); clocks restart at 0.
-    func reset(tag: String) {
-        self.tag = tag
-        lanes = [ReadLane(rng: RandomStream(seed: seed, stream: tag + "/read"))]
-        traces?.reset(tag: tag)
-    }
-
-    /// The held weights changed: clean products are stale.
-    func clearCaches() { for lane in lanes { lane.cache = [nil, nil] } }
+    /// The held weights changed: clean products are stale. Not thread-safe (called under the lock).
+    func clearCaches() { for lane in lanes.values { lane.cache = [nil, nil] } }
 }

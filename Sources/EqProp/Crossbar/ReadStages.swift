@@ -26,6 +26,8 @@ struct ReadContext {
     let lane: ReadLane
     /// The array's stored conductances (nil for exactly stored weights).
     let storage: ConductanceStorage?
+    /// The trace block and the sample within it at the clock's time.
+    let block: Int, sample: Int
 }
 
 /// A DAC or ADC: symmetric mid-tread quantizer with step 2·bound/(2^bits − 2), 2^bits − 1 levels,
@@ -98,9 +100,12 @@ final class ConductanceNoise: ReadStage {
             if slot == 1 { gemm(x2, h, into: &s2) } else { gemm(x2, h, transposeB: true, into: &s2) }
             cache.s2 = s2
         }
-        if lane.traces[slot] == nil { lane.traces[slot] = traces.block(lane.block, transposed: slot == 1) }
+        if lane.traceBlock[slot] != read.block {
+            lane.traces[slot] = traces.block(read.block, transposed: slot == 1)
+            lane.traceBlock[slot] = read.block
+        }
         let tr = lane.traces[slot]!
-        let rows = y.rows, cols = y.cols, nuStart = lane.timeIndex * cols, fs = cells.fullScale
+        let rows = y.rows, cols = y.cols, nuStart = read.sample * cols, fs = cells.fullScale
         tr.values.withUnsafeBufferPointer { pn in
             cache.s2!.storage.withUnsafeBufferPointer { ps in
                 y.storage.withUnsafeMutableBufferPointer { py in

@@ -17,8 +17,8 @@ public struct BatchContext<T: EPScalar> {
     /// Optional Gaussian noise added to the hidden layers' pre-activations at every step (a model of
     /// analog neuron noise, as in Laborieux & Zenke's holomorphic-EP experiments); nil = none.
     public var neuronNoise: NeuronNoise?
-    /// The read lane of every array this part of a batch reads through (`SynapticArray.prepareLanes`).
-    public var lane = 0
+    /// The simulated time of this relaxation's reads (and its read lane): each step moves it on.
+    public var clock = ReadClock()
     public var batchSize: Int { x.rows }
 }
 
@@ -80,10 +80,10 @@ public enum Dynamics {
         for (ci, c) in net.connections.enumerated() {
             let a = net.arrays[ci]
             if c.from == 0 {
-                if !ctx.inputReadCached { a.multiply(ctx.fx, into: &h[c.to - 1], accumulate: true, lane: ctx.lane) }
+                if !ctx.inputReadCached { a.multiply(ctx.fx, into: &h[c.to - 1], accumulate: true, clock: ctx.clock) }
             } else {
-                a.multiply(fs[c.from - 1], into: &h[c.to - 1], accumulate: true, lane: ctx.lane)
-                a.multiplyTransposed(fs[c.to - 1], into: &h[c.from - 1], accumulate: true, lane: ctx.lane)
+                a.multiply(fs[c.from - 1], into: &h[c.to - 1], accumulate: true, clock: ctx.clock)
+                a.multiplyTransposed(fs[c.to - 1], into: &h[c.from - 1], accumulate: true, clock: ctx.clock)
             }
         }
         return h
@@ -99,7 +99,7 @@ public enum Dynamics {
     /// `dt·β·(y − s_L)`.
     /// Reads happen at the arrays' current simulated time; then one step of simulated time passes.
     public static func step<W: SynapticArray>(_ net: Network<W>, _ ctx: BatchContext<W.Scalar>, _ s: State<W.Scalar>, nudge: W.Scalar = 0) -> State<W.Scalar> {
-        defer { for a in net.arrays { a.clockTick(.step, lane: ctx.lane) } }
+        defer { ctx.clock.step() }
         typealias T = W.Scalar
         let spec = net.spec
         let L = net.depth

@@ -18,16 +18,16 @@ public protocol EPModel {
     /// Biases per state layer (per channel for conv layers).
     var biases: [[Array.Scalar]] { get set }
 
-    /// The context of a batch read through lane `lane` (see `SynapticArray.prepareLanes`), with
+    /// The context of a batch whose reads happen at `clock` (which the relaxation moves on), with
     /// optional noise on the hidden pre-activations.
-    func context(x: Matrix<Array.Scalar>, y: Matrix<Array.Scalar>, lane: Int, neuronNoise: NeuronNoise?) -> Context
+    func context(x: Matrix<Array.Scalar>, y: Matrix<Array.Scalar>, clock: ReadClock, neuronNoise: NeuronNoise?) -> Context
     /// T steps from zero.
     func freePhase(_ ctx: Context) -> State<Array.Scalar>
     /// The free and nudged phases (the nudging variant of `spec`; `sign` ±1 for random-sign).
     func phases(_ ctx: Context, sign: Array.Scalar) -> EquilibriumPropagation.Phases<Array.Scalar>
     /// θ += lr·Δθ^EP for a batch whose chunks relaxed separately on the same weights; `batchSize` is
     /// that of the whole batch. Exact arrays may apply the chunks one by one; others are programmed
-    /// once with the whole batch's update.
+    /// once with the whole batch's update, at the first chunk's clock.
     mutating func applyEP(_ parts: [(context: Context, phases: EquilibriumPropagation.Phases<Array.Scalar>)], batchSize: Int)
     /// Truncated BPTT over the last `window` transitions of the free phase, on the held weights.
     func bptt(_ ctx: Context, window: Int) -> BPTTResult
@@ -43,6 +43,10 @@ extension EPModel {
     public var weights: [Matrix<Array.Scalar>] { arrays.map(\.weights) }
     /// All parameters as the arrays hold them now.
     public var parameters: Parameters<Array.Scalar> { Parameters(weights: weights, biases: biases) }
+    /// Whether every array reads exactly (then batches may be evaluated concurrently).
+    public var readsAreExact: Bool { arrays.allSatisfy(\.readsAreExact) }
+    /// Per array, the state a checkpoint keeps beyond the weights.
+    public var arrayState: [[String: [Float]]] { arrays.map(\.state) }
 }
 
 /// Models whose arrays can be written directly (ideal weights): BPTT training's gradient step.

@@ -32,7 +32,7 @@ public enum EquilibriumPropagation {
         let spec = net.spec
         let beta = T(spec.beta)
         let sStar = Dynamics.freePhase(net, ctx)
-        for a in net.arrays { a.clockTick(.phaseGap, lane: ctx.lane) }
+        ctx.clock.gap()
         switch spec.nudging {
         case .oneSided:
             let sB = Dynamics.run(net, ctx, from: sStar, steps: spec.K, nudge: beta)
@@ -61,9 +61,9 @@ public enum EquilibriumPropagation {
             if c.from == 0 {
                 // The input is the same in both phases: one rank-B pass of the difference,
                 // (f(s⁺_b) − f(s⁻_b))ᵀ·f(x), computed in the periphery.
-                net.arrays[ci].update(post: Elementwise.difference(fp[c.to - 1], fn[c.to - 1]), pre: ctx.fx, scale: scale)
+                net.arrays[ci].update(post: Elementwise.difference(fp[c.to - 1], fn[c.to - 1]), pre: ctx.fx, scale: scale, clock: ctx.clock)
             } else {
-                net.arrays[ci].updateContrastive(plus: (fp[c.to - 1], fp[c.from - 1]), minus: (fn[c.to - 1], fn[c.from - 1]), scale: scale)
+                net.arrays[ci].updateContrastive(plus: (fp[c.to - 1], fp[c.from - 1]), minus: (fn[c.to - 1], fn[c.from - 1]), scale: scale, clock: ctx.clock)
             }
         }
         // Bias of layer l uses the learning rate of its incoming chain connection (l−1 → l).

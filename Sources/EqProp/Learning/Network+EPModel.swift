@@ -5,9 +5,9 @@ extension Network: EPModel {
     public typealias Context = BatchContext<W.Scalar>
     public typealias BPTTResult = BPTT.Result<W.Scalar>
 
-    public func context(x: Matrix<T>, y: Matrix<T>, lane: Int = 0, neuronNoise: NeuronNoise? = nil) -> Context {
+    public func context(x: Matrix<T>, y: Matrix<T>, clock: ReadClock, neuronNoise: NeuronNoise? = nil) -> Context {
         var ctx = Dynamics.context(self, x: x, y: y)
-        ctx.lane = lane
+        ctx.clock = clock
         ctx.neuronNoise = neuronNoise
         return ctx
     }
@@ -26,8 +26,9 @@ extension Network: EPModel {
             // Devices are programmed once per batch, with the whole batch's update (the update reads
             // only the joined inputs f(x), so no read of the arrays is made here).
             let c = parts.map(\.context)
-            let whole = BatchContext(x: .stackingRows(c.map(\.x)), fx: .stackingRows(c.map(\.fx)), y: .stackingRows(c.map(\.y)),
+            var whole = BatchContext(x: .stackingRows(c.map(\.x)), fx: .stackingRows(c.map(\.fx)), y: .stackingRows(c.map(\.y)),
                                      constantDrive: [], inputReadCached: false)
+            whole.clock = c[0].clock
             EquilibriumPropagation.apply(.joined(parts.map(\.phases)), to: &self, context: whole)
         }
     }

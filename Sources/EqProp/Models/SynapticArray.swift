@@ -9,13 +9,18 @@ public protocol SynapticArray<Scalar> {
     var outputs: Int { get }
     /// Number of input units (columns of W).
     var inputs: Int { get }
-    /// Forward read `Y ← X·Wᵀ (+ Y if accumulate)`; X is B × in, Y is B × out, through read lane
-    /// `lane` (see `prepareLanes`; 0 when a batch is relaxed in one piece).
-    func multiply(_ x: Matrix<Scalar>, into y: inout Matrix<Scalar>, accumulate: Bool, lane: Int)
+    /// Forward read `Y ← X·Wᵀ (+ Y if accumulate)`; X is B × in, Y is B × out, at the simulated time
+    /// of `clock` (arrays with time-correlated read noise read it there; exact arrays ignore it).
+    func multiply(_ x: Matrix<Scalar>, into y: inout Matrix<Scalar>, accumulate: Bool, clock: ReadClock)
     /// Transposed read `X ← Y·W (+ X if accumulate)`; Y is B × out, X is B × in.
-    func multiplyTransposed(_ y: Matrix<Scalar>, into x: inout Matrix<Scalar>, accumulate: Bool, lane: Int)
-    /// Local outer-product update `W ← W + scale · postᵀ·pre` (post B × out, pre B × in).
-    mutating func update(post: Matrix<Scalar>, pre: Matrix<Scalar>, scale: Scalar)
+    func multiplyTransposed(_ y: Matrix<Scalar>, into x: inout Matrix<Scalar>, accumulate: Bool, clock: ReadClock)
+    /// Local outer-product update `W ← W + scale · postᵀ·pre` (post B × out, pre B × in), at the
+    /// simulated time of `clock`.
+    mutating func update(post: Matrix<Scalar>, pre: Matrix<Scalar>, scale: Scalar, clock: ReadClock)
+    /// The contrastive EP update `W ← W + scale·(post⁺ᵀ·pre⁺ − post⁻ᵀ·pre⁻)`. The default applies it
+    /// as two passes; hardware arrays may program it as one pass of the difference.
+    mutating func updateContrastive(plus: (post: Matrix<Scalar>, pre: Matrix<Scalar>),
+                                    minus: (post: Matrix<Scalar>, pre: Matrix<Scalar>), scale: Scalar, clock: ReadClock)
     /// The weights the array holds now, as an ideal read would see them.
     var weights: Matrix<Scalar> { get }
     /// True when reads are exact and deterministic (ideal weights): a read of a constant input
@@ -24,23 +29,6 @@ public protocol SynapticArray<Scalar> {
     /// True when updates are applied exactly (ideal weights): the update of a batch is then the sum
     /// of the updates of its parts, and parts may be applied one after another.
     var updatesAreExact: Bool { get }
-    /// The contrastive EP update `W ← W + scale·(post⁺ᵀ·pre⁺ − post⁻ᵀ·pre⁻)`. The default applies it
-    /// as two passes; hardware arrays may program it as one pass of the difference.
-    mutating func updateContrastive(plus: (post: Matrix<Scalar>, pre: Matrix<Scalar>),
-                                    minus: (post: Matrix<Scalar>, pre: Matrix<Scalar>), scale: Scalar)
-    /// Simulated time passes for read lane `lane`: one dynamics step, or the gap between the free and
-    /// the nudged phase. Arrays with time-correlated read noise read their noise traces at the new
-    /// time (their device preset says how long a step and a gap last); ideal arrays ignore it.
-    func clockTick(_ event: ClockEvent, lane: Int)
-    /// Called (from one thread) before `count` parts of a batch are relaxed concurrently, part k
-    /// reading through lane k; lazily built state must be built here. The parts are rows of one
-    /// batch, read at the same simulated instants: every lane starts at lane 0's time and sees the
-    /// same time-correlated noise; what a lane owns is its own white-noise stream, read cache and
-    /// clock, so no lane waits for another.
-    func prepareLanes(_ count: Int)
-    /// A training epoch starts: arrays with random streams re-derive them from (seed, layer, epoch),
-    /// so a run resumed at an epoch boundary continues with the same numbers.
-    func beginEpoch(_ epoch: Int)
     /// State to checkpoint beyond the weights (device conductances, write noise); empty when the
     /// weights say everything.
     var state: [String: [Float]] { get }
@@ -48,27 +36,56 @@ public protocol SynapticArray<Scalar> {
     func restore(_ state: [String: [Float]]) throws
 }
 
-public enum ClockEvent: Sendable { case step, phaseGap }
+/// Simulated time as one relaxation's reads see it. The caller owns it and moves it on: one
+/// dynamics step (`step()`), or the gap between the free and the nudged phase (`gap()`); arrays
+/// read their time-correlated noise at its time and keep no clock of their own.
+///
+/// `lane` names the concurrently relaxed part of a batch the reads belong to (each lane of an array
+/// has its own white-noise stream and read cache, so no lane waits for another); the parts of one
+/// batch are read at the same instants (`atLane(_:)`). `epoch` selects the arrays' random streams
+/// (re-derived from (seed, layer, epoch), so a run resumed at an epoch boundary continues with the
+/// same numbers); nil keeps the streams the arrays have.
+public final class ReadClock: @unchecked Sendable {
+    public let lane: Int
+    public let epoch: Int?
+    /// Dynamics steps and phase gaps since the epoch started.
+    public private(set) var steps = 0, gaps = 0
+
+    public init(lane: Int = 0, epoch: Int? = nil) { self.lane = lane; self.epoch = epoch }
+
+    /// One dynamics step passes.
+    public func step() { steps += 1 }
+    /// The gap between the free and the nudged phase passes.
+    public func gap() { gaps += 1 }
+    /// A clock for lane `k` at this clock's time.
+    public func atLane(_ k: Int) -> ReadClock {
+        let c = ReadClock(lane: k, epoch: epoch)
+        c.steps = steps; c.gaps = gaps
+        return c
+    }
+    /// Elapsed simulated time (s) for a step of `stepSeconds` and a gap of `gapSeconds`.
+    public func time(stepSeconds: Double, gapSeconds: Double) -> Double { Double(steps) * stepSeconds + Double(gaps) * gapSeconds }
+}
 
 extension SynapticArray {
-    /// A read through lane 0 (the whole batch in one piece).
+    /// A read at an unmoving clock (lane 0, the arrays' current streams).
     @inline(__always)
     public func multiply(_ x: Matrix<Scalar>, into y: inout Matrix<Scalar>, accumulate: Bool) {
-        multiply(x, into: &y, accumulate: accumulate, lane: 0)
+        multiply(x, into: &y, accumulate: accumulate, clock: ReadClock())
     }
     @inline(__always)
     public func multiplyTransposed(_ y: Matrix<Scalar>, into x: inout Matrix<Scalar>, accumulate: Bool) {
-        multiplyTransposed(y, into: &x, accumulate: accumulate, lane: 0)
+        multiplyTransposed(y, into: &x, accumulate: accumulate, clock: ReadClock())
     }
-    public func clockTick(_ event: ClockEvent) { clockTick(event, lane: 0) }
+    /// An update with the arrays' current streams.
+    public mutating func update(post: Matrix<Scalar>, pre: Matrix<Scalar>, scale: Scalar) {
+        update(post: post, pre: pre, scale: scale, clock: ReadClock())
+    }
     public mutating func updateContrastive(plus: (post: Matrix<Scalar>, pre: Matrix<Scalar>),
-                                           minus: (post: Matrix<Scalar>, pre: Matrix<Scalar>), scale: Scalar) {
-        update(post: plus.post, pre: plus.pre, scale: scale)
-        update(post: minus.post, pre: minus.pre, scale: -scale)
+                                           minus: (post: Matrix<Scalar>, pre: Matrix<Scalar>), scale: Scalar, clock: ReadClock) {
+        update(post: plus.post, pre: plus.pre, scale: scale, clock: clock)
+        update(post: minus.post, pre: minus.pre, scale: -scale, clock: clock)
     }
-    public func clockTick(_ event: ClockEvent, lane: Int) {}
-    public func prepareLanes(_ count: Int) {}
-    public func beginEpoch(_ epoch: Int) {}
     public var state: [String: [Float]] { [:] }
     public func restore(_ state: [String: [Float]]) throws {}
 }
@@ -90,15 +107,15 @@ public struct DenseArray<Scalar: EPScalar>: WritableArray, Sendable {
     public var updatesAreExact: Bool { true }
 
     @inline(__always)
-    public func multiply(_ x: Matrix<Scalar>, into y: inout Matrix<Scalar>, accumulate: Bool, lane: Int) {
+    public func multiply(_ x: Matrix<Scalar>, into y: inout Matrix<Scalar>, accumulate: Bool, clock: ReadClock) {
         gemm(x, weights, transposeB: true, into: &y, beta: accumulate ? 1 : 0)
     }
     @inline(__always)
-    public func multiplyTransposed(_ y: Matrix<Scalar>, into x: inout Matrix<Scalar>, accumulate: Bool, lane: Int) {
+    public func multiplyTransposed(_ y: Matrix<Scalar>, into x: inout Matrix<Scalar>, accumulate: Bool, clock: ReadClock) {
         gemm(y, weights, into: &x, beta: accumulate ? 1 : 0)
     }
     @inline(__always)
-    public mutating func update(post: Matrix<Scalar>, pre: Matrix<Scalar>, scale: Scalar) {
+    public mutating func update(post: Matrix<Scalar>, pre: Matrix<Scalar>, scale: Scalar, clock: ReadClock) {
         gemm(post, transposeA: true, pre, into: &weights, alpha: scale, beta: 1)
     }
 }

@@ -195,7 +195,8 @@ public enum Benchmarks {
         var y = Matrix<Float>(rows: batch, cols: outputs)
         // Alternate two inputs so that no read reuses the previous one's clean product.
         var flip = false
-        let noisy = medianTime { flip.toggle(); arr.multiply(flip ? x : x2, into: &y, accumulate: false); arr.clockTick(.step) }
+        let clock = ReadClock()
+        let noisy = medianTime { flip.toggle(); arr.multiply(flip ? x : x2, into: &y, accumulate: false, clock: clock); clock.step() }
         let ideal = medianTime { dense.multiply(x, into: &y, accumulate: false) }
         let synth = NoiseSynthesizer(spectrum: .flicker(k: 1e-4, gamma: 1), length: 4096, dt: 1e-6)
         var nrng = RandomStream(seed: 2, stream: "bench-noise")

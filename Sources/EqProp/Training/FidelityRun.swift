@@ -32,7 +32,6 @@ public enum FidelityRun {
         let conv = spec.kind == .convolutional
         if let d = device {
             let arrays = TrainingRun.crossbarArrays(parameters, device: d, seed: seed)
-            for a in arrays { a.beginEpoch(0) }
             if conv {
                 var net = ConvNet(spec: spec, arrays: arrays, biases: parameters.biases)
                 return probe(&net, data: data, batches: batches, seed: seed, variant: variant, device: d.name)
@@ -50,8 +49,10 @@ public enum FidelityRun {
 
     /// Runs `batches` EP steps on `net` (any model, any arrays), each probed against the exact
     /// gradient step on the weights the arrays held, on the first batches of a seeded order of `data`.
+    /// The arrays' reads go on in simulated time from batch to batch, with the streams of epoch 0.
     public static func probe<M: EPModel>(_ net: inout M, data: LabeledImages, batches: Int, seed: UInt64,
                                          variant: String = "as configured", device: String) -> Result where M.Array.Scalar == Float {
+        let clock = ReadClock(lane: 0, epoch: 0)
         let spec = net.spec
         let batcher = Batcher(data, batchSize: spec.batchSize)
         let order = batcher.order(epoch: 0, seed: seed)
@@ -61,7 +62,7 @@ public enum FidelityRun {
             let (x, y, _) = batcher.batch(idx, as: Float.self)
             let before = net.weights
             let reference = net.referenceStep(x: x, y: y)
-            let ctx = net.context(x: x, y: y, lane: 0, neuronNoise: nil)
+            let ctx = net.context(x: x, y: y, clock: clock, neuronNoise: nil)
             net.applyEP([(ctx, net.phases(ctx, sign: 1))], batchSize: x.rows)
             per.append(FidelityProbe.compare(spec: spec, before: before, after: net.weights, reference: reference))
         }

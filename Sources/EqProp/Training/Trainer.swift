@@ -186,7 +186,7 @@ public struct Trainer<M: EPModel>: EpochTrainer where M.Array.Scalar == Float {
 
     public var trainCount: Int { train.count }
     public var parameters: Parameters<Float> { net.parameters }
-    public var arrayState: [[String: [Float]]] { net.arrays.map(\.state) }
+    public var arrayState: [[String: [Float]]] { net.arrayState }
 
     /// Wall time spent in the two parts of a training step, summed over `trainEpoch` calls: the
     /// phases (relaxation of every chunk, or BPTT's forward and backward passes) and the update
@@ -196,6 +196,8 @@ public struct Trainer<M: EPModel>: EpochTrainer where M.Array.Scalar == Float {
         public var samples = 0
     }
     public var timing = Timing()
+    /// Simulated time of the arrays' reads: lane 0's clock of the current epoch (nil before the first).
+    var clock: ReadClock?
 
     /// An EP trainer on any arrays (BPTT needs writable ideal weights: `init(idealNet:…)`).
     public init(net: M, options: TrainingOptions, data: DataSet) throws {
@@ -216,7 +218,9 @@ public struct Trainer<M: EPModel>: EpochTrainer where M.Array.Scalar == Float {
         let batcher = Batcher(train, batchSize: spec.batchSize)
         let order = batcher.order(epoch: epoch, seed: options.seed)
         var signs = RandomStream(seed: options.seed, stream: "beta-sign/\(epoch)")
-        for a in net.arrays { a.beginEpoch(epoch) }
+        // A new epoch: the arrays' streams are re-derived for it and simulated time starts at 0.
+        var epochClock = ReadClock(lane: 0, epoch: epoch)
+        defer { clock = epochClock }
         var meter = EpochMeter(epoch: epoch, epochs: epochs)
         for b in 0..<batcher.batchCount {
             let idx = order[(b * spec.batchSize)..<min((b + 1) * spec.batchSize, order.count)]
@@ -250,15 +254,17 @@ public struct Trainer<M: EPModel>: EpochTrainer where M.Array.Scalar == Float {
             switch options.algorithm {
             case .ep:
                 let sign: Float = spec.nudging == .randomSign ? (signs.next() & 1 == 0 ? 1 : -1) : 1
-                // Phases of every chunk on the same weights, concurrently; then the update.
+                // Phases of every chunk on the same weights, concurrently, each read through its own
+                // lane at the same simulated instants; then the update. Lane 0's clock goes on.
                 let sigma = spec.neuronNoise, seed = options.seed
-                if parts.count > 1 { for a in current.arrays { a.prepareLanes(parts.count) } }
+                let clocks = parts.indices.map { epochClock.atLane($0) }
                 let results = parallelMap(parts.count) { k in
                     let (x, y, _) = batcher.batch(parts[k], as: Float.self)
                     let noise = sigma > 0 ? NeuronNoise(sigma: sigma, rng: RandomStream(seed: seed, stream: "neuron-noise/\(epoch)/\(b)/\(k)")) : nil
-                    let ctx = current.context(x: x, y: y, lane: k, neuronNoise: noise)
+                    let ctx = current.context(x: x, y: y, clock: clocks[k], neuronNoise: noise)
                     return (context: ctx, phases: current.phases(ctx, sign: sign))
                 }
+                epochClock = clocks[0]
                 for r in results { preds += Dynamics.predictions(r.phases.free) }
                 tUpdate = DispatchTime.now().uptimeNanoseconds
                 net.applyEP(results, batchSize: B)
@@ -266,7 +272,7 @@ public struct Trainer<M: EPModel>: EpochTrainer where M.Array.Scalar == Float {
                 let window = options.bpttWindow ?? (spec.kind == .convolutional ? spec.K : spec.K + 1)
                 let results = parallelMap(parts.count) { k in
                     let (x, y, _) = batcher.batch(parts[k], as: Float.self)
-                    return current.bptt(current.context(x: x, y: y, lane: 0, neuronNoise: nil), window: window)
+                    return current.bptt(current.context(x: x, y: y, clock: ReadClock(epoch: epoch), neuronNoise: nil), window: window)
                 }
                 for r in results { preds += Dynamics.predictions(M.finalState(r)) }
                 tUpdate = DispatchTime.now().uptimeNanoseconds
@@ -278,13 +284,14 @@ public struct Trainer<M: EPModel>: EpochTrainer where M.Array.Scalar == Float {
         return meter.errorPercent
     }
 
-    /// Test error (%) after a free phase of T steps.
+    /// Test error (%) after a free phase of T steps. Noisy arrays are read one batch at a time on
+    /// lane 0, going on from the simulated time the training left (exact arrays concurrently).
     public func evaluate(_ data: LabeledImages? = nil) -> Double {
         let current = net
-        for a in current.arrays { a.prepareLanes(1) }   // caches built before any concurrent read
-        // Arrays with stateful reads (noise streams, clocks) are read by one batch at a time.
-        return TrainingData.testError(data ?? test, batchSize: options.evalBatchSize, concurrent: net.arrays.allSatisfy(\.readsAreExact)) { x, y in
-            Dynamics.predictions(current.freePhase(current.context(x: x, y: y, lane: 0, neuronNoise: nil)))
+        let exact = net.readsAreExact
+        let clock = (self.clock ?? ReadClock()).atLane(0)
+        return TrainingData.testError(data ?? test, batchSize: options.evalBatchSize, concurrent: exact) { x, y in
+            Dynamics.predictions(current.freePhase(current.context(x: x, y: y, clock: exact ? clock.atLane(0) : clock, neuronNoise: nil)))
         }
     }
 }
