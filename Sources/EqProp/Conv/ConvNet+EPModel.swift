@@ -1,9 +1,13 @@
 /// P-conv as an `EPModel`: phases with the nudging variants, the EP update as local outer products on
 /// the arrays, BPTT on the held weights.
 extension ConvNet: EPModel {
+    /// The arrays are the network's `W`.
     public typealias Array = W
+    /// P-conv's BPTT gradients, with the final state and the loss.
     public typealias BPTTResult = Gradients
 
+    /// The free phase, a phase gap, then K steps nudged at sign·β (and K more at −sign·β when
+    /// `symmetric`); divisor sign·β, or 2·sign·β when symmetric.
     public func phases(_ ctx: Context, sign: T) -> EquilibriumPropagation.Phases<T> {
         let beta = T(spec.beta) * sign
         let free = freePhase(ctx)
@@ -14,6 +18,8 @@ extension ConvNet: EPModel {
         return EquilibriumPropagation.Phases(free: free, positive: plus, negative: minus, divisor: symmetric ? 2 * beta : beta)
     }
 
+    /// Forms every chunk's activities before any update, then applies them chunk by chunk when updates
+    /// are exact, else as one programming pass per array and batch.
     public mutating func applyEP(_ parts: [(context: Context, phases: EquilibriumPropagation.Phases<T>)], batchSize: Int) {
         // Every chunk's activities first: the pooling indices come from reads of the weights the
         // phases ran on, before any chunk's update changes them.
@@ -57,10 +63,14 @@ extension ConvNet: EPModel {
         }
     }
 
+    /// BPTT over the last `window` transitions of the free phase, without per-step partials.
     public func bptt(_ ctx: Context, window: Int) -> Gradients { bptt(ctx, window: window, record: 0) }
 
+    /// The final free-phase state s_T of the BPTT run.
     public static func finalState(_ r: Gradients) -> State { r.final }
 
+    /// −lr·∇θ of BPTT over the last K transitions, computed in Double on an ideal copy of the held
+    /// weights.
     public func referenceStep(x: Matrix<Float>, y: Matrix<Float>) -> [[Double]] {
         let ideal = IdealConvNet<Double>(spec: spec, parameters: parameters.converted())
         let g = ideal.bptt(ideal.context(x: x.converted(), y: y.converted()), window: spec.K)
@@ -88,6 +98,7 @@ extension ConvNet where W: WritableArray {
 }
 
 extension ConvNet: DescendableModel where W: WritableArray {
+    /// Plain SGD, θ ← θ − lr·Σ_k w_k·∇θ_k over the chunks' gradients, with per-layer rates.
     public mutating func descend(_ results: [Gradients], weights w: [T]) {
         for (r, wk) in zip(results, w) { apply(weights: r.weights, biases: r.biases, scale: -wk) }
     }

@@ -6,16 +6,22 @@ extension ConvNet {
     /// Gradients of L = (1/2B)Σ‖s_o(T) − y‖² by backpropagation through the last `window` steps of
     /// the free phase, with per-step partials (t = 0 is the last step) for the last `record` steps.
     public struct Gradients: Sendable {
+        /// ∂L/∂W per weight matrix: conv kernels W_1 … W_m, then the classifier W_o.
         public var weights: [Matrix<T>]
+        /// ∂L/∂b per bias vector: b_1 … b_m, then b_o.
         public var biases: [[T]]
         /// ∂L/∂θ_{T−t} per step t < record (weights only).
         public var perStepWeights: [[Matrix<T>]]
         /// ∂L/∂s_{T−t} per step t < record, per state layer (summed over the batch).
         public var perStepNeurons: [[[T]]]
+        /// The final free-phase state s_T.
         public var final: State
+        /// The loss L = (1/2B)Σ‖s_o(T) − y‖² at the final state.
         public var loss: T
     }
 
+    /// Backpropagates through the last `window` free-phase steps (nil = all T), recording per-step
+    /// partials for the last `record` steps.
     public func bptt(_ ctx: Context, window: Int? = nil, record: Int = 0) -> Gradients {
         let T_ = spec.T
         let w = Swift.min(window ?? T_, T_)

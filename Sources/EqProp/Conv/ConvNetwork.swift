@@ -18,14 +18,18 @@
 /// the transposed convolution, and its EP update is the local outer product of the unpooled upper
 /// map with the im2col of the lower one — so P-conv runs on ideal weights and on crossbars alike.
 public struct ConvNet<W: SynapticArray> {
+    /// The scalar of the arrays, states and biases.
     public typealias T = W.Scalar
+    /// The P-conv spec (kind `prototypical-conv`).
     public let spec: NetworkSpec
+    /// The conv geometry of `spec`: image, kernel, pooling, channels and classes.
     public let geometry: ConvGeometry
     /// Conv kernels W_1 … W_m, then the classifier W_o (`geometry.weightShapes`).
     public var arrays: [W]
     /// Per-channel biases b_1 … b_m, then b_o.
     public var biases: [[T]]
 
+    /// A network from its arrays (shapes `geometry.weightShapes`) and biases.
     public init(spec: NetworkSpec, arrays: [W], biases: [[T]]) {
         self.spec = spec
         geometry = spec.convGeometry!
@@ -41,14 +45,17 @@ public struct ConvNet<W: SynapticArray> {
     /// What does not change during a batch: the data, its im2col and, when reads are exact, the
     /// pooled first conv layer (it does not depend on the state; noisy reads redo it every step).
     public struct Context {
+        /// Input images x (B × image²·c_0, NHWC) and one-hot targets y (B × classes).
         public let x: Matrix<T>, y: Matrix<T>
         let xCols: Matrix<T>
         let first: (pooled: Matrix<T>, indices: [Int32])?
         /// The simulated time of this relaxation's reads (and its read lane): each step moves it on.
         public var clock = ReadClock()
+        /// Number of examples B.
         public var batch: Int { x.rows }
     }
 
+    /// The context of a batch at a fresh clock, without neuron noise.
     public func context(x: Matrix<T>, y: Matrix<T>) -> Context { context(x: x, y: y, clock: ReadClock(), neuronNoise: nil) }
 
     /// P-conv has no neuron-noise model: `neuronNoise` is ignored (the spec validation rejects it).
@@ -60,6 +67,7 @@ public struct ConvNet<W: SynapticArray> {
         return ctx
     }
 
+    /// The all-zero state s_1 … s_m, s_o for `batch` examples.
     public func zeroState(batch: Int) -> State { (1...(m + 1)).map { Matrix(rows: batch, cols: geometry.units($0)) } }
 
     /// pool(W_l ∗ in_l + b_l) from the input's im2col.
@@ -144,14 +152,17 @@ public struct ConvNet<W: SynapticArray> {
         return out
     }
 
+    /// `steps` steps from `s0`, each nudged by `nudge` = β (0 for free steps).
     public func run(_ ctx: Context, from s0: State, steps: Int, nudge: T = 0) -> State {
         var s = s0
         for _ in 0..<steps { s = step(s, ctx, nudge: nudge) }
         return s
     }
 
+    /// T free steps from the zero state.
     public func freePhase(_ ctx: Context) -> State { run(ctx, from: zeroState(batch: ctx.batch), steps: spec.T) }
 
+    /// argmax of the output layer per example.
     public static func predictions(_ s: State) -> [Int] { Dynamics.predictions(s) }
 
     // MARK: EP

@@ -9,8 +9,10 @@ public struct ConvGeometry: Sendable, Equatable {
     public let image: Int, kernel: Int, pool: Int
     /// Channels of the input and of every conv layer: c_0 (input), c_1 … c_m.
     public let channels: [Int]
+    /// Number of classes: units of the output layer.
     public let classes: Int
 
+    /// A geometry from its fields; `problem` says whether it is valid.
     public init(image: Int, kernel: Int, pool: Int, channels: [Int], classes: Int) {
         self.image = image; self.kernel = kernel; self.pool = pool; self.channels = channels; self.classes = classes
     }

@@ -3,6 +3,7 @@ import Foundation
 /// What `xbar devices show` and `xbar noise` measure: a device's conductance-vs-pulse curve with its
 /// cycle-to-cycle spread, and the spectrum of its synthesized read noise.
 public enum Characterization {
+    /// A device's conductance-vs-pulse curve: the nominal device, and mean ± std over simulated devices.
     public struct Curve: Codable, Sendable {
         /// Pulse index (potentiation 1…P, then depression P+1…2P).
         public var pulse: [Int]
@@ -10,10 +11,13 @@ public enum Characterization {
         public var nominal: [Double]
         /// Mean and standard deviation over simulated devices (d2d + c2c).
         public var mean: [Double]
+        /// Standard deviation over the simulated devices, normalized conductance.
         public var std: [Double]
         /// First over last potentiation step of the nominal curve (NeuroSim's step-size ratio).
         public var stepRatioLTP: Double
+        /// First over last depression step of the nominal curve.
         public var stepRatioLTD: Double
+        /// Pulses P of each sweep: `pulses` for the exponential law, otherwise round(1/dw_min).
         public var pulsesPerSweep: Int
         enum CodingKeys: String, CodingKey {
             case pulse, nominal, mean, std, stepRatioLTP = "step_ratio_ltp", stepRatioLTD = "step_ratio_ltd", pulsesPerSweep = "pulses_per_sweep"
@@ -57,6 +61,7 @@ public enum Characterization {
                      stepRatioLTD: ltdLast > 0 ? ltdFirst / ltdLast : .infinity, pulsesPerSweep: p)
     }
 
+    /// The curve as an SVG chart: conductance (µS) vs pulse number, nominal, mean and mean ± std.
     public static func curveSVG(_ c: Curve, spec: DeviceSpec) -> String {
         let x = c.pulse.map(Double.init)
         let range = spec.gMax - spec.gMin
@@ -74,18 +79,29 @@ public enum Characterization {
         return SVGChart.render(title: "\(spec.name): conductance vs pulse (\(spec.model.rawValue))", panels: [panel], columns: 1, panelWidth: 640, panelHeight: 380)
     }
 
+    /// Synthesized read noise of one component compared with its target spectrum.
     public struct NoiseReport: Codable, Sendable {
+        /// Name of the noise component (e.g. `telegraph`).
         public var component: String
+        /// Number of synthesized traces averaged.
         public var traces: Int
+        /// Samples per trace, N.
         public var length: Int
+        /// Sample spacing Δt (s).
         public var dt: Double
+        /// Variance the synthesis targets: ∫ S df over the band of the N-point grid.
         public var targetVariance: Double
+        /// Mean square of all synthesized samples.
         public var measuredVariance: Double
         /// Flicker: fitted log-log slope over two decades and the target −γ.
         public var fittedSlope: Double?
+        /// Target slope −γ of a flicker spectrum (nil for other spectra).
         public var targetSlope: Double?
+        /// Frequencies f_k = k/(NΔt), k = 1…N/2 (Hz).
         public var frequencies: [Double]
+        /// Target density S(f_k) at each frequency.
         public var target: [Double]
+        /// One-sided periodogram averaged over the traces, at each frequency.
         public var periodogram: [Double]
         enum CodingKeys: String, CodingKey {
             case component, traces, length, dt, targetVariance = "target_variance", measuredVariance = "measured_variance"
@@ -119,6 +135,7 @@ public enum Characterization {
                            frequencies: f, target: f.map { spectrum.density($0) }, periodogram: avg)
     }
 
+    /// The reports as an SVG chart, one log-log panel per component: periodogram vs target S(f).
     public static func noiseSVG(_ reports: [NoiseReport], device: String) -> String {
         let panels = reports.map { r -> SVGChart.Panel in
             let lf = r.frequencies.map { log10($0) }

@@ -19,9 +19,13 @@ import Foundation
 /// block of steps); during training the write, read and noise streams are re-derived per epoch under
 /// `xbar/<layer>/epoch<e>`.
 public final class CrossbarArray: SynapticArray, @unchecked Sendable {
+    /// Crossbar arrays compute in single precision.
     public typealias Scalar = Float
+    /// The device preset the array was built from.
     public let spec: DeviceSpec
+    /// Number of output units (rows of W).
     public let outputs: Int
+    /// Number of input units (columns of W, the fan-in).
     public let inputs: Int
     let store: any WeightStore
     let readPath: ReadPath
@@ -65,16 +69,21 @@ public final class CrossbarArray: SynapticArray, @unchecked Sendable {
 
     // MARK: SynapticArray
 
+    /// True when the read path has no stage (no converters, no read noise).
     public var readsAreExact: Bool { readPath.isExact }
+    /// True when the weights are stored exactly (the `ideal` device).
     public var updatesAreExact: Bool { store.isExact }
 
     /// What the array holds now (programmed conductances, no read noise).
     public var weights: Matrix<Float> { lock.lock(); defer { lock.unlock() }; return store.weights }
 
+    /// Forward read X·Wᵀ through the read path (DAC → conductance noise → white noise → ADC) at the
+    /// clock's time.
     public func multiply(_ x: Matrix<Float>, into y: inout Matrix<Float>, accumulate: Bool, clock: ReadClock) {
         read(x, transposed: false, into: &y, accumulate: accumulate, clock: clock)
     }
 
+    /// Transposed read Y·W through the same read path and devices.
     public func multiplyTransposed(_ y: Matrix<Float>, into x: inout Matrix<Float>, accumulate: Bool, clock: ReadClock) {
         read(y, transposed: true, into: &x, accumulate: accumulate, clock: clock)
     }
@@ -88,6 +97,8 @@ public final class CrossbarArray: SynapticArray, @unchecked Sendable {
         readPath.read(input, transposed: transposed, weights: w, storage: cells, into: &out, accumulate: accumulate, lane: lane, clock: clock)
     }
 
+    /// Writes `scale`·postᵀ·pre as device pulses (exactly for the `ideal` device), with the write
+    /// stream of the clock's epoch.
     public func update(post: Matrix<Float>, pre: Matrix<Float>, scale: Float, clock: ReadClock) {
         write([UpdateTerm(post: post, pre: pre, scale: scale)], clock: clock)
     }

@@ -13,7 +13,9 @@ public enum DeviceModel: String, Codable, Sendable, CaseIterable {
     case exponential
 }
 
+/// Rounding of pulse counts and of conductances onto the grid: to the nearest value, or stochastically.
 public enum Rounding: String, Codable, Sendable, CaseIterable { case nearest, stochastic }
+/// How a requested weight update is turned into device pulses.
 public enum Programming: String, Codable, Sendable, CaseIterable {
     /// n = round(ΔG/ΔG_step) pulses per device, capped by `max_pulses`.
     case deterministic
@@ -28,6 +30,7 @@ public enum Mapping: String, Codable, Sendable, CaseIterable {
     case reference
 }
 
+/// How the contrastive EP update (nudged minus free) is programmed onto the array.
 public enum UpdatePasses: String, Codable, Sendable, CaseIterable {
     /// The contrastive EP update as two programming passes (nudged +, free −).
     case two
@@ -42,6 +45,7 @@ public enum UpdatePasses: String, Codable, Sendable, CaseIterable {
 /// linear"). The maximizer solves f′(x) = 1: x* = −a·ln(a(1 − e^{−1/a})). D(a) = f(x*) − x* falls
 /// strictly from 1 to 0 as a grows, so A is found by bisection on ln a, not read from a table.
 public enum NonlinearityLabel {
+    /// NeuroSim's factor c = 10.1 between the label NL and the largest deviation from linear.
     public static let labelScale = 10.1
 
     /// Largest deviation of the normalized curve from the straight line, for A/P_max = a.

@@ -48,6 +48,7 @@ public struct GeometricResponse: PulseResponse, Equatable {
     /// Per-pulse factors ρ; 1 means a linear step.
     public var rhoUp: Double, rhoDown: Double
 
+    /// A response from its steps, fixed points and per-pulse factors.
     public init(stepUp: Float, stepDown: Float, fixedUp: Float, fixedDown: Float, rhoUp: Double, rhoDown: Double) {
         self.stepUp = stepUp; self.stepDown = stepDown; self.fixedUp = fixedUp; self.fixedDown = fixedDown
         self.rhoUp = rhoUp; self.rhoDown = rhoDown
@@ -65,10 +66,12 @@ public struct GeometricResponse: PulseResponse, Equatable {
         rhoDown == 1 ? u - n * stepDown : 1 - (fixedDown - (fixedDown - (1 - u)) * decay)
     }
 
+    /// u after n potentiating pulses, with the decay ρ_upⁿ computed here.
     public func potentiated(_ u: Float, pulses n: Float) -> Float {
         potentiated(u, pulses: n, decay: Float(Double.pow(rhoUp, Double(n))))
     }
 
+    /// u after n depressing pulses, with the decay ρ_downⁿ computed here.
     public func depressed(_ u: Float, pulses n: Float) -> Float {
         depressed(u, pulses: n, decay: Float(Double.pow(rhoDown, Double(n))))
     }
@@ -93,16 +96,23 @@ private func stepResponse(dwMin: Double, scale: Double, upDown ud: Double, gamma
 /// aihwkit's LinearStep: up Δu = s⁺(1 − γ⁺u), down Δu = −s⁻(1 − γ⁻(1 − u)); γ = 0 is ConstantStep.
 /// γ± are drawn per device with σ = `gammaDtod` and clipped to [0, 1].
 public struct LinearStepLaw: DeviceLaw {
+    /// Mean step (fraction of the range), up/down asymmetry, and their device-to-device σ.
     public var dwMin: Double, upDown: Double, dwMinDtod: Double, upDownDtod: Double
+    /// Soft-bound slopes γ⁺, γ⁻ and their device-to-device σ.
     public var gammaUp: Double, gammaDown: Double, gammaDtod: Double
 
+    /// A LinearStep law from aihwkit's parameters; the defaults give a symmetric constant step
+    /// without device spread.
     public init(dwMin: Double, upDown: Double = 0, dwMinDtod: Double = 0, upDownDtod: Double = 0,
                 gammaUp: Double = 0, gammaDown: Double = 0, gammaDtod: Double = 0) {
         self.dwMin = dwMin; self.upDown = upDown; self.dwMinDtod = dwMinDtod; self.upDownDtod = upDownDtod
         self.gammaUp = gammaUp; self.gammaDown = gammaDown; self.gammaDtod = gammaDtod
     }
+    /// `dw_min`: the nominal step of one pulse.
     public var meanStep: Double { dwMin }
+    /// True when the step, the asymmetry or γ has a device-to-device σ.
     public var hasDeviceSpread: Bool { dwMinDtod > 0 || upDownDtod > 0 || gammaDtod > 0 }
+    /// Draws one device's step scale, asymmetry and γ± (clipped to [0, 1]).
     public func sampleDevice(using rng: inout RandomStream) -> GeometricResponse {
         let (scale, ud) = drawStep(dwMinDtod: dwMinDtod, upDown: upDown, upDownDtod: upDownDtod, &rng)
         let gu = min(max(gammaUp + gammaDtod * rng.normal(), 0), 1)
@@ -113,13 +123,18 @@ public struct LinearStepLaw: DeviceLaw {
 
 /// aihwkit's SoftBounds: the linear step with γ⁺ = γ⁻ = 1, so the step vanishes at the bounds.
 public struct SoftBoundsLaw: DeviceLaw {
+    /// Mean step (fraction of the range), up/down asymmetry, and their device-to-device σ.
     public var dwMin: Double, upDown: Double, dwMinDtod: Double, upDownDtod: Double
 
+    /// A SoftBounds law from aihwkit's parameters; the defaults give a symmetric device without spread.
     public init(dwMin: Double, upDown: Double = 0, dwMinDtod: Double = 0, upDownDtod: Double = 0) {
         self.dwMin = dwMin; self.upDown = upDown; self.dwMinDtod = dwMinDtod; self.upDownDtod = upDownDtod
     }
+    /// `dw_min`: the nominal step of one pulse.
     public var meanStep: Double { dwMin }
+    /// True when the step or the asymmetry has a device-to-device σ.
     public var hasDeviceSpread: Bool { dwMinDtod > 0 || upDownDtod > 0 }
+    /// Draws one device's step scale and asymmetry; γ⁺ = γ⁻ = 1.
     public func sampleDevice(using rng: inout RandomStream) -> GeometricResponse {
         let (scale, ud) = drawStep(dwMinDtod: dwMinDtod, upDown: upDown, upDownDtod: upDownDtod, &rng)
         return stepResponse(dwMin: dwMin, scale: scale, upDown: ud, gammaUp: 1, gammaDown: 1)
@@ -130,13 +145,19 @@ public struct SoftBoundsLaw: DeviceLaw {
 /// solved from the nonlinearity label (`NonlinearityLabel`) and B such that P_max = `pulses` pulses
 /// span the range. The label is drawn per device with σ = `nlDtod` (clipped to [0, labelScale)).
 public struct ExponentialLaw: DeviceLaw {
+    /// Pulses P_max across the range, NL labels of potentiation and depression, and the
+    /// device-to-device σ of the label.
     public var pulses: Int, nlLtp: Double, nlLtd: Double, nlDtod: Double
 
+    /// An exponential law from NeuroSim's parameters (`pulses`, `nl_ltp`, `nl_ltd`, `nl_dtod`).
     public init(pulses: Int, nlLtp: Double, nlLtd: Double, nlDtod: Double = 0) {
         self.pulses = pulses; self.nlLtp = nlLtp; self.nlLtd = nlLtd; self.nlDtod = nlDtod
     }
+    /// 1/P_max: the average step of one pulse over a full sweep.
     public var meanStep: Double { 1 / Double(pulses) }
+    /// True when the NL label has a device-to-device σ.
     public var hasDeviceSpread: Bool { nlDtod > 0 }
+    /// Draws one device's NL labels and solves A and B of its potentiation and depression curves.
     public func sampleDevice(using rng: inout RandomStream) -> GeometricResponse {
         let p = Double(pulses)
         /// (u*, ρ) = (B, e^{−1/A}) with A in pulses and B = 1/(1 − e^{−P_max/A}), so u(P_max) = 1.

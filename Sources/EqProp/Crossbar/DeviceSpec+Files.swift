@@ -2,6 +2,8 @@ import Foundation
 import Yams
 
 extension DeviceSpec {
+    /// Loads a device preset by name (from `$XBAR_MODELS_DIR/devices`, then the shipped presets) or a
+    /// YAML file by path, decoded and validated.
     public static func load(_ nameOrPath: String) throws -> DeviceSpec {
         let url = try PresetLocator.resolve(nameOrPath, kind: "devices")
         return try decode(yaml: PresetYAML.read(url), source: url.lastPathComponent)

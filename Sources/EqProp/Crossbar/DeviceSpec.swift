@@ -12,25 +12,35 @@ import Foundation
 /// (`spec.levels` is `spec.device.levels`).
 @dynamicMemberLookup
 public struct DeviceSpec: Codable, Equatable, Sendable {
+    /// Preset name (`custom` for a spec built in code).
     public var name = "custom"
     /// Citation of the numbers, and which of them are measured and which assumed.
     public var source = ""
+    /// Fields whose values are measured on the device cited in `source`.
     public var measured: [String] = []
+    /// Fields whose values are assumed rather than measured.
     public var assumed: [String] = []
+    /// The `device:` section: pulse-response law, range, mapping, variability, faults and grid.
     public var device = DeviceParameters()
+    /// The `forward:` section: read periphery (converters, read noise) and simulated time.
     public var forward = IOParameters()
+    /// The `update:` section: how a weight update is programmed as device pulses.
     public var update = UpdateParameters()
 
+    /// The ideal device: every field at its default.
     public init() {}
 
+    /// Reads or writes a `device:` field without naming its section (`spec.levels`).
     public subscript<V>(dynamicMember path: WritableKeyPath<DeviceParameters, V>) -> V {
         get { device[keyPath: path] }
         set { device[keyPath: path] = newValue }
     }
+    /// Reads or writes a `forward:` field without naming its section (`spec.adcBits`).
     public subscript<V>(dynamicMember path: WritableKeyPath<IOParameters, V>) -> V {
         get { forward[keyPath: path] }
         set { forward[keyPath: path] = newValue }
     }
+    /// Reads or writes an `update:` field without naming its section (`spec.bl`).
     public subscript<V>(dynamicMember path: WritableKeyPath<UpdateParameters, V>) -> V {
         get { update[keyPath: path] }
         set { update[keyPath: path] = newValue }
@@ -70,30 +80,42 @@ public struct DeviceSpec: Codable, Equatable, Sendable {
 /// (device-to-device and cycle-to-cycle), faults and conductance grid. Conductance is handled in
 /// normalized units u = (G − G_min)/(G_max − G_min) ∈ [0, 1]; G_min, G_max in siemens are for reference.
 public struct DeviceParameters: Codable, Equatable, Sendable {
+    /// Pulse-response law (`model`); `ideal` stores the weights exactly.
     public var model: DeviceModel = .ideal
     /// Conductance range (S), for reference and plots; the simulation works in normalized units.
     public var gMin = 1e-6
+    /// Largest conductance G_max (S), for reference and plots (`g_max`).
     public var gMax = 1e-4
     /// Full-scale weight in units of the layer's initialization bound 1/√fan_in: a differential pair
     /// holds W = w_max/√fan_in · (u⁺ − u⁻), so |W| ≤ w_max/√fan_in.
     public var wMax = 4.0
+    /// How a weight maps onto devices: a differential pair or one device against a reference.
     public var mapping: Mapping = .differential
     // Step laws (aihwkit), in units of the conductance range.
+    /// Mean step of one pulse, fraction of the conductance range (aihwkit `dw_min`).
     public var dwMin = 0.01
+    /// Up/down asymmetry: s⁺ ∝ 1 + up_down, s⁻ ∝ 1 − up_down (aihwkit `up_down`).
     public var upDown = 0.0
+    /// Device-to-device σ of the step, relative to `dw_min` (aihwkit `dw_min_dtod`).
     public var dwMinDtod = 0.0
+    /// Device-to-device σ of `up_down` (aihwkit `up_down_dtod`).
     public var upDownDtod = 0.0
     /// Cycle-to-cycle noise of one pulse, in units of its step (aihwkit: Δ·(1 + dw_min_std·ξ)).
     public var dwMinStd = 0.0
+    /// Soft-bound slope γ⁺ of potentiation, Δu = s⁺(1 − γ⁺u), in [0, 1]; 0 = constant step.
     public var gammaUp = 0.0
+    /// Soft-bound slope γ⁻ of depression, Δu = −s⁻(1 − γ⁻(1 − u)), in [0, 1].
     public var gammaDown = 0.0
+    /// Device-to-device σ of γ⁺ and γ⁻ (draws clipped to [0, 1]).
     public var gammaDtod = 0.0
     /// Write noise (aihwkit): the read sees u + write_noise_std·dw_min·ξ, redrawn when the device is pulsed.
     public var writeNoiseStd = 0.0
     // Exponential law (NeuroSim).
     /// Pulses from G_min to G_max (NeuroSim's "levels", P_max).
     public var pulses = 100
+    /// NeuroSim nonlinearity label NL of potentiation (0 = linear, |NL| < 10.1).
     public var nlLtp = 1.0
+    /// NeuroSim nonlinearity label NL of depression (only |NL| is used; 0 = linear).
     public var nlLtd = -1.0
     /// Device-to-device σ of the NL label.
     public var nlDtod = 0.0
@@ -103,8 +125,10 @@ public struct DeviceParameters: Codable, Equatable, Sendable {
     public var levels = 0
     /// Fractions of devices stuck at G_min and at G_max.
     public var stuckMin = 0.0
+    /// Fraction of devices stuck at G_max (stuck_min + stuck_max ≤ 1).
     public var stuckMax = 0.0
 
+    /// The ideal device's parameters: every field at its default.
     public init() {}
 
     enum CodingKeys: String, CodingKey, CaseIterable {
@@ -116,6 +140,7 @@ public struct DeviceParameters: Codable, Equatable, Sendable {
         case levels, stuckMin = "stuck_min", stuckMax = "stuck_max"
     }
 
+    /// Decodes the `device:` section; missing fields keep their defaults.
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         func get<V: Decodable>(_ k: CodingKeys, _ v: inout V) throws { if let x = try c.decodeIfPresent(V.self, forKey: k) { v = x } }
@@ -131,27 +156,36 @@ public struct DeviceParameters: Codable, Equatable, Sendable {
 /// `forward:` — the read periphery (aihwkit's IOParameters) and simulated time. Both read directions
 /// (forward W·x and transposed Wᵀ·y) go through it.
 public struct IOParameters: Codable, Equatable, Sendable {
+    /// DAC resolution of the inputs in bits (0 = no DAC).
     public var dacBits = 0
+    /// DAC range: inputs are clipped at ±dac_bound before quantization.
     public var dacBound = 1.0
+    /// ADC resolution of the outputs in bits (0 = no ADC).
     public var adcBits = 0
+    /// ADC range, in output (weight × input) units: outputs are clipped at ±adc_bound.
     public var adcBound = 12.0
     /// White read noise σ, in output (weight × input) units, per read.
     public var whiteNoise = 0.0
     /// Flicker noise K of S(f) = K/f^γ, relative to G (multiplicative); γ = 0 gives white noise of the
     /// same multiplicative form (for comparisons at equal variance).
     public var flickerK = 0.0
+    /// Exponent γ of the flicker spectrum K/f^γ, in [0, 2] (0 = white).
     public var flickerGamma = 1.0
     /// Random telegraph noise: relative amplitude and dwell times (s).
     public var rtnAmplitude = 0.0
+    /// Mean dwell time τ₀ of the telegraph trap in state 0 (s).
     public var rtnTau0 = 1e-4
+    /// Mean dwell time τ₁ of the telegraph trap in state 1 (s).
     public var rtnTau1 = 1e-4
     /// Samples per synthesized noise trace (a power of two); half of each trace is used, so the
     /// lowest frequency present is 1/(noise_length·t_step).
     public var noiseLength = 4096
     /// Simulated time per dynamics step, and between the free and the nudged phase (s).
     public var tStep = 1e-6
+    /// Simulated time between the free and the nudged phase (s).
     public var phaseGap = 1e-6
 
+    /// An exact read path: no converters, no read noise.
     public init() {}
 
     enum CodingKeys: String, CodingKey, CaseIterable {
@@ -161,6 +195,7 @@ public struct IOParameters: Codable, Equatable, Sendable {
         case noiseLength = "noise_length", tStep = "t_step", phaseGap = "phase_gap"
     }
 
+    /// Decodes the `forward:` section; missing fields keep their defaults.
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         func get<V: Decodable>(_ k: CodingKeys, _ v: inout V) throws { if let x = try c.decodeIfPresent(V.self, forKey: k) { v = x } }
@@ -173,6 +208,7 @@ public struct IOParameters: Codable, Equatable, Sendable {
 
 /// `update:` — how a weight update becomes device pulses (aihwkit's UpdateParameters).
 public struct UpdateParameters: Codable, Equatable, Sendable {
+    /// How an update becomes pulses: deterministic counts or stochastic pulse trains.
     public var programming: Programming = .stochastic
     /// Rounding of deterministic pulse counts and of conductances onto the grid (`levels`).
     public var rounding: Rounding = .stochastic
@@ -180,14 +216,17 @@ public struct UpdateParameters: Codable, Equatable, Sendable {
     public var bl = 31
     /// Largest number of pulses one device receives in one update.
     public var maxPulses = 100
+    /// Whether the contrastive EP update is programmed in two passes or one pass of the difference.
     public var passes: UpdatePasses = .two
 
+    /// The default programming: stochastic pulse trains of length 31, two passes.
     public init() {}
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case programming, rounding, bl, maxPulses = "max_pulses", passes
     }
 
+    /// Decodes the `update:` section; missing fields keep their defaults.
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         func get<V: Decodable>(_ k: CodingKeys, _ v: inout V) throws { if let x = try c.decodeIfPresent(V.self, forKey: k) { v = x } }

@@ -9,6 +9,7 @@ public enum NoiseSpectrum: Sendable, Equatable {
     /// S(f) = 4ΔG² / [(τ₀+τ₁)((1/τ₀+1/τ₁)² + (2πf)²)], corner f_c = (1/τ₀+1/τ₁)/(2π).
     case lorentzian(amplitude: Double, tau0: Double, tau1: Double)
 
+    /// S(f), the one-sided power spectral density at frequency f (Hz).
     public func density(_ f: Double) -> Double {
         switch self {
         case let .flicker(k, g): return k / pow(f, g)
@@ -51,8 +52,11 @@ public enum NoiseSpectrum: Sendable, Equatable {
 /// The synthesized trace is periodic; callers use at most the first half (`usable`) so that no lag
 /// they see wraps around.
 public final class NoiseSynthesizer: @unchecked Sendable {
+    /// Trace length N in samples (even).
     public let length: Int
+    /// Sample spacing Δt (s).
     public let dt: Double
+    /// The spectrum the traces are shaped to.
     public let spectrum: NoiseSpectrum
     /// √P_k for k = 0…N/2.
     let amplitude: [Double]
@@ -142,7 +146,9 @@ public final class NoiseSynthesizer: @unchecked Sendable {
 /// Two-state random telegraph (Markov) trace sampled on a grid: exact transition probabilities over
 /// one step Δt (π₀ = τ₀/(τ₀+τ₁), λ = 1/τ₀ + 1/τ₁, P(0→0) = π₀ + π₁e^{−λΔt}, P(1→1) = π₁ + π₀e^{−λΔt}).
 public struct TelegraphProcess: Sendable {
+    /// Mean dwell times τ₀, τ₁ (s) in states 0 and 1, and the trap's amplitude ΔG.
     public let tau0: Double, tau1: Double, amplitude: Double
+    /// A trap of amplitude ΔG and mean dwell times τ₀, τ₁ (s).
     public init(amplitude: Double, tau0: Double, tau1: Double) { self.amplitude = amplitude; self.tau0 = tau0; self.tau1 = tau1 }
 
     /// States (0/1) at times 0, Δt, …; the first state is drawn from the stationary distribution.

@@ -4,8 +4,11 @@ import Foundation
 /// Reader for the IDX format of MNIST and Fashion-MNIST (LeCun's format: big-endian header
 /// `0x00 0x00 <type> <ndims>`, one UInt32 per dimension, then the data), gzip-compressed or raw.
 public enum IDX {
+    /// A decoded IDX array: the dimensions from the header and the unsigned-byte elements.
     public struct Array: Sendable {
+        /// Size of each dimension, outermost first (count × rows × cols for images).
         public var dimensions: [Int]
+        /// The elements in row-major order, one unsigned byte each.
         public var bytes: [UInt8]
     }
 
@@ -58,6 +61,8 @@ public enum IDX {
         return Array(dimensions: dims, bytes: Swift.Array(data[headerLen...]))
     }
 
+    /// Reads and parses the IDX file at `path`; when `dimensions` is given, the header must declare
+    /// exactly that many. Errors name the file.
     public static func load(_ path: String, dimensions: Int? = nil) throws -> Array {
         try parse(readFile(path), source: (path as NSString).lastPathComponent, dimensions: dimensions)
     }
@@ -65,15 +70,22 @@ public enum IDX {
 
 /// A labelled image set: pixels in [0, 1] (÷255, no normalisation, as the seed's `ToTensor`).
 public struct LabeledImages: Sendable {
+    /// Number of examples.
     public var count: Int
+    /// Image height in pixels.
     public var rows: Int
+    /// Image width in pixels.
     public var cols: Int
+    /// Number of classes: the width of the one-hot targets.
     public var classes: Int
     /// count × (rows·cols), row-major.
     public var pixels: [Float]
+    /// Class label of each example, one per example.
     public var labels: [Int]
+    /// Pixels per example, rows·cols (the width of the input layer).
     public var features: Int { rows * cols }
 
+    /// A set from values already in memory, stored as given (no consistency checks).
     public init(count: Int, rows: Int, cols: Int, classes: Int, pixels: [Float], labels: [Int]) {
         self.count = count; self.rows = rows; self.cols = cols; self.classes = classes
         self.pixels = pixels; self.labels = labels
@@ -107,8 +119,11 @@ public struct LabeledImages: Sendable {
 
 /// Train and test splits of one data set.
 public struct DataSet: Sendable {
+    /// The name or path the set was loaded from (`synthetic` for the toy problem).
     public var name: String
+    /// The training split.
     public var train: LabeledImages
+    /// The test split.
     public var test: LabeledImages
 
     /// A data set from images already in memory (pixels in [0, 1], row-major, one image after another).
@@ -177,12 +192,18 @@ public struct DataSet: Sendable {
 /// Batches in a seeded order: the permutation of epoch e comes from stream `"shuffle/e"`, so a resumed
 /// run sees exactly the batches an uninterrupted one would.
 public struct Batcher {
+    /// The set the batches are drawn from.
     public let data: LabeledImages
+    /// Examples per batch B; the last batch of an epoch may be smaller.
     public let batchSize: Int
+    /// A batcher over `data` with `batchSize` examples per batch.
     public init(_ data: LabeledImages, batchSize: Int) { self.data = data; self.batchSize = batchSize }
 
+    /// Batches per epoch, ⌈count / batchSize⌉.
     public var batchCount: Int { (data.count + batchSize - 1) / batchSize }
 
+    /// The example indices of epoch `epoch` in visiting order: a permutation from stream
+    /// `"shuffle/<epoch>"` of `seed`, or 0..<count unchanged when `shuffle` is false.
     public func order(epoch: Int, seed: UInt64, shuffle: Bool = true) -> [Int] {
         guard shuffle else { return Array(0..<data.count) }
         var rng = RandomStream(seed: seed, stream: "shuffle/\(epoch)")

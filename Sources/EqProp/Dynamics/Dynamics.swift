@@ -19,13 +19,16 @@ public struct BatchContext<T: EPScalar> {
     public var neuronNoise: NeuronNoise?
     /// The simulated time of this relaxation's reads (and its read lane): each step moves it on.
     public var clock = ReadClock()
+    /// Number of examples B (rows of x).
     public var batchSize: Int { x.rows }
 }
 
 /// Seeded Gaussian noise on hidden pre-activations, N(0, σ²) per unit and step.
 public final class NeuronNoise: @unchecked Sendable {
+    /// Standard deviation σ of the noise, in pre-activation units.
     public let sigma: Float
     var rng: RandomStream
+    /// Noise of standard deviation `sigma` drawn from `rng`.
     public init(sigma: Double, rng: RandomStream) { self.sigma = Float(sigma); self.rng = rng }
     func perturb(_ m: inout Matrix<Float>) {
         var noise = [Float](repeating: 0, count: m.count)
@@ -45,6 +48,8 @@ public final class NeuronNoise: @unchecked Sendable {
 /// With Φ = ½(1−dt)‖s‖² + dt·[Σ_c f(s_b)ᵀW_c f(s_a) + Σ bᵀf(s)] (exact for EB, approximate for P),
 /// `∂Φ/∂W_c = dt·f(s_b)ᵀf(s_a)`, so the theorem's nudging strength is β_eff = dt·β.
 public enum Dynamics {
+    /// The context of a batch (x B × n_0, one-hot y B × n_L): f(x), and per layer the bias plus, when
+    /// every array reads exactly, the input read computed once.
     public static func context<W: SynapticArray>(_ net: Network<W>, x: Matrix<W.Scalar>, y: Matrix<W.Scalar>) -> BatchContext<W.Scalar> {
         typealias T = W.Scalar
         let spec = net.spec

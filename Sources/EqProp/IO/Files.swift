@@ -3,6 +3,8 @@ import Foundation
 /// File output that never leaves a torn file behind: write to a temporary file in the same folder,
 /// flush, then rename over the target (rename is atomic on POSIX file systems).
 public enum AtomicFile {
+    /// Writes `data` to `path` atomically, creating missing folders; throws `InputError` if the
+    /// temporary file cannot be created or renamed.
     public static func write(_ data: Data, to path: String) throws {
         let dir = (path as NSString).deletingLastPathComponent
         if !dir.isEmpty { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
@@ -17,6 +19,7 @@ public enum AtomicFile {
         }
     }
 
+    /// Writes `text` as UTF-8 to `path` atomically.
     public static func write(_ text: String, to path: String) throws {
         try write(Data(text.utf8), to: path)
     }
@@ -26,8 +29,11 @@ public enum AtomicFile {
 /// flushed, so a crash can lose at most the line being written, never an earlier one.
 public final class JSONLWriter {
     private let handle: FileHandle
+    /// Path of the log file.
     public let path: String
 
+    /// Opens the log at `path` for appending, creating it and its folders if missing and cutting
+    /// off a torn last line.
     public init(path: String) throws {
         self.path = path
         let dir = (path as NSString).deletingLastPathComponent
@@ -44,6 +50,7 @@ public final class JSONLWriter {
         handle.seekToEndOfFile()
     }
 
+    /// Appends `record` as one JSON line (sorted keys) and flushes it to disk.
     public func append<E: Encodable>(_ record: E) throws {
         let enc = JSONEncoder()
         enc.outputFormatting = [.sortedKeys]

@@ -2,22 +2,31 @@ import Foundation
 
 /// A small SVG chart writer: grids of line panels and grouped-bar panels, no dependencies.
 public enum SVGChart {
+    /// One data series of a line panel: a line, or markers only.
     public struct Series: Sendable {
+        /// Legend label; an empty name leaves the series out of the legend.
         public var name: String
+        /// x coordinates.
         public var x: [Double]
+        /// y coordinates, one per x; non-finite values are not drawn.
         public var y: [Double]
+        /// SVG color of the line and markers (e.g. an entry of `palette`).
         public var color: String
+        /// Draws the line dashed instead of solid.
         public var dashed: Bool
         /// Optional ± spread around y (drawn as a shaded band with point markers), e.g. a std over seeds.
         public var spread: [Double]?
         /// Markers only, no connecting line (scatter of random-search points).
         public var pointsOnly: Bool
+        /// A series drawn as a solid line unless `dashed` or `pointsOnly` is set.
         public init(name: String, x: [Double], y: [Double], color: String, dashed: Bool = false, spread: [Double]? = nil, pointsOnly: Bool = false) {
             self.name = name; self.x = x; self.y = y; self.color = color; self.dashed = dashed; self.spread = spread; self.pointsOnly = pointsOnly
         }
     }
 
+    /// What a panel draws.
     public enum Content: Sendable {
+        /// Line series on shared axes; series with a name get a legend entry.
         case lines([Series])
         /// Categories on x; one bar per group per category.
         case bars(categories: [String], groups: [(name: String, values: [Double], color: String)])
@@ -26,19 +35,27 @@ public enum SVGChart {
         case heatmap(xLabels: [String], yLabels: [String], values: [[Double]])
     }
 
+    /// One chart of the grid: title, axis labels and content.
     public struct Panel: Sendable {
+        /// Title above the panel.
         public var title: String
+        /// Label of the x axis.
         public var xLabel: String
+        /// Label of the y axis.
         public var yLabel: String
+        /// What the panel draws.
         public var content: Content
+        /// Line and bar panels only: logarithmic y axis.
         public var logY: Bool
         /// Line panels only: logarithmic x axis (all x > 0).
         public var logX: Bool
+        /// A panel; axis labels default to empty and both axes to linear.
         public init(title: String, xLabel: String = "", yLabel: String = "", content: Content, logY: Bool = false, logX: Bool = false) {
             self.title = title; self.xLabel = xLabel; self.yLabel = yLabel; self.content = content; self.logY = logY; self.logX = logX
         }
     }
 
+    /// Ten distinct colors (the tab10 set, reordered) as hex strings, for series and bar groups.
     public static let palette = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#7f7f7f", "#bcbd22"]
 
     static func esc(_ s: String) -> String {
@@ -66,6 +83,8 @@ public enum SVGChart {
         return out
     }
 
+    /// A standalone SVG document: `title` above `panels` laid out in `columns` columns, each panel
+    /// panelWidth × panelHeight SVG pixels.
     public static func render(title: String, panels: [Panel], columns: Int = 2, panelWidth: Double = 420, panelHeight: Double = 280) -> String {
         let cols = max(1, min(columns, panels.count))
         let rows = (panels.count + cols - 1) / cols

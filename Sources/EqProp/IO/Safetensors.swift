@@ -4,12 +4,18 @@ import Foundation
 /// `{name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__": {string: string}}`, then the
 /// raw little-endian tensor bytes. Readable from Python with `safetensors.numpy.load_file`.
 public enum Safetensors {
+    /// One F32 tensor: its shape and its values in row-major order.
     public struct Tensor: Equatable, Sendable {
+        /// Size of each dimension; their product must equal `values.count`.
         public var shape: [Int]
+        /// The elements in row-major order.
         public var values: [Float]
+        /// A tensor from a shape and row-major values (checked against each other by `encode`).
         public init(shape: [Int], values: [Float]) { self.shape = shape; self.values = values }
     }
 
+    /// Serializes `tensors` (in name order, as F32) and string `metadata` into safetensors bytes;
+    /// the JSON header is padded with spaces to a multiple of 8 bytes.
     public static func encode(_ tensors: [String: Tensor], metadata: [String: String]) throws -> Data {
         var header: [String: Any] = ["__metadata__": metadata]
         var offset = 0

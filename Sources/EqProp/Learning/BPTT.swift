@@ -4,23 +4,29 @@
 /// Per-step partials follow the seed's indexing: `∇S(t) = ∂L/∂s_{T−t}` and `∇W(t) = ∂L/∂θ_{T−t}`,
 /// where θ_{T−t} is the parameter copy used by the transition s_{T−t−1} → s_{T−t}; t = 0 is the last step.
 public enum BPTT {
+    /// Gradients ∂L/∂θ of every weight matrix and bias, shaped like the network's parameters.
     public struct Gradients<T: EPScalar>: Sendable {
+        /// One gradient per weight matrix (out × in), in connection order.
         public var weights: [Matrix<T>]
+        /// One gradient per bias vector, layers 1…L.
         public var biases: [[T]]
         static func zero<W: SynapticArray>(like net: Network<W>) -> Gradients<W.Scalar> {
             Gradients<W.Scalar>(weights: net.arrays.map { Matrix(rows: $0.outputs, cols: $0.inputs) },
                                 biases: net.biases.map { [W.Scalar](repeating: 0, count: $0.count) })
         }
+        /// Adds `scale` times gradients of the same shapes.
         public mutating func add(_ o: Gradients, scale: T = 1) {
             for i in weights.indices { Elementwise.axpy(scale, o.weights[i], &weights[i]) }
             for i in biases.indices { for j in biases[i].indices { biases[i][j] += scale * o.biases[i][j] } }
         }
+        /// Multiplies every gradient by `a`.
         public mutating func scale(_ a: T) {
             for i in weights.indices { weights[i].storage.withUnsafeMutableBufferPointer { p in for j in p.indices { p[j] *= a } } }
             for i in biases.indices { for j in biases[i].indices { biases[i][j] *= a } }
         }
     }
 
+    /// One BPTT run: total and per-step parameter gradients, neuron partials, and the final state.
     public struct Result<T: EPScalar> {
         /// Σ over the back-propagated transitions of the per-step parameter gradients.
         public var total: Gradients<T>
@@ -30,6 +36,7 @@ public enum BPTT {
         public var neurons: [State<T>]
         /// The free-phase final state s_T and the loss there.
         public var final: State<T>
+        /// The loss L = (1/2B)Σ‖s_L(T) − y‖² at the final state.
         public var loss: T
     }
 

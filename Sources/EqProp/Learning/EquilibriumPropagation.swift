@@ -7,9 +7,11 @@
 public enum EquilibriumPropagation {
     /// Result of the phases on one batch.
     public struct Phases<T: EPScalar> {
+        /// The free-phase fixed point s*.
         public var free: State<T>
         /// The state(s) whose Φ-derivative enters with a plus sign, and with a minus sign.
         public var positive: State<T>
+        /// The minus-sign state: s* (one-sided, random-sign) or the −β nudged state (symmetric).
         public var negative: State<T>
         /// The update is `[∂Φ/∂θ(positive) − ∂Φ/∂θ(negative)] / divisor` (β, −β or 2β).
         public var divisor: T

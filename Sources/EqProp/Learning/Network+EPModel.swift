@@ -1,10 +1,15 @@
 /// The fully connected models (P, EB, toy) as an `EPModel`: the transition of `Dynamics`, the
 /// phases and update of `EquilibriumPropagation`, and `BPTT`.
 extension Network: EPModel {
+    /// The arrays are the network's `W`.
     public typealias Array = W
+    /// The batch context of `Dynamics`: x, f(x), y, the cached input drive and the read clock.
     public typealias Context = BatchContext<W.Scalar>
+    /// The result of `BPTT.run`: gradients, per-step partials and the final state.
     public typealias BPTTResult = BPTT.Result<W.Scalar>
 
+    /// `Dynamics.context` of the batch, with the read clock and the optional noise on hidden
+    /// pre-activations set.
     public func context(x: Matrix<T>, y: Matrix<T>, clock: ReadClock, neuronNoise: NeuronNoise? = nil) -> Context {
         var ctx = Dynamics.context(self, x: x, y: y)
         ctx.clock = clock
@@ -12,12 +17,16 @@ extension Network: EPModel {
         return ctx
     }
 
+    /// T steps of `Dynamics` from the zero state.
     public func freePhase(_ ctx: Context) -> State<T> { Dynamics.freePhase(self, ctx) }
 
+    /// `EquilibriumPropagation.phases`: the free and nudged phases of `spec.nudging`.
     public func phases(_ ctx: Context, sign: T) -> EquilibriumPropagation.Phases<T> {
         EquilibriumPropagation.phases(self, ctx, sign: sign)
     }
 
+    /// Applies the chunks' updates one by one when there is one chunk or every array updates exactly;
+    /// otherwise programs the joined batch's update once, at the first chunk's clock.
     public mutating func applyEP(_ parts: [(context: Context, phases: EquilibriumPropagation.Phases<T>)], batchSize: Int) {
         if parts.count == 1 || arrays.allSatisfy(\.updatesAreExact) {
             // Exact updates are linear in the chunks: applied chunk by chunk.
@@ -33,10 +42,14 @@ extension Network: EPModel {
         }
     }
 
+    /// `BPTT.run` over the last `window` transitions of the free phase.
     public func bptt(_ ctx: Context, window: Int) -> BPTTResult { BPTT.run(self, ctx, window: window) }
 
+    /// The final free-phase state s_T of the BPTT run.
     public static func finalState(_ r: BPTTResult) -> State<T> { r.final }
 
+    /// −lr·∇θ of BPTT over the last K transitions, computed in Double on an ideal copy of the held
+    /// weights.
     public func referenceStep(x: Matrix<Float>, y: Matrix<Float>) -> [[Double]] {
         let ideal = IdealNetwork<Double>(spec: spec, parameters: parameters.converted())
         let res = BPTT.run(ideal, Dynamics.context(ideal, x: x.converted(), y: y.converted()), window: spec.K)

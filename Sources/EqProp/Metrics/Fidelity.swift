@@ -18,6 +18,7 @@ public struct Agreement: Codable, Equatable, Sendable {
     public var normRatio: Double?
     /// Components compared, and how many were zero in both totals (excluded from sign agreement).
     public var components: Int
+    /// Components whose totals are zero in both series.
     public var bothZero: Int
 
     enum CodingKeys: String, CodingKey {
@@ -25,6 +26,8 @@ public struct Agreement: Codable, Equatable, Sendable {
         case bothZero = "both_zero", normRatio = "norm_ratio"
     }
 
+    /// Mean over components i of √(Σ_t (a[t][i]−b[t][i])² / max(Σ_t a², Σ_t b²)); components zero
+    /// in both series count as 0.
     public static func relmse(_ a: [[Double]], _ b: [[Double]]) -> Double {
         precondition(a.count == b.count)
         guard let n = a.first?.count, n > 0 else { return 0 }
@@ -41,18 +44,21 @@ public struct Agreement: Codable, Equatable, Sendable {
         return total / Double(n)
     }
 
+    /// Running sums over t: out[t][i] = Σ_{u≤t} a[u][i].
     public static func cumulative(_ a: [[Double]]) -> [[Double]] {
         var out = a
         for t in out.indices.dropFirst() { for i in out[t].indices { out[t][i] += out[t - 1][i] } }
         return out
     }
 
+    /// Sum over t of each component, Σ_t a[t][i]; empty for an empty series.
     public static func totals(_ a: [[Double]]) -> [Double] {
         guard var s = a.first else { return [] }
         for t in a.indices.dropFirst() { for i in s.indices { s[i] += a[t][i] } }
         return s
     }
 
+    /// Cosine similarity a·b / (‖a‖‖b‖); 0 when either vector is zero.
     public static func cosine(_ a: [Double], _ b: [Double]) -> Double {
         var ab = 0.0, aa = 0.0, bb = 0.0
         for i in a.indices { ab += a[i] * b[i]; aa += a[i] * a[i]; bb += b[i] * b[i] }
@@ -85,6 +91,7 @@ public struct Agreement: Codable, Equatable, Sendable {
         self.init(series: [a], reference: [b])
     }
 
+    /// Stores metrics computed elsewhere; `normRatio` is left nil.
     public init(relmse: Double, relmseCumulative: Double, signAgreement: Double, cosine: Double, components: Int, bothZero: Int) {
         self.relmse = relmse; self.relmseCumulative = relmseCumulative; self.signAgreement = signAgreement
         self.cosine = cosine; self.components = components; self.bothZero = bothZero

@@ -2,11 +2,15 @@
 public enum GDU {
     /// One layer's comparison: per-step series (t × components) and the agreement metrics.
     public struct LayerSeries: Sendable {
+        /// Layer name: s1…sL for neurons, W<from><to> for weights.
         public var layer: String
         /// "neurons" or "weights".
         public var kind: String
+        /// ΔEP(β,t) for t = 0…K−1, one value per component at each t.
         public var ep: [[Double]]
+        /// −∇BPTT(t), the reference, shaped as `ep`.
         public var bptt: [[Double]]
+        /// Agreement of `ep` with `bptt`.
         public var agreement: Agreement
         /// ‖ΔEP(t) + ∇BPTT(t)‖ / ‖∇BPTT(t)‖ for each t; nil where ∇BPTT(t) is exactly zero (a layer
         /// the output cannot yet reach t steps back), see `perStepNormEP`.
@@ -15,8 +19,11 @@ public enum GDU {
         public var perStepNormEP: [Double]
     }
 
+    /// The outcome of one check: neuron layers s1…sL first, then the weight matrices.
     public struct Report: Sendable {
+        /// Per-layer series and metrics.
         public var layers: [LayerSeries]
+        /// Loss of the batch at the free-phase final state s_T.
         public var loss: Double
         /// Largest |s_T − s_{T−1}| of the free phase: how far from a fixed point the check starts.
         public var freePhaseResidual: Double
@@ -24,6 +31,7 @@ public enum GDU {
 
     /// Neuron names s1…sL (sL is the output); weight names W<from><to> (layer 0 = input).
     public static func neuronName(_ l: Int) -> String { "s\(l)" }
+    /// Name of connection `c`: W<from><to>, e.g. W01 from the input to layer 1.
     public static func weightName(_ c: (from: Int, to: Int)) -> String { "W\(c.from)\(c.to)" }
 
     /// Runs the check on one batch. The nudged phase follows `spec.nudging` (random sign uses +β):

@@ -1,21 +1,27 @@
 import Foundation
 
+/// Floating-point type a GDU check computes in: `double` or `float`.
 public enum Precision: String, Codable, Sendable, CaseIterable { case double, float }
 
 /// The GDU check as run by `xbar gdu`: JSON document and SVG figure.
 public struct GDUDocument: Codable, Sendable {
     /// One layer's metrics: the `Agreement` fields flattened next to the layer's name and kind.
     public struct Layer: Codable, Sendable {
+        /// Layer name: s1…sL for neurons, W<from><to> for weights.
         public var layer: String
+        /// "neurons" or "weights".
         public var kind: String
+        /// Agreement of ΔEP with −∇BPTT; its fields are encoded flat, next to `layer`.
         public var agreement: Agreement
         /// ‖ΔEP(t) + ∇BPTT(t)‖/‖∇BPTT(t)‖; null where ∇BPTT(t) ≡ 0.
         public var perStepRelativeError: [Double?]
         enum CodingKeys: String, CodingKey { case layer, kind, perStepRelativeError = "per_step_relative_error" }
 
+        /// A layer entry from its name, kind and metrics.
         public init(layer: String, kind: String, agreement: Agreement, perStepRelativeError: [Double?]) {
             self.layer = layer; self.kind = kind; self.agreement = agreement; self.perStepRelativeError = perStepRelativeError
         }
+        /// Decodes the flat form: the layer's own keys and the `Agreement` keys in one object.
         public init(from decoder: Decoder) throws {
             let c = try decoder.container(keyedBy: CodingKeys.self)
             layer = try c.decode(String.self, forKey: .layer)
@@ -23,6 +29,7 @@ public struct GDUDocument: Codable, Sendable {
             perStepRelativeError = try c.decode([Double?].self, forKey: .perStepRelativeError)
             agreement = try Agreement(from: decoder)
         }
+        /// Encodes the flat form: the `Agreement` keys and the layer's own keys in one object.
         public func encode(to encoder: Encoder) throws {
             try agreement.encode(to: encoder)
             var c = encoder.container(keyedBy: CodingKeys.self)
@@ -33,23 +40,38 @@ public struct GDUDocument: Codable, Sendable {
     }
     /// Per-step series of one component: ΔEP(β,t) and −∇BPTT(t) for t = 0…K−1.
     public struct Series: Codable, Sendable {
+        /// Name of the layer the component belongs to.
         public var layer: String
+        /// "neurons" or "weights".
         public var kind: String
         /// Flat index: neuron j, or synapse (row·in + col).
         public var index: Int
+        /// ΔEP(β,t) for t = 0…K−1.
         public var ep: [Double]
+        /// −∇BPTT(t) for t = 0…K−1.
         public var bptt: [Double]
     }
+    /// Network name (`NetworkSpec.name`).
     public var model: String
+    /// Precision the check ran in.
     public var precision: Precision
+    /// Nudging strength β.
     public var beta: Double
+    /// Nudging scheme of the nudged phase(s).
     public var nudging: Nudging
+    /// Free-phase steps T.
     public var T: Int
+    /// Nudged-phase steps K, the length of each series.
     public var K: Int
+    /// Examples in the checked batch.
     public var batchSize: Int
+    /// Loss of the batch at the free-phase final state s_T.
     public var loss: Double
+    /// Largest |s_T − s_{T−1}| of the free phase.
     public var freePhaseResidual: Double
+    /// Metrics per neuron layer, then per weight matrix.
     public var layers: [Layer]
+    /// Per-step series of the kept components of each layer (largest |total −∇BPTT| first).
     public var series: [Series]
     enum CodingKeys: String, CodingKey {
         case model, precision, beta, nudging, T, K, batchSize = "batch_size", loss

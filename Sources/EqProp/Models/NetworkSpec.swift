@@ -1,8 +1,7 @@
 import Foundation
 import Yams
 
-/// An input error the user can fix: a one-line message naming the field and the allowed range.
-/// Bad input, in one line that names the field or option and the allowed range.
+/// Bad input the user can fix, in one line that names the field or option and the allowed range.
 ///
 /// Errors about a run's options write each option as `{name}` in `template`, with the library's name
 /// for it (the snake_case field of a sweep file, or the parameter): `message` renders it `'name'`,
@@ -13,6 +12,7 @@ public struct InputError: Error, LocalizedError, CustomStringConvertible, Equata
     public let template: String
     /// Whether `template` holds `{name}` markers.
     public let namesOptions: Bool
+    /// An error with a plain message that names no option.
     public init(_ message: String) { template = message; namesOptions = false }
     /// An error naming options as `{name}` (see the type's description).
     public init(options template: String) { self.template = template; namesOptions = true }
@@ -26,8 +26,11 @@ public struct InputError: Error, LocalizedError, CustomStringConvertible, Equata
         }
         return out + rest
     }
+    /// The text with every option written `'name'`.
     public var message: String { rendered { "'\($0)'" } }
+    /// The same as `message`.
     public var description: String { message }
+    /// The same as `message`, for `LocalizedError`.
     public var errorDescription: String? { message }
 }
 
@@ -56,10 +59,13 @@ public enum Nudging: String, Codable, Sendable, CaseIterable {
 /// Layers are listed **input → output** (the seed's `size_tab` lists them output → input), and so
 /// are the learning rates, one per weight matrix.
 public struct NetworkSpec: Codable, Equatable, Sendable {
+    /// Preset name (e.g. `p-1h`).
     public var name: String
+    /// Which dynamics: prototypical (P), energy-based (EB) or prototypical-conv (P-conv).
     public var kind: ModelKind
     /// Layer sizes, input first, output last. At least input and output.
     public var layers: [Int]
+    /// Activation of the state units (σ of the P dynamics, ρ of the EB energy).
     public var activation: Activation
     /// Integration step: ε of the EB model; 1 for the P model (the seed's paper value).
     public var dt: Double
@@ -74,11 +80,15 @@ public struct NetworkSpec: Codable, Equatable, Sendable {
     public var T: Int
     /// Nudged-phase steps.
     public var K: Int
+    /// Nudging strength β of the nudged phase.
     public var beta: Double
+    /// How the nudged phase is run: one-sided, random-sign or symmetric.
     public var nudging: Nudging
     /// One per weight matrix, input → output (the skip matrix of the toy model last).
     public var learningRates: [Double]
+    /// Examples per minibatch.
     public var batchSize: Int
+    /// Training epochs (passes over the training set).
     public var epochs: Int
     /// σ of Gaussian noise added to hidden pre-activations at every step of training (0 = none).
     public var neuronNoise: Double = 0
@@ -86,8 +96,11 @@ public struct NetworkSpec: Codable, Equatable, Sendable {
     /// pooling window (= stride) and input image side. `layers` must then list the state sizes
     /// these imply (input, each pooled map, classes), e.g. [784, 4608, 1024, 10].
     public var channels: [Int] = []
+    /// P-conv only: side of the square convolution kernel (pixels).
     public var kernel: Int = 5
+    /// P-conv only: max-pooling window, equal to its stride.
     public var pool: Int = 2
+    /// P-conv only: side of the square input image (pixels).
     public var image: Int = 28
 
     enum CodingKeys: String, CodingKey, CaseIterable {
@@ -102,6 +115,8 @@ public struct NetworkSpec: Codable, Equatable, Sendable {
         case channels, kernel, pool, image
     }
 
+    /// A spec from its fields, with the defaults a preset file gets for the fields it leaves out;
+    /// not validated (see `validate()`).
     public init(name: String, kind: ModelKind, layers: [Int], activation: Activation, dt: Double = 1,
                 clamp: Bool = false, exactPrimitive: Bool = false, inputToOutput: Bool = false,
                 T: Int, K: Int, beta: Double, nudging: Nudging = .oneSided,
@@ -234,6 +249,7 @@ public enum PresetLocator {
         return nil
     }()
 
+    /// Names of the presets of `kind` in the search directories, sorted.
     public static func available(kind: String) -> [String] {
         var names = Set<String>()
         for d in searchDirectories(kind: kind) {
@@ -243,6 +259,8 @@ public enum PresetLocator {
         return names.sorted()
     }
 
+    /// The file of a preset: `nameOrPath` itself if it is a path (has `/` or ends in `.yaml`/`.yml`),
+    /// else NAME.yaml in the first search directory that has it.
     public static func resolve(_ nameOrPath: String, kind: String) throws -> URL {
         let fm = FileManager.default
         if nameOrPath.contains("/") || nameOrPath.hasSuffix(".yaml") || nameOrPath.hasSuffix(".yml") {

@@ -46,11 +46,14 @@ public protocol SynapticArray<Scalar> {
 /// (re-derived from (seed, layer, epoch), so a run resumed at an epoch boundary continues with the
 /// same numbers); nil keeps the streams the arrays have.
 public final class ReadClock: @unchecked Sendable {
+    /// The concurrently relaxed part of the batch these reads belong to (0 when there is one).
     public let lane: Int
+    /// The epoch whose random streams the arrays use (nil keeps the streams they have).
     public let epoch: Int?
     /// Dynamics steps and phase gaps since the epoch started.
     public private(set) var steps = 0, gaps = 0
 
+    /// A clock at time zero (no steps, no gaps) for `lane` and `epoch`.
     public init(lane: Int = 0, epoch: Int? = nil) { self.lane = lane; self.epoch = epoch }
 
     /// One dynamics step passes.
@@ -73,6 +76,7 @@ extension SynapticArray {
     public func multiply(_ x: Matrix<Scalar>, into y: inout Matrix<Scalar>, accumulate: Bool) {
         multiply(x, into: &y, accumulate: accumulate, clock: ReadClock())
     }
+    /// A transposed read at an unmoving clock (lane 0, the arrays' current streams).
     @inline(__always)
     public func multiplyTransposed(_ y: Matrix<Scalar>, into x: inout Matrix<Scalar>, accumulate: Bool) {
         multiplyTransposed(y, into: &x, accumulate: accumulate, clock: ReadClock())
@@ -81,12 +85,15 @@ extension SynapticArray {
     public mutating func update(post: Matrix<Scalar>, pre: Matrix<Scalar>, scale: Scalar) {
         update(post: post, pre: pre, scale: scale, clock: ReadClock())
     }
+    /// The default contrastive update: two passes, +`scale` with the nudged terms, −`scale` with the free.
     public mutating func updateContrastive(plus: (post: Matrix<Scalar>, pre: Matrix<Scalar>),
                                            minus: (post: Matrix<Scalar>, pre: Matrix<Scalar>), scale: Scalar, clock: ReadClock) {
         update(post: plus.post, pre: plus.pre, scale: scale, clock: clock)
         update(post: minus.post, pre: minus.pre, scale: -scale, clock: clock)
     }
+    /// No state beyond the weights (the default).
     public var state: [String: [Float]] { [:] }
+    /// Nothing to restore (the default).
     public func restore(_ state: [String: [Float]]) throws {}
 }
 
@@ -99,21 +106,30 @@ public protocol WritableArray: SynapticArray {
 
 /// Ideal weights: a dense matrix read and written exactly, through BLAS.
 public struct DenseArray<Scalar: EPScalar>: WritableArray, Sendable {
+    /// The weights W (out × in), read and written exactly.
     public var weights: Matrix<Scalar>
+    /// An array holding `w` exactly.
     public init(_ w: Matrix<Scalar>) { weights = w }
+    /// Number of output units (rows of W).
     public var outputs: Int { weights.rows }
+    /// Number of input units (columns of W).
     public var inputs: Int { weights.cols }
+    /// Always true: dense reads are exact and deterministic.
     public var readsAreExact: Bool { true }
+    /// Always true: updates are added exactly.
     public var updatesAreExact: Bool { true }
 
+    /// Y ← X·Wᵀ (+ Y) with one GEMM; the clock is ignored.
     @inline(__always)
     public func multiply(_ x: Matrix<Scalar>, into y: inout Matrix<Scalar>, accumulate: Bool, clock: ReadClock) {
         gemm(x, weights, transposeB: true, into: &y, beta: accumulate ? 1 : 0)
     }
+    /// X ← Y·W (+ X) with one GEMM; the clock is ignored.
     @inline(__always)
     public func multiplyTransposed(_ y: Matrix<Scalar>, into x: inout Matrix<Scalar>, accumulate: Bool, clock: ReadClock) {
         gemm(y, weights, into: &x, beta: accumulate ? 1 : 0)
     }
+    /// W ← W + scale·postᵀ·pre with one GEMM; the clock is ignored.
     @inline(__always)
     public mutating func update(post: Matrix<Scalar>, pre: Matrix<Scalar>, scale: Scalar, clock: ReadClock) {
         gemm(post, transposeA: true, pre, into: &weights, alpha: scale, beta: 1)

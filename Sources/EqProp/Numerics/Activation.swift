@@ -7,10 +7,12 @@ public enum Activation: String, Codable, Sendable, CaseIterable {
     case sigm
     /// Hard sigmoid clamp(x, 0, 1) (the seed's P-conv); derivative 1 on (0,1), 0 elsewhere.
     case hardsigm
+    /// Hyperbolic tangent, mapping into (−1, 1).
     case tanh
     /// σ(x) = x: makes the P model an exact gradient system (used to check the GDU theorem on P).
     case identity
 
+    /// σ(x), the activation itself.
     @inline(__always)
     public func value<T: EPScalar>(_ x: T) -> T {
         switch self {
@@ -21,6 +23,7 @@ public enum Activation: String, Codable, Sendable, CaseIterable {
         }
     }
 
+    /// σ′(x), evaluated from x.
     @inline(__always)
     public func derivative<T: EPScalar>(_ x: T) -> T {
         switch self {
@@ -31,6 +34,7 @@ public enum Activation: String, Codable, Sendable, CaseIterable {
         }
     }
 
+    /// σ″(x), evaluated from x (needed by the EB adjoint).
     @inline(__always)
     public func secondDerivative<T: EPScalar>(_ x: T) -> T {
         switch self {

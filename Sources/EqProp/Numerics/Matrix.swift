@@ -1,10 +1,14 @@
 /// A dense row-major matrix. In the dynamics a "batch" is a matrix with one row per example
 /// (B × n), and a weight matrix is out × in, as in PyTorch's `nn.Linear`.
 public struct Matrix<T: EPScalar>: Equatable, Sendable {
+    /// Number of rows (the batch size B for a state, `out` for a weight matrix).
     public private(set) var rows: Int
+    /// Number of columns (the layer width for a state, `in` for a weight matrix).
     public private(set) var cols: Int
+    /// The elements in row-major order: element (r, c) is at index r·cols + c.
     public var storage: [T]
 
+    /// A rows × cols matrix with every element set to `value` (zero by default).
     public init(rows: Int, cols: Int, repeating value: T = 0) {
         precondition(rows >= 0 && cols >= 0)
         self.rows = rows
@@ -12,6 +16,7 @@ public struct Matrix<T: EPScalar>: Equatable, Sendable {
         self.storage = [T](repeating: value, count: rows * cols)
     }
 
+    /// A rows × cols matrix over row-major `storage`, which must hold exactly rows·cols elements.
     public init(rows: Int, cols: Int, storage: [T]) {
         precondition(storage.count == rows * cols, "storage has \(storage.count) elements, expected \(rows)×\(cols)")
         self.rows = rows
@@ -19,8 +24,10 @@ public struct Matrix<T: EPScalar>: Equatable, Sendable {
         self.storage = storage
     }
 
+    /// Number of elements, rows·cols.
     public var count: Int { rows * cols }
 
+    /// The element at row `r`, column `c`.
     @inline(__always)
     public subscript(r: Int, c: Int) -> T {
         get { storage[r * cols + c] }
@@ -43,6 +50,7 @@ public struct Matrix<T: EPScalar>: Equatable, Sendable {
         return Matrix(rows: parts.reduce(0) { $0 + $1.rows }, cols: parts[0].cols, storage: parts.flatMap(\.storage))
     }
 
+    /// A new cols × rows matrix with element (r, c) moved to (c, r).
     public func transposed() -> Matrix {
         var t = Matrix(rows: cols, cols: rows)
         for r in 0..<rows { for c in 0..<cols { t.storage[c * rows + r] = storage[r * cols + c] } }

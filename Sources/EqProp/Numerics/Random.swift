@@ -35,6 +35,7 @@ public struct RandomStream: RandomNumberGenerator, Sendable {
     @inline(__always)
     private static func rotl(_ x: UInt64, _ k: UInt64) -> UInt64 { (x << k) | (x >> (64 &- k)) }
 
+    /// The next 64-bit output of xoshiro256\*\* (the `RandomNumberGenerator` requirement).
     @inline(__always)
     public mutating func next() -> UInt64 {
         let result = RandomStream.rotl(s1 &* 5, 7) &* 9
@@ -55,6 +56,8 @@ public struct RandomStream: RandomNumberGenerator, Sendable {
 
     /// Standard normal by the Marsaglia polar method (exact, no tables).
     private var spare: Double? = nil
+    /// A standard normal N(0, 1) sample in Double (Marsaglia polar method: each accepted point gives
+    /// two values, the second returned by the next call).
     public mutating func normal() -> Double {
         if let s = spare { spare = nil; return s }
         while true {
@@ -160,8 +163,11 @@ public struct RandomStream: RandomNumberGenerator, Sendable {
 
 /// SplitMix64 (Steele, Lea & Flood 2014): used only to expand seeds into xoshiro state.
 public struct SplitMix64: Sendable {
+    /// The 64-bit state, advanced by 0x9e3779b97f4a7c15 on every draw.
     public var state: UInt64
+    /// A generator seeded with `state`.
     public init(state: UInt64) { self.state = state }
+    /// Advances the state and returns its mixed 64-bit output.
     @inline(__always)
     public mutating func next() -> UInt64 {
         state &+= 0x9e37_79b9_7f4a_7c15

@@ -2,26 +2,41 @@ import Foundation
 
 /// Throughput measurements for `xbar bench` (release builds; one BLAS thread).
 public enum Benchmarks {
+    /// EP and BPTT training throughput of one network, with the sgemm rates it is compared to.
     public struct Result: Codable, Sendable {
+        /// Name of the network preset.
         public var model: String
+        /// Free-phase steps T.
         public var T: Int
+        /// Nudged-phase steps K.
         public var K: Int
+        /// Examples per minibatch.
         public var batchSize: Int
+        /// EP training throughput, samples/s (median over the timed epochs).
         public var epSamplesPerSecond: Double
+        /// BPTT training throughput, samples/s (median over the timed epochs).
         public var bpttSamplesPerSecond: Double
+        /// FLOPs per sample of EP training (matrix products only; `flopsPerSample`).
         public var epFlopsPerSample: Double
+        /// FLOPs per sample of BPTT training (matrix products only; `flopsPerSample`).
         public var bpttFlopsPerSample: Double
         /// sgemm on the input-projection shape [B×784]·[784×512] and on 512³, GFLOP/s.
         public var sgemmInputProjectionGflops: Double
+        /// sgemm rate on 512³, GFLOP/s.
         public var sgemm512Gflops: Double
         /// Achieved GFLOP/s of training over the 512³ sgemm rate.
         public var epFractionOfGemm: Double
+        /// Achieved GFLOP/s of BPTT training over the 512³ sgemm rate.
         public var bpttFractionOfGemm: Double
         /// EP wall time per sample in the phases and in the update (s).
         public var epPhasesSecondsPerSample: Double
+        /// EP wall time per sample in the update (s).
         public var epUpdateSecondsPerSample: Double
+        /// The CPU core type OpenBLAS selected its kernels for.
         public var blasCore: String
+        /// Number of OpenBLAS threads during the measurement.
         public var blasThreads: Int
+        /// Timed epochs per algorithm.
         public var repeats: Int
         enum CodingKeys: String, CodingKey {
             case model, T, K, batchSize = "batch_size", epSamplesPerSecond = "ep_samples_per_s"
@@ -113,8 +128,11 @@ public enum Benchmarks {
     /// Training speed: samples/s (median over the timed epochs) and where the wall time went, per
     /// sample (mean over the timed epochs): the phases and the update (`Trainer.Timing`).
     public struct Throughput: Sendable {
+        /// Training throughput, samples/s (median over the timed epochs).
         public var samplesPerSecond: Double
+        /// Wall time per sample in the relaxation phases (s).
         public var phasesSecondsPerSample: Double
+        /// Wall time per sample in the update (s).
         public var updateSecondsPerSample: Double
     }
 
@@ -149,21 +167,30 @@ public enum Benchmarks {
     /// One noisy, quantized forward read of an out × in crossbar at batch B, against the ideal gemm
     /// of the same shape in the same run (median seconds), and the FFTW synthesizer's noise rate.
     public struct CrossbarResult: Codable, Sendable {
+        /// Name of the device preset.
         public var device: String
+        /// Array shape [out, in].
         public var shape: [Int]
+        /// Batch size B of the read.
         public var batchSize: Int
+        /// Median time of one crossbar forward read (s).
         public var noisyReadSeconds: Double
+        /// Median time of the ideal gemm of the same shape (s).
         public var idealGemmSeconds: Double
+        /// Crossbar read time over ideal gemm time.
         public var ratio: Double
+        /// Flicker-noise samples per second of the FFTW synthesizer (4096-sample traces).
         public var noiseSamplesPerSecond: Double
         /// Standard normals per second of `RandomStream.fillNormal` (white read noise, c2c).
         public var normalsPerSecond: Double = 0
         /// P-1h EP training on this device (all its non-idealities on) vs on ideal weights, same run.
         public var trainingSamplesPerSecond: Double = 0
+        /// P-1h EP training on ideal weights, samples/s, measured in the same run.
         public var idealTrainingSamplesPerSecond: Double = 0
         /// Crossbar training wall time per sample (s): relaxation phases (every read through the noisy
         /// read path) and update (device programming).
         public var phasesSecondsPerSample: Double = 0
+        /// Crossbar training wall time per sample in the update (device programming), s.
         public var updateSecondsPerSample: Double = 0
         enum CodingKeys: String, CodingKey {
             case device, shape, batchSize = "batch_size", noisyReadSeconds = "noisy_read_s", idealGemmSeconds = "ideal_gemm_s"
@@ -185,6 +212,8 @@ public enum Benchmarks {
         return median(times)
     }
 
+    /// Times a forward read of an out × in crossbar of `device` at batch `batch` against the ideal gemm,
+    /// and the noise and normal-sampling rates (training fields are left 0).
     public static func crossbar(device: DeviceSpec, outputs: Int = 512, inputs: Int = 784, batch: Int = 20) -> CrossbarResult {
         var rng = RandomStream(seed: 1, stream: "bench")
         let w = Matrix<Float>(rows: outputs, cols: inputs, storage: (0..<(outputs * inputs)).map { _ in Float(rng.uniform(-0.05, 0.05)) })
@@ -208,6 +237,8 @@ public enum Benchmarks {
                               normalsPerSecond: Double(gauss.count) / gaussTime)
     }
 
+    /// Measures EP and BPTT training of a one-hidden-layer P network (`spec`) on synthetic data and the
+    /// sgemm rates on its input-projection shape and on 512³.
     public static func run(spec: NetworkSpec, batches: Int = 100, repeats: Int = 5) throws -> Result {
         let epRun = try trainingThroughput(spec: spec, algorithm: .ep, batches: batches, repeats: repeats)
         let ep = epRun.samplesPerSecond

@@ -4,20 +4,32 @@ import Foundation
 /// against the exact gradient step, summarized per layer with a 95 % interval over batches; and the
 /// error budget (`--ablate`): the same probe with every non-ideality off, then each one alone.
 public enum FidelityRun {
+    /// One weight matrix's probe results over the batches: mean and 95 % interval of each metric.
     public struct LayerSummary: Codable, Sendable, Equatable {
+        /// Weight matrix name, W<from><to>.
         public var layer: String
+        /// Cosine similarity of the realized change and −lr·∇BPTT.
         public var cosine: Interval
+        /// Mean over synapses of |a−b| / max(|a|, |b|), realized change a against reference b.
         public var relmse: Interval
+        /// Percentage of synapses whose change has the reference's sign.
         public var signAgreement: Interval
         enum CodingKeys: String, CodingKey { case layer, cosine, relmse, signAgreement = "sign_agreement" }
     }
 
+    /// The probe of one variant: summaries per weight matrix and the comparisons of every batch.
     public struct Result: Codable, Sendable {
+        /// Variant name (`as configured`, or an error-budget variant).
         public var variant: String
+        /// Name of the device preset (`none (software)` for ideal weights).
         public var device: String
+        /// Nudging strength β the probe ran at.
         public var beta: Double
+        /// Number of batches probed.
         public var batches: Int
+        /// One summary per weight matrix, in connection order.
         public var layers: [LayerSummary]
+        /// Per batch, one comparison per weight matrix.
         public var perBatch: [[FidelityProbe.Layer]]
         enum CodingKeys: String, CodingKey { case variant, device, beta, batches, layers, perBatch = "per_batch" }
 
@@ -125,6 +137,8 @@ public enum FidelityRun {
         }
     }
 
+    /// An SVG chart: for one result, cosine and sign agreement per layer; for two, cosine per layer with
+    /// its interval; for more, 1 − cosine per variant and layer.
     public static func svg(_ results: [Result], title: String) -> String {
         let layers = results.first?.layers.map(\.layer) ?? []
         if results.count == 1, let r = results.first {

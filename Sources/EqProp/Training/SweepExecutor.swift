@@ -1,15 +1,26 @@
 import Foundation
 import Yams
 
+/// Runs a sweep into a folder: `plan.json` (the plan, checked on resume), `results.jsonl` (one
+/// line per finished run, appended and flushed as it finishes). A crash or `kill -9` loses only
+/// the runs in flight; a torn last line is cut off when the file is reopened. Also merges the
+/// folders of shards.
 public enum SweepExecutor {
+    /// File names in a sweep folder: the plan (JSON), and one `SweepRecord` per finished run (JSON lines).
     public static let planName = "plan.json", resultsName = "results.jsonl"
 
+    /// What `execute` did: runs of the plan (or shard), skipped, done, failed, and the wall time.
     public struct Summary: Sendable {
+        /// Runs of the plan (or shard), runs skipped as already finished, and runs finished in this call.
         public var total: Int, skipped: Int, done: Int
+        /// `key: error` of every run that failed.
         public var failed: [String]
+        /// Wall time of the call (s).
         public var seconds: Double
     }
 
+    /// Progress for the `status` callback: runs finished and to do in this call, running now, and the
+    /// estimated time left (s).
     public struct Status: Sendable { public var done: Int, total: Int, running: Int, etaSeconds: Double }
 
     static func encodePlan(_ p: SweepPlan) -> Data {
@@ -17,6 +28,7 @@ public enum SweepExecutor {
         return (try? enc.encode(p)) ?? Data()
     }
 
+    /// The plan of a sweep folder (its `plan.json`).
     public static func loadPlan(_ dir: String) throws -> SweepPlan {
         let path = (dir as NSString).appendingPathComponent(planName)
         guard let data = FileManager.default.contents(atPath: path) else { throw InputError("'\(dir)' holds no sweep (\(planName) missing)") }
@@ -31,6 +43,8 @@ public enum SweepExecutor {
         return text.split(separator: "\n").compactMap { try? dec.decode(SweepRecord.self, from: Data($0.utf8)) }
     }
 
+    /// Runs the plan's unfinished runs (of shard (k, n) if given) on `jobs` workers, one BLAS thread each,
+    /// appending each record to `results.jsonl`; `resume` continues a folder that holds the same plan.
     public static func execute(plan: SweepPlan, outDir: String, resume: Bool, jobs: Int, shard: (Int, Int)? = nil,
                                data preloaded: DataSet? = nil, status: ((Status) -> Void)? = nil) throws -> Summary {
         guard jobs >= 1 else { throw InputError(options: "{jobs} must be ≥ 1 (got \(jobs))") }
@@ -100,9 +114,13 @@ public enum SweepExecutor {
 
     // MARK: Merge
 
+    /// What `merge` found: runs of the plan, runs present, and the keys of missing and duplicated runs.
     public struct MergeReport: Sendable {
+        /// Runs of the plan, and distinct runs found in the folders.
         public var runs: Int, present: Int
+        /// Keys of the plan's runs found in no folder.
         public var missing: [String]
+        /// Keys of runs found more than once (the first copy is kept).
         public var duplicates: [String]
         /// Duplicated runs whose metrics differ between copies.
         public var conflicts: [String]

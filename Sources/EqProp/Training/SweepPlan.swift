@@ -9,21 +9,32 @@ import Yams
 /// field of a network preset (β, T, K, learning rates, nudging, epochs, …). Values are YAML scalars
 /// or flow lists (`[0.1, 0.05]`), exactly as in the preset files.
 public struct SweepPlan: Codable, Equatable, Sendable {
+    /// What each run measures: the update fidelity, the accuracy after training, or both.
     public enum Measure: String, Codable, Sendable, CaseIterable { case fidelity, accuracy, both }
 
+    /// One field and its values (YAML scalars or flow lists, kept as text).
     public struct Axis: Codable, Equatable, Sendable {
+        /// Field name: `model.FIELD`, `device.FIELD`, or `model` / `device` to swap the whole preset.
         public var field: String
+        /// The values as YAML text, in order.
         public var values: [String]
+        /// An axis of `field` over `values`.
         public init(field: String, values: [String]) { self.field = field; self.values = values }
     }
 
+    /// A field drawn uniformly (or log-uniformly) from [lo, hi] for the random points.
     public struct Range: Codable, Equatable, Sendable {
+        /// Dotted field name: `device.FIELD` or `model.FIELD`.
         public var field: String
+        /// Bounds of the draw, lo < hi (lo > 0 for a log range).
         public var lo: Double, hi: Double
+        /// Whether the draw is log-uniform.
         public var log: Bool
+        /// A range of `field` over [lo, hi], log-uniform if `log`.
         public init(field: String, lo: Double, hi: Double, log: Bool) { self.field = field; self.lo = lo; self.hi = hi; self.log = log }
     }
 
+    /// Network preset (name or path) every point starts from.
     public var model: String = "p-1h"
     /// Device preset (name or path); nil trains software weights.
     public var device: String?
@@ -33,12 +44,17 @@ public struct SweepPlan: Codable, Equatable, Sendable {
     public var vary: [Axis] = []
     /// Random points drawn uniformly (or log-uniformly) from `ranges`, crossed with the grid.
     public var random: Int = 0
+    /// The fields of the random draws and their ranges (the file's `range`).
     public var ranges: [Range] = []
     /// Seeds 1…seeds per point.
     public var seeds: Int = 1
+    /// What each run measures.
     public var measure: Measure = .both
+    /// Data set to train and probe on.
     public var dataset: String = "fashion-mnist"
+    /// Train on a seeded subset of this many examples (nil = the whole training set).
     public var trainSubset: Int?
+    /// Evaluate and probe on the first this-many test examples (nil = the whole test set).
     public var testSubset: Int?
     /// Fidelity probe: batches of the test set after training (or on the initial weights).
     public var fidelityBatches: Int = 10
@@ -50,6 +66,7 @@ public struct SweepPlan: Codable, Equatable, Sendable {
         case trainSubset = "train_subset", testSubset = "test_subset", fidelityBatches = "fidelity_batches", drawSeed = "draw_seed"
     }
 
+    /// The default plan: p-1h on software weights, no axes, one seed, both measures, fashion-mnist.
     public init() {}
 
     // MARK: Parsing
@@ -173,13 +190,19 @@ public struct SweepPlan: Codable, Equatable, Sendable {
 
     /// One (point, seed): its field assignments in plan order and a stable key.
     public struct Run: Sendable, Equatable {
+        /// Position of the run in `runs()`.
         public var index: Int
+        /// The point's grid and random-draw assignments, in plan order.
         public var assignments: [(field: String, value: String)]
+        /// Seed of the run, 1…seeds.
         public var seed: Int
+        /// Stable identity of the run, `f=v,…#seed=s`: records are matched to runs by it.
         public var key: String {
             assignments.map { "\($0.field)=\($0.value)" }.joined(separator: ",") + "#seed=\(seed)"
         }
+        /// Identity of the point, shared by its seeds: `f=v,…`.
         public var pointKey: String { assignments.map { "\($0.field)=\($0.value)" }.joined(separator: ",") }
+        /// Runs are equal when their keys and indices are.
         public static func == (a: Run, b: Run) -> Bool { a.key == b.key && a.index == b.index }
     }
 
@@ -263,6 +286,7 @@ public struct SweepPlan: Codable, Equatable, Sendable {
 }
 
 extension NetworkSpec {
+    /// The field names of a network preset file: what `model.FIELD` can name.
     public static var fieldNames: [String] { CodingKeys.allCases.map(\.rawValue) }
 
     /// Sets one field from YAML text (sweeps), through the same decoder and validation as files.

@@ -4,9 +4,13 @@ import Yams
 extension SweepExecutor {
     // MARK: Report
 
+    /// One point of the sweep report: its field values and per-metric statistics over seeds.
     public struct Row: Sendable {
+        /// Values at the point of the report's fields (grid axes, then random ranges).
         public var values: [String]
+        /// Number of finished seeds at the point.
         public var seeds: Int
+        /// Mean and sample standard deviation over seeds, per metric (std 0 for one seed).
         public var mean: [String: Double], std: [String: Double]
     }
 

@@ -3,15 +3,26 @@ import Yams
 
 /// One line of `results.jsonl`: the run, its full configuration, metrics and timing.
 public struct SweepRecord: Codable, Sendable {
+    /// The run's key (`SweepPlan.Run.key`).
     public var key: String
+    /// The run's position in the plan.
     public var index: Int
+    /// The point's assignments, field → value.
     public var point: [String: String]
+    /// The run's seed (1…seeds).
     public var seed: Int
+    /// The network spec of the run, resolved from the plan's `set` and the point.
     public var model: NetworkSpec
+    /// The device spec of the run, resolved likewise (nil for software weights).
     public var device: DeviceSpec?
+    /// `train_error`, `test_error` (%) and/or `cosine`, `relmse`, `sign_agreement` (mean over layers,
+    /// and per layer as `cosine.W01`, …).
     public var metrics: [String: Double]
+    /// Test error after each epoch (%); empty when only fidelity is measured.
     public var testErrorPerEpoch: [Double]
+    /// Wall time of the run (s).
     public var seconds: Double
+    /// When the run finished (ISO 8601).
     public var finished: String
     enum CodingKeys: String, CodingKey {
         case key, index, point, seed, model, device, metrics, seconds, finished
@@ -21,6 +32,8 @@ public struct SweepRecord: Codable, Sendable {
 
 /// Runs one sweep point: trains (accuracy) and/or probes the update fidelity, in memory.
 public enum SweepRunner {
+    /// Runs one (point, seed) in memory: trains for the spec's epochs unless the measure is fidelity, then
+    /// probes the fidelity on the test set unless it is accuracy.
     public static func run(_ run: SweepPlan.Run, plan: SweepPlan, data: DataSet) throws -> SweepRecord {
         let t0 = Date()
         let (spec, device) = try plan.resolve(run.assignments)
@@ -69,7 +82,3 @@ public enum SweepRunner {
                            seconds: Date().timeIntervalSince(t0), finished: stamp)
     }
 }
-
-/// Runs a sweep into a folder: `plan.json` (the plan, checked on resume), `results.jsonl` (one
-/// line per finished run, appended and flushed as it finishes). A crash or `kill -9` loses only
-/// the runs in flight; a torn last line is cut off when the file is reopened.

@@ -3,15 +3,23 @@ import Foundation
 /// The Table 1 analogue: one row per (model, algorithm) from the training folders of
 /// `scripts/reproduce-table1` (DIR/<model>/<algorithm>/seed<k>/), mean ± std over trials.
 public enum Table1 {
+    /// One (model, algorithm) row: trials, errors and wall time, with T, K and β of the runs.
     public struct Row: Sendable {
+        /// Model folder name, and algorithm (`EP` or `BPTT`).
         public var model: String, algorithm: String
+        /// Seeds with a logged epoch, and the fewest epochs any of them logged.
         public var trials: Int, epochs: Int
+        /// Last test error, mean and sample std over trials, and last train error, mean (%).
         public var testMean: Double, testStd: Double, trainMean: Double
+        /// Mean wall time per run (hours).
         public var hoursPerRun: Double
+        /// T, K and β from the first readable checkpoint (0 when there is none).
         public var T: Int, K: Int, beta: Double
+        /// Training examples: `N (subset)`, or `all`.
         public var trainExamples: String
     }
 
+    /// Reads the rows from DIR/<model>/<ep|bptt>/seed<k>/log.jsonl and the checkpoints beside them.
     public static func rows(_ dir: String) throws -> [Row] {
         let fm = FileManager.default
         guard let models = try? fm.contentsOfDirectory(atPath: dir).sorted() else { throw InputError("table: folder '\(dir)' not found") }

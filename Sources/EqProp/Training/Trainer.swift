@@ -1,5 +1,6 @@
 import Foundation
 
+/// The training algorithm of a run.
 public enum Algorithm: String, Codable, Sendable, CaseIterable {
     /// Equilibrium Propagation (free + nudged phases, local update).
     case ep
@@ -9,7 +10,10 @@ public enum Algorithm: String, Codable, Sendable, CaseIterable {
 
 /// Options of a training run that are not properties of the network.
 public struct TrainingOptions: Codable, Equatable, Sendable {
+    /// EP or truncated BPTT.
     public var algorithm: Algorithm
+    /// Seed of the run: initialization, data order, training subset, and the arrays' and neurons'
+    /// random streams.
     public var seed: UInt64
     /// Data set name or folder (see `DataSet.load`).
     public var dataset: String
@@ -36,6 +40,7 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
         case evalBatchSize = "eval_batch_size", bpttWindow = "bptt_window", chunks, device, probeEvery = "probe_every"
     }
 
+    /// Decodes options (e.g. from a checkpoint); absent `chunks` and `probe_every` default to 2 and 0.
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         algorithm = try c.decode(Algorithm.self, forKey: .algorithm)
@@ -50,6 +55,7 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
         probeEvery = try c.decodeIfPresent(Int.self, forKey: .probeEvery) ?? 0
     }
 
+    /// Options from their fields; by default EP, seed 1, fashion-mnist, all data, two chunks, ideal weights.
     public init(algorithm: Algorithm = .ep, seed: UInt64 = 1, dataset: String = "fashion-mnist",
                 trainSubset: Int? = nil, testSubset: Int? = nil, evalBatchSize: Int = 1000, bpttWindow: Int? = nil,
                 chunks: Int = 2, device: DeviceSpec? = nil, probeEvery: Int = 0) {
@@ -61,6 +67,7 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
 
 /// One line of `log.jsonl`.
 public struct EpochRecord: Codable, Equatable, Sendable {
+    /// Epoch number, counted from 1.
     public var epoch: Int
     /// Running error (%) over the epoch, from free-phase predictions made before each update.
     public var trainError: Double
@@ -68,6 +75,7 @@ public struct EpochRecord: Codable, Equatable, Sendable {
     public var testError: Double
     /// Wall time of the epoch (training + evaluation), seconds.
     public var seconds: Double
+    /// Training examples per second of the epoch's wall time (training + evaluation).
     public var samplesPerSecond: Double
 
     enum CodingKeys: String, CodingKey {
@@ -77,9 +85,13 @@ public struct EpochRecord: Codable, Equatable, Sendable {
 
 /// Progress of a running epoch, for terminal display.
 public struct Progress: Sendable {
+    /// Epoch (from 1) of `epochs`, and batch (from 1) of `batches`.
     public var epoch: Int, epochs: Int, batch: Int, batches: Int
+    /// Running train error of the epoch so far (%).
     public var trainError: Double
+    /// Training examples per second since the epoch started.
     public var samplesPerSecond: Double
+    /// Wall time since the epoch started (s).
     public var elapsed: Double
 }
 
@@ -177,24 +189,34 @@ public protocol EpochTrainer {
 /// concurrently, each reading the arrays through its own read lane; results depend on the chunk
 /// count, never on the core count. The trainer uses the arrays only through the model.
 public struct Trainer<M: EPModel>: EpochTrainer where M.Array.Scalar == Float {
+    /// The model being trained; its arrays hold the weights.
     public var net: M
+    /// The options of the run.
     public let options: TrainingOptions
+    /// The training set (a seeded subset if `options.trainSubset` is set).
     public let train: LabeledImages
+    /// The test set (its first `options.testSubset` examples if set).
     public let test: LabeledImages
     /// How BPTT gradients reach the weights (only ideal, directly writable arrays support BPTT).
     let applyGradients: ((inout M, [M.BPTTResult], [Float]) -> Void)?
 
+    /// Number of training examples.
     public var trainCount: Int { train.count }
+    /// Weights and biases as the arrays hold them now.
     public var parameters: Parameters<Float> { net.parameters }
+    /// Per weight matrix, the device state a checkpoint keeps (empty on ideal weights).
     public var arrayState: [[String: [Float]]] { net.arrayState }
 
     /// Wall time spent in the two parts of a training step, summed over `trainEpoch` calls: the
     /// phases (relaxation of every chunk, or BPTT's forward and backward passes) and the update
     /// (gradient step, or device programming on crossbars). For `xbar bench`'s breakdown.
     public struct Timing: Sendable {
+        /// Seconds spent in the phases and in the update (s).
         public var phasesSeconds = 0.0, updateSeconds = 0.0
+        /// Training examples the times are summed over.
         public var samples = 0
     }
+    /// Wall time so far; assign `Timing()` to start a new measurement.
     public var timing = Timing()
     /// Simulated time of the arrays' reads: lane 0's clock of the current epoch (nil before the first).
     var clock: ReadClock?

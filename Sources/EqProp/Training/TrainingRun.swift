@@ -1,11 +1,6 @@
 import Foundation
 import Yams
 
-/// A training run on disk: `DIR/model.yaml`, `DIR/log.jsonl` (one `EpochRecord` per line),
-/// `DIR/checkpoint.safetensors` (weights `W<from><to>` [out, in], biases `b<l>`, metadata with the
-/// epoch, spec and options), and `DIR/curves.svg`. Every file is written atomically; the log line of
-/// an epoch is appended before its checkpoint, and a resume drops log lines past the checkpoint, so a
-/// crash at any point resumes to exactly the numbers of an uninterrupted run.
 /// Work on a trainer of any model and arrays. Swift has no generic closures, so
 /// `TrainingRun.withTrainer` hands the concrete trainer to this generic method; the training loop is
 /// then specialized for the concrete model and arrays (through an existential it would not be).
@@ -14,15 +9,26 @@ public protocol TrainerTask {
     func callAsFunction<M: EPModel>(_ trainer: inout Trainer<M>) throws -> Output where M.Array.Scalar == Float
 }
 
+/// A training run on disk: `DIR/model.yaml`, `DIR/log.jsonl` (one `EpochRecord` per line),
+/// `DIR/checkpoint.safetensors` (weights `W<from><to>` [out, in], biases `b<l>`, metadata with the
+/// epoch, spec and options), and `DIR/curves.svg`. Every file is written atomically; the log line of
+/// an epoch is appended before its checkpoint, and a resume drops log lines past the checkpoint, so a
+/// crash at any point resumes to exactly the numbers of an uninterrupted run.
 public enum TrainingRun {
+    /// File name of a run's checkpoint in its folder.
     public static let checkpointName = "checkpoint.safetensors"
+    /// The checkpoint's `format` metadata; a checkpoint with another tag is rejected.
     public static let formatTag = "eqprop-crossbar/1"
 
+    /// What a checkpoint holds: spec, options, completed epochs, parameters and device state.
     public struct Checkpoint {
+        /// The network spec of the run.
         public var spec: NetworkSpec
+        /// The training options of the run.
         public var options: TrainingOptions
         /// Number of completed epochs.
         public var epoch: Int
+        /// Weights and biases after `epoch` epochs.
         public var parameters: Parameters<Float>
         /// Per connection, the crossbar device state (empty on ideal weights).
         public var arrayState: [[String: [Float]]] = []
@@ -39,6 +45,8 @@ public enum TrainingRun {
         }
     }
 
+    /// Writes a checkpoint atomically as safetensors: weights W<from><to> [out, in], biases b<l>, device
+    /// state W<from><to>.<key>, and the epoch, spec and options as metadata.
     public static func saveCheckpoint(_ c: Checkpoint, to path: String) throws {
         var tensors: [String: Safetensors.Tensor] = [:]
         for (ci, conn) in c.spec.connections.enumerated() {
@@ -55,6 +63,7 @@ public enum TrainingRun {
         try AtomicFile.write(Safetensors.encode(tensors, metadata: meta), to: path)
     }
 
+    /// Reads a checkpoint written by `saveCheckpoint`, checking its format tag, metadata and tensor shapes.
     public static func loadCheckpoint(_ path: String) throws -> Checkpoint {
         var isDir: ObjCBool = false
         if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue {
