@@ -137,14 +137,12 @@ public struct ConvNet<W: SynapticArray> {
         return (a, f)
     }
 
-    @inline(__always) static func hardSigmoid(_ v: T) -> T { Swift.min(Swift.max(v, 0), 1) }
-
     /// One step; `nudge` = β adds β(y − s_o) to the output (0 in the free phase). Reads happen at
     /// the arrays' current simulated time; then one step of simulated time passes.
     public func step(_ s: State, _ ctx: Context, nudge beta: T = 0) -> State {
         defer { ctx.clock.step() }
         let (a, _) = preActivations(s, ctx)
-        var out = a.map { m in Matrix(rows: m.rows, cols: m.cols, storage: m.storage.map(Self.hardSigmoid)) }
+        var out = a.map { m in Matrix(rows: m.rows, cols: m.cols, storage: m.storage.map { Swift.min(Swift.max($0, 0), 1) }) }   // σ = hard sigmoid
         if beta != 0 {
             let so = s[m], y = ctx.y
             for i in 0..<out[m].count { out[m].storage[i] += beta * (y.storage[i] - so.storage[i]) }
