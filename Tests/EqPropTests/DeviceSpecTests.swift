@@ -89,3 +89,53 @@ import Yams
         #expect(offenders.isEmpty, "library errors naming a flag: \(offenders)")
     }
 }
+
+/// A `backward:` section gives transposed reads their own periphery and streams.
+@Suite struct BackwardPeripheryTests {
+    /// Forward reads noiseless and exact; transposed reads with white noise σ = 0.05 of their own: the
+    /// forward product equals the exact one, the transposed one scatters around it with σ (sample
+    /// standard deviation within 10 % over 2,400 values).
+    @Test func transposedReadsUseTheBackwardSection() throws {
+        var d = DeviceSpec(); d.name = "b"; d.model = .linearStep
+        d.backward = IOParameters(); d.backward!.whiteNoise = 0.05
+        try d.validate()
+        var g = RandomStream(seed: 4, stream: "w")
+        let w = Matrix<Float>(rows: 30, cols: 40, storage: (0..<1200).map { _ in Float(g.uniform(-0.1, 0.1)) })
+        let arr = CrossbarArray(spec: d, weights: w, seed: 2, layer: 0)
+        #expect(!arr.readsAreExact)
+        let x = Matrix<Float>(rows: 4, cols: 40, storage: (0..<160).map { _ in Float(g.uniform()) })
+        let yIn = Matrix<Float>(rows: 4, cols: 30, storage: (0..<120).map { _ in Float(g.uniform()) })
+        let held = arr.weights
+        var exactF = Matrix<Float>(rows: 4, cols: 30), exactT = Matrix<Float>(rows: 4, cols: 40)
+        gemm(x, held, transposeB: true, into: &exactF); gemm(yIn, held, into: &exactT)
+        let clock = ReadClock()
+        var residuals: [Double] = []
+        for _ in 0..<15 {
+            var y = Matrix<Float>(rows: 4, cols: 30), z = Matrix<Float>(rows: 4, cols: 40)
+            arr.multiply(x, into: &y, accumulate: false, clock: clock)
+            arr.multiplyTransposed(yIn, into: &z, accumulate: false, clock: clock)
+            #expect(zip(y.storage, exactF.storage).allSatisfy { abs($0 - $1) <= 1e-5 })
+            residuals += zip(z.storage, exactT.storage).map { Double($0 - $1) }
+            clock.step()
+        }
+        let m = residuals.reduce(0, +) / Double(residuals.count)
+        let sd = (residuals.reduce(0) { $0 + ($1 - m) * ($1 - m) } / Double(residuals.count - 1)).squareRoot()
+        #expect(abs(sd / 0.05 - 1) < 0.1, "σ of transposed-read noise \(sd)")
+    }
+
+    /// `backward.FIELD` starts from the forward periphery; a file's `backward:` section round-trips;
+    /// flat read-path names still mean `forward`.
+    @Test func backwardSectionFromFlagsAndFiles() throws {
+        let e = try DeviceSpec.load("epiram")
+        #expect(e.backward == nil)
+        let b = try e.setting("backward.adc_bits", to: "6")
+        var expected = e.forward; expected.adcBits = 6
+        #expect(b.backward == expected && b.forward == e.forward)
+        #expect(try e.setting("adc_bits", to: "6").backward == nil)
+        let text = "name: x\ndevice:\n  model: linear-step\nforward:\n  adc_bits: 8\nbackward:\n  adc_bits: 4\n"
+        let d = try DeviceSpec.decode(yaml: text, source: "x.yaml")
+        #expect(d.forward.adcBits == 8 && d.backward?.adcBits == 4)
+        let again = try JSONDecoder().decode(DeviceSpec.self, from: JSONEncoder().encode(d))
+        #expect(again == d)
+    }
+}

@@ -28,7 +28,10 @@ public final class CrossbarArray: SynapticArray, @unchecked Sendable {
     /// Number of input units (columns of W, the fan-in).
     public let inputs: Int
     let store: any WeightStore
+    /// The periphery of forward reads, and of transposed reads (the same object unless the device
+    /// has a `backward:` section).
     let readPath: ReadPath
+    let backwardPath: ReadPath
     let seed: UInt64
     let layer: Int
 
@@ -54,7 +57,10 @@ public final class CrossbarArray: SynapticArray, @unchecked Sendable {
         self.spec = spec; self.seed = seed; self.layer = layer
         outputs = w.rows; inputs = w.cols
         self.store = store
-        readPath = ReadPath(spec: spec, conductances: store.conductances != nil, seed: seed, layer: layer, outputs: w.rows, inputs: w.cols)
+        readPath = ReadPath(spec.forward, conductances: store.conductances != nil, seed: seed, layer: layer, outputs: w.rows, inputs: w.cols)
+        backwardPath = spec.backward.map {
+            ReadPath($0, conductances: store.conductances != nil, seed: seed, layer: layer, outputs: w.rows, inputs: w.cols, streamSuffix: "/backward")
+        } ?? readPath
     }
 
     /// Full-scale weight w_fs = w_max/√fan_in: a differential pair holds |W| ≤ w_fs.
@@ -70,7 +76,7 @@ public final class CrossbarArray: SynapticArray, @unchecked Sendable {
     // MARK: SynapticArray
 
     /// True when the read path has no stage (no converters, no read noise).
-    public var readsAreExact: Bool { readPath.isExact }
+    public var readsAreExact: Bool { readPath.isExact && backwardPath.isExact }
     /// True when the weights are stored exactly (the `ideal` device).
     public var updatesAreExact: Bool { store.isExact }
 
@@ -89,12 +95,13 @@ public final class CrossbarArray: SynapticArray, @unchecked Sendable {
     }
 
     func read(_ input: Matrix<Float>, transposed: Bool, into out: inout Matrix<Float>, accumulate: Bool, clock: ReadClock) {
+        let path = transposed ? backwardPath : readPath
         lock.lock()
         let w = store.weights, cells = store.conductances
-        let lane = readPath.isExact ? nil : readPath.lane(for: clock)
-        if readPath.traces != nil, let c = cells { _ = c.noiseWeights }
+        let lane = path.isExact ? nil : path.lane(for: clock)
+        if path.traces != nil, let c = cells { _ = c.noiseWeights }
         lock.unlock()
-        readPath.read(input, transposed: transposed, weights: w, storage: cells, into: &out, accumulate: accumulate, lane: lane, clock: clock)
+        path.read(input, transposed: transposed, weights: w, storage: cells, into: &out, accumulate: accumulate, lane: lane, clock: clock)
     }
 
     /// Writes `scale`·postᵀ·pre as device pulses (exactly for the `ideal` device), with the write
@@ -124,7 +131,7 @@ public final class CrossbarArray: SynapticArray, @unchecked Sendable {
             store.reset(seed: seed, tag: "xbar/\(layer)/epoch\(e)")
         }
         store.write(terms)
-        readPath.clearCaches()   // the clean products of the read caches are stale
+        readPath.clearCaches(); backwardPath.clearCaches()   // the clean products of the read caches are stale
     }
 
     // MARK: State
@@ -137,7 +144,7 @@ public final class CrossbarArray: SynapticArray, @unchecked Sendable {
     public func restore(_ s: [String: [Float]]) throws {
         lock.lock(); defer { lock.unlock() }
         try store.restore(s)
-        readPath.clearCaches()
+        readPath.clearCaches(); backwardPath.clearCaches()
     }
 
     /// Normalized conductances (G⁺, G⁻) of device (row, col): for tests and plots.

@@ -16,8 +16,9 @@ extension DeviceSpec {
         "passes": UpdatePasses.allCases.map(\.rawValue),
     ]
 
-    /// Decodes a device file: the `device:`, `forward:` and `update:` sections, or their fields at the
-    /// top level (a file written before the sections existed), but no field in both places. Every
+    /// Decodes a device file: the `device:`, `forward:`, optional `backward:` and `update:` sections, or
+    /// their fields at the top level (a file written before the sections existed; read-path fields go
+    /// to `forward:`), but no field in both places. Every
     /// field but `device.model` has a default (the ideal device's); `model` is required, since without
     /// it every pulse parameter of the file would be silently ignored.
     public static func decode(yaml: String, source: String) throws -> DeviceSpec {
@@ -35,11 +36,11 @@ extension DeviceSpec {
                 }
                 section = m
             }
-            for k in s.fields where top[k] != nil {
+            for k in s.fields where top[k] != nil && DeviceSpec.section(of: k) == s.name {
                 if section[k] != nil { throw InputError("\(source): field '\(k)' is given twice (at the top level and in '\(s.name):')") }
                 section[k] = top[k]
             }
-            out[s.name] = section
+            if s.name != "backward" || top[s.name] != nil { out[s.name] = section }
         }
         if (out["device"] as? [String: Any])?["model"] == nil {
             throw InputError("\(source): missing field 'model' in 'device:' (one of \(choices["model"]!.joined(separator: ", ")))")
@@ -67,7 +68,8 @@ extension DeviceSpec {
         var text = (try? YAMLEncoder().encode(self)) ?? ""
         text += "\n"
         var dict = (try Yams.load(yaml: text) as? [String: Any]) ?? [:]
-        var section = dict[sectionName] as? [String: Any] ?? [:]
+        // A first `backward.FIELD` starts from the forward periphery it replaces.
+        var section = dict[sectionName] as? [String: Any] ?? (sectionName == "backward" ? dict["forward"] as? [String: Any] ?? [:] : [:])
         section[name] = try Yams.load(yaml: value)
         dict[sectionName] = section
         return try Self.decode(yaml: try Yams.dump(object: dict), source: "--device.\(field)")
@@ -75,6 +77,13 @@ extension DeviceSpec {
 
     /// Checks every field; the error names the field and the allowed range.
     public func validate() throws {
+        if let b = backward {
+            // The backward periphery obeys the forward one's rules; its errors name `backward.FIELD`.
+            var c = self; c.forward = b; c.backward = nil
+            do { try c.validate() } catch let e as InputError {
+                throw InputError(e.message.replacingOccurrences(of: "field '", with: "field 'backward."))
+            }
+        }
         func fail(_ f: String, _ rule: String, _ got: Any) throws -> Never {
             throw InputError("device '\(name)': field '\(f)' must be \(rule) (got \(got))")
         }

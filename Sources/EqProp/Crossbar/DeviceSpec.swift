@@ -1,15 +1,17 @@
 import Foundation
 
 /// A device preset (`Models/devices/*.yaml`), composed like aihwkit's `RPUConfig`: the device
-/// (`device:` — law, range, variability, faults, storage), the read periphery (`forward:` — converters,
-/// read noise and simulated time; it serves both read directions), and how updates are programmed
+/// (`device:` — law, range, variability, faults, storage), the read periphery of forward reads
+/// (`forward:` — converters, read noise and simulated time), optionally a different one for transposed
+/// reads (`backward:`; without it `forward:` serves both directions), and how updates are programmed
 /// (`update:`). Field names follow aihwkit where it has one (`dw_min`, `up_down`, `dw_min_std`,
 /// `*_dtod`, `gamma_up/down`, `write_noise_std`, `bl`) and NeuroSim otherwise (`nl_ltp`, `nl_ltd`,
 /// `pulses`, `c2c`). Every field has a default, so a preset lists only what it changes.
 ///
-/// Every field name is unique across the sections, so a field can also be named without its section
-/// (`--device.levels` is `--device.device.levels`), and read and written as a property of the spec
-/// (`spec.levels` is `spec.device.levels`).
+/// Every field name but those of `backward:` is unique across the sections, so a field can also be
+/// named without its section (`--device.levels` is `--device.device.levels`; `--device.white_noise` is
+/// `--device.forward.white_noise`), and read and written as a property of the spec (`spec.levels` is
+/// `spec.device.levels`).
 @dynamicMemberLookup
 public struct DeviceSpec: Codable, Equatable, Sendable {
     /// Preset name (`custom` for a spec built in code).
@@ -22,8 +24,10 @@ public struct DeviceSpec: Codable, Equatable, Sendable {
     public var assumed: [String] = []
     /// The `device:` section: pulse-response law, range, mapping, variability, faults and grid.
     public var device = DeviceParameters()
-    /// The `forward:` section: read periphery (converters, read noise) and simulated time.
+    /// The `forward:` section: read periphery (converters, read noise) and simulated time; it also serves transposed reads unless `backward` is set.
     public var forward = IOParameters()
+    /// The `backward:` section: the periphery of transposed reads (Wᵀ·y); nil when `forward` serves both.
+    public var backward: IOParameters?
     /// The `update:` section: how a weight update is programmed as device pulses.
     public var update = UpdateParameters()
 
@@ -46,16 +50,18 @@ public struct DeviceSpec: Codable, Equatable, Sendable {
         set { update[keyPath: path] = newValue }
     }
 
-    enum CodingKeys: String, CodingKey, CaseIterable { case name, source, measured, assumed, device, forward, update }
+    enum CodingKeys: String, CodingKey, CaseIterable { case name, source, measured, assumed, device, forward, backward, update }
 
     /// The sections and their fields, in file order.
     public static let sections: [(name: String, fields: [String])] = [
         ("device", DeviceParameters.CodingKeys.allCases.map(\.rawValue)),
         ("forward", IOParameters.CodingKeys.allCases.map(\.rawValue)),
+        ("backward", IOParameters.CodingKeys.allCases.map(\.rawValue)),
         ("update", UpdateParameters.CodingKeys.allCases.map(\.rawValue)),
     ]
 
-    /// The section of a field given without one (nil if no section has it).
+    /// The section of a field given without one (nil if no section has it); read-path fields name
+    /// `forward`.
     public static func section(of field: String) -> String? { sections.first { $0.fields.contains(field) }?.name }
 
     /// Every settable field as SECTION.FIELD.
@@ -69,10 +75,11 @@ public struct DeviceSpec: Codable, Equatable, Sendable {
         source = try c.decodeIfPresent(String.self, forKey: .source) ?? source
         measured = try c.decodeIfPresent([String].self, forKey: .measured) ?? []
         assumed = try c.decodeIfPresent([String].self, forKey: .assumed) ?? []
-        let nested = c.contains(.device) || c.contains(.forward) || c.contains(.update)
+        let nested = c.contains(.device) || c.contains(.forward) || c.contains(.backward) || c.contains(.update)
         device = nested ? try c.decodeIfPresent(DeviceParameters.self, forKey: .device) ?? .init() : try DeviceParameters(from: decoder)
         forward = nested ? try c.decodeIfPresent(IOParameters.self, forKey: .forward) ?? .init() : try IOParameters(from: decoder)
         update = nested ? try c.decodeIfPresent(UpdateParameters.self, forKey: .update) ?? .init() : try UpdateParameters(from: decoder)
+        backward = try c.decodeIfPresent(IOParameters.self, forKey: .backward)
     }
 }
 
@@ -153,8 +160,9 @@ public struct DeviceParameters: Codable, Equatable, Sendable {
     }
 }
 
-/// `forward:` — the read periphery (aihwkit's IOParameters) and simulated time. Both read directions
-/// (forward W·x and transposed Wᵀ·y) go through it.
+/// `forward:` (and the optional `backward:`) — a read periphery (aihwkit's IOParameters) and simulated
+/// time. Forward reads W·x go through `forward:`; transposed reads Wᵀ·y through `backward:` if the
+/// device has one, else through `forward:` too.
 public struct IOParameters: Codable, Equatable, Sendable {
     /// DAC resolution of the inputs in bits (0 = no DAC).
     public var dacBits = 0

@@ -41,14 +41,17 @@ final class ReadPath {
     /// Lanes by number, and the epoch their streams belong to (nil: before any epoch).
     private var lanes: [Int: ReadLane] = [:]
     private var epoch: Int?
-    /// Stream prefix of the lanes: `xbar/<layer>`, then `xbar/<layer>/epoch<e>` once epochs run.
+    /// Stream prefix of the lanes: `xbar/<layer>`, then `xbar/<layer>/epoch<e>` once epochs run, each
+    /// followed by `suffix` (`/backward` for a separate backward periphery).
     private var tag: String
+    private let suffix: String
 
-    /// The periphery a device preset describes: DAC → conductance noise (flicker, telegraph; only when
-    /// the weights are stored as conductances) → white noise → ADC.
-    init(spec: DeviceSpec, conductances: Bool, seed: UInt64, layer: Int, outputs: Int, inputs: Int) {
+    /// The periphery `spec` describes: DAC → conductance noise (flicker, telegraph; only when the
+    /// weights are stored as conductances) → white noise → ADC.
+    init(_ spec: IOParameters, conductances: Bool, seed: UInt64, layer: Int, outputs: Int, inputs: Int, streamSuffix: String = "") {
         self.seed = seed; self.layer = layer
-        tag = "xbar/\(layer)"
+        suffix = streamSuffix
+        tag = "xbar/\(layer)" + streamSuffix
         tStep = spec.tStep; phaseGap = spec.phaseGap
         gapSamples = Int((spec.phaseGap / spec.tStep).rounded())
         var synths: [NoiseSynthesizer] = []
@@ -79,7 +82,7 @@ final class ReadPath {
     /// Not thread-safe: the array calls it under its lock.
     func lane(for clock: ReadClock) -> ReadLane {
         if let e = clock.epoch, e != epoch {
-            epoch = e; tag = "xbar/\(layer)/epoch\(e)"
+            epoch = e; tag = "xbar/\(layer)/epoch\(e)" + suffix
             lanes = [:]
             traces?.reset(tag: tag)
         }
