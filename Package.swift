@@ -5,6 +5,7 @@ let package = Package(
     name: "EqPropCrossbar",
     products: [
         .library(name: "EqProp", targets: ["EqProp"]),
+        .library(name: "EqPropRuns", targets: ["EqPropRuns"]),
         .executable(name: "xbar", targets: ["xbar"]),
     ],
     dependencies: [
@@ -19,7 +20,7 @@ let package = Package(
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CFFTW", pkgConfig: "fftw3f", providers: [.apt(["libfftw3-dev"])]),
         .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
-        // Numerics, data, models, EP, BPTT, metrics, training, I/O.
+        // The core: numerics, data, models, EP, BPTT, the trainer, the crossbar, metrics, tensor I/O.
         .target(
             name: "EqProp",
             dependencies: [
@@ -31,14 +32,18 @@ let package = Package(
             // works from any folder and in packages that depend on this one.
             resources: [.copy("Presets")]
         ),
-        // The command-line tool.
+        // Run orchestration: training runs on disk (checkpoints, logs), sweeps, benchmarks, Table 1,
+        // plots. It holds models only through `AnyTrainer` and the library's concrete entry points,
+        // whose training loops are compiled (specialized) inside the core.
+        .target(name: "EqPropRuns", dependencies: ["EqProp", .product(name: "Yams", package: "Yams")]),
+        // The command-line tool: parses and prints.
         .executableTarget(
             name: "xbar",
             dependencies: [
-                "EqProp",
+                "EqProp", "EqPropRuns",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .testTarget(name: "EqPropTests", dependencies: ["EqProp"]),
+        .testTarget(name: "EqPropTests", dependencies: ["EqProp", "EqPropRuns"]),
     ]
 )

@@ -1,5 +1,6 @@
 import ArgumentParser
 import EqProp
+import EqPropRuns
 import Foundation
 
 struct Devices: ParsableCommand {

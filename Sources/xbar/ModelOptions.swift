@@ -1,5 +1,6 @@
 import ArgumentParser
 import EqProp
+import EqPropRuns
 
 /// A preset plus per-field overrides: every field of a network file can be set from the command line.
 struct ModelOptions: ParsableArguments {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import EqProp
+import EqPropRuns
 import Foundation
 
 /// `xbar sweep`: device- and training-parameter sweeps (run, merge shards, report).

@@ -1,5 +1,6 @@
 import ArgumentParser
 import EqProp
+import EqPropRuns
 
 /// `xbar table DIR`: the Table 1 analogue from the runs of scripts/reproduce-table1.
 struct Table: ParsableCommand {

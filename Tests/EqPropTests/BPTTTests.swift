@@ -1,5 +1,6 @@
 import Testing
 @testable import EqProp
+@testable import EqPropRuns
 
 /// BPTT (hand-written adjoints) against central finite differences in Double.
 @Suite struct BPTTTests {

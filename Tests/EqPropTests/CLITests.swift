@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import EqProp
+@testable import EqPropRuns
 
 /// Bad input to the `xbar` executable: one clear error line and a non-zero exit, never a crash.
 @Suite struct CLITests {

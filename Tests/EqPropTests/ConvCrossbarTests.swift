@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import EqProp
+@testable import EqPropRuns
 
 /// P-conv on crossbars: every conv kernel and the classifier on an array read with the im2col rows of
 /// the batch, through the same trainer, fidelity probe and sweeps as the fully connected models.

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import EqProp
+@testable import EqPropRuns
 
 /// P-conv: data movement adjoints, BPTT against central finite differences (Double), GDU, training.
 @Suite struct ConvTests {

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import EqProp
+@testable import EqPropRuns
 
 /// EP on crossbars: fidelity of the realized update against −lr·∇BPTT (P-1h, Fashion-MNIST, seed 1).
 /// The numbers in the comments were measured with `xbar fidelity` and the same settings.

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import EqProp
+@testable import EqPropRuns
 
 @Suite struct CrossbarTests {
     static func random(_ r: Int, _ c: Int, seed: UInt64, scale: Double = 1) -> Matrix<Float> {

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import EqProp
+@testable import EqPropRuns
 
 /// A device law written outside the library's built-ins: a power-law step (aihwkit's PowStep form,
 /// Δu = s·(1 − u)^γ up and s·u^γ down, one pulse at a time), with a per-device step drawn from the

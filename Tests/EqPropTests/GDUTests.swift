@@ -1,5 +1,6 @@
 import Testing
 @testable import EqProp
+@testable import EqPropRuns
 
 /// The GDU property (seed paper, Theorem 1) on exact-primitive models, in Double.
 @Suite struct GDUTests {

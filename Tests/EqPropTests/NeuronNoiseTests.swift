@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import EqProp
+@testable import EqPropRuns
 
 /// The holomorphic-EP anchor (Laborieux & Zenke): Gaussian noise σ = 0.04 on hidden pre-activations at
 /// every step breaks one-sided EP at β = 0.1 but not at β = 0.4, and symmetric nudging does better than

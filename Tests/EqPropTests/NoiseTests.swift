@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import EqProp
+@testable import EqPropRuns
 
 /// FFTW spectral-shaping synthesis against the target PSD: slope, variance, corner, dwell times,
 /// and correlation at nearby times. N = 4096, Δt = 1 µs; statistics averaged over M traces sized so

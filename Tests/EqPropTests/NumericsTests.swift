@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import EqProp
+@testable import EqPropRuns
 
 @Suite struct NumericsTests {
     @Test func fastExpMatchesLibm() {

@@ -1,5 +1,6 @@
 import Testing
 @testable import EqProp
+@testable import EqPropRuns
 
 /// GDU on the P-1h shape with the seed's Fig. 3 settings (β = 0.01, T = 150, K = 10) on a real
 /// Fashion-MNIST batch of 20. σ′ breaks the exact primitive, so the match is approximate.

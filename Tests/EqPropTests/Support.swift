@@ -1,4 +1,5 @@
 @testable import EqProp
+@testable import EqPropRuns
 
 /// Small networks and data for the numerical tests.
 enum Fixtures {

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import EqProp
+@testable import EqPropRuns
 
 /// Sweeps: points, shards, merge, determinism across --jobs, crash-safe resume, validation.
 @Suite struct SweepTests {

@@ -61,24 +61,6 @@ public enum Characterization {
                      stepRatioLTD: ltdLast > 0 ? ltdFirst / ltdLast : .infinity, pulsesPerSweep: p)
     }
 
-    /// The curve as an SVG chart: conductance (µS) vs pulse number, nominal, mean and mean ± std.
-    public static func curveSVG(_ c: Curve, spec: DeviceSpec) -> String {
-        let x = c.pulse.map(Double.init)
-        let range = spec.gMax - spec.gMin
-        func siemens(_ v: [Double]) -> [Double] { v.map { (spec.gMin + $0 * range) * 1e6 } }
-        let upper = zip(c.mean, c.std).map { $0 + $1 }, lower = zip(c.mean, c.std).map { $0 - $1 }
-        let panel = SVGChart.Panel(
-            title: String(format: "step ratio first/last: LTP %.3g, LTD %.3g", c.stepRatioLTP, c.stepRatioLTD),
-            xLabel: "pulse number (potentiation, then depression)", yLabel: "conductance (µS)",
-            content: .lines([
-                .init(name: "nominal", x: x, y: siemens(c.nominal), color: SVGChart.palette[0]),
-                .init(name: "mean ± std (d2d + c2c)", x: x, y: siemens(upper), color: SVGChart.palette[1], dashed: true),
-                .init(name: "", x: x, y: siemens(lower), color: SVGChart.palette[1], dashed: true),
-                .init(name: "mean", x: x, y: siemens(c.mean), color: SVGChart.palette[2]),
-            ]))
-        return SVGChart.render(title: "\(spec.name): conductance vs pulse (\(spec.model.rawValue))", panels: [panel], columns: 1, panelWidth: 640, panelHeight: 380)
-    }
-
     /// Synthesized read noise of one component compared with its target spectrum.
     public struct NoiseReport: Codable, Sendable {
         /// Name of the noise component (e.g. `telegraph`).
@@ -135,17 +117,4 @@ public enum Characterization {
                            frequencies: f, target: f.map { spectrum.density($0) }, periodogram: avg)
     }
 
-    /// The reports as an SVG chart, one log-log panel per component: periodogram vs target S(f).
-    public static func noiseSVG(_ reports: [NoiseReport], device: String) -> String {
-        let panels = reports.map { r -> SVGChart.Panel in
-            let lf = r.frequencies.map { log10($0) }
-            let title = r.fittedSlope.map { String(format: "%@: slope %.3f (target %.2f), variance %.3g (target %.3g)", r.component, $0, r.targetSlope ?? 0, r.measuredVariance, r.targetVariance) }
-                ?? String(format: "%@: variance %.3g (target %.3g)", r.component, r.measuredVariance, r.targetVariance)
-            return SVGChart.Panel(title: title, xLabel: "log10 frequency (Hz)", yLabel: "PSD (1/Hz)", content: .lines([
-                .init(name: "periodogram (\(r.traces) traces)", x: lf, y: r.periodogram, color: SVGChart.palette[0]),
-                .init(name: "target S(f)", x: lf, y: r.target, color: SVGChart.palette[1], dashed: true),
-            ]), logY: true)
-        }
-        return SVGChart.render(title: "\(device): synthesized read noise vs target PSD", panels: panels, columns: 1, panelWidth: 640, panelHeight: 360)
-    }
 }

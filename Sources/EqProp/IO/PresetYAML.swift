@@ -3,9 +3,9 @@ import Yams
 
 /// Reading of preset files (`Models/networks`, `Models/devices`): YAML mapping → checked fields →
 /// Codable value, with one-line errors that name the file and the field.
-enum PresetYAML {
+public enum PresetYAML {
     /// Parses `yaml` into a mapping and rejects fields outside `known`.
-    static func mapping(_ yaml: String, source: String, known: Set<String>) throws -> [String: Any] {
+    public static func mapping(_ yaml: String, source: String, known: Set<String>) throws -> [String: Any] {
         try checkShape(yaml, source: source)
         let node: Any?
         do { node = try Yams.load(yaml: yaml) } catch {

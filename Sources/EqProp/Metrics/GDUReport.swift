@@ -90,27 +90,6 @@ public struct GDUDocument: Codable, Sendable {
         }
     }
 
-    /// ΔEP (dashed) vs −∇BPTT (solid) over t for the kept components of each layer, and the RelMSE
-    /// per layer, like the seed's Figs. 3–4.
-    public func svg() -> String {
-        var panels: [SVGChart.Panel] = []
-        for l in layers {
-            let ss = series.filter { $0.layer == l.layer }
-            var lines: [SVGChart.Series] = []
-            for (k, s) in ss.enumerated() {
-                let c = SVGChart.palette[k % SVGChart.palette.count]
-                let t = (0..<s.ep.count).map(Double.init)
-                lines.append(.init(name: k == 0 ? "−∇BPTT (solid)" : "", x: t, y: s.bptt, color: c))
-                lines.append(.init(name: k == 0 ? "ΔEP (dashed)" : "", x: t, y: s.ep, color: c, dashed: true))
-            }
-            panels.append(.init(title: "\(l.layer) (\(l.kind)), RelMSE \(String(format: "%.3g", l.agreement.relmse))", xLabel: "t (steps back from T)",
-                                yLabel: l.kind == "neurons" ? "ΔS" : "ΔW", content: .lines(lines)))
-        }
-        panels.append(.init(title: "RelMSE per layer", xLabel: "layer", yLabel: "RelMSE", content: .bars(
-            categories: layers.map(\.layer),
-            groups: [(name: "RelMSE", values: layers.map(\.agreement.relmse), color: SVGChart.palette[0])]), logY: true))
-        return SVGChart.render(title: "GDU check: \(model), β = \(beta), \(precision.rawValue) precision, batch \(batchSize)", panels: panels, columns: 2)
-    }
 }
 
 extension GDU {

@@ -45,14 +45,14 @@ do {
 
     // EP training on the custom device: 300 examples, one epoch.
     let options = TrainingOptions(seed: seed, trainSubset: 300, testSubset: 1000)
-    let net = TrainingRun.crossbarNetwork(spec: spec, parameters: .initial(spec: spec, seed: seed), device: device, law: law, seed: seed)
+    let net = Network(spec: spec, parameters: .initial(spec: spec, seed: seed), device: device, law: law, seed: seed)
     var trainer = try Trainer(net: net, options: options, data: data)
     let trainError = trainer.trainEpoch(0)
     print(String(format: "power-step device: train error %.1f %%, test error %.1f %% after 300 examples", trainError, trainer.evaluate()))
 
     // Fidelity of 10 further EP updates against −lr·∇BPTT, on the trained weights: custom law vs ideal weights.
     let trained = trainer.parameters
-    var onDevice = TrainingRun.crossbarNetwork(spec: spec, parameters: trained, device: device, law: law, seed: seed)
+    var onDevice = Network(spec: spec, parameters: trained, device: device, law: law, seed: seed)
     var ideal = IdealNetwork<Float>(spec: spec, parameters: trained)
     let custom = FidelityRun.probe(&onDevice, data: data.train, batches: 10, seed: seed, device: "power-step")
     let reference = FidelityRun.probe(&ideal, data: data.train, batches: 10, seed: seed, device: "ideal")

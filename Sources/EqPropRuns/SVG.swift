@@ -1,3 +1,4 @@
+import EqProp
 import Foundation
 
 /// A small SVG chart writer: grids of line panels and grouped-bar panels, no dependencies.

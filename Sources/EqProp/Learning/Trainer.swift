@@ -65,24 +65,6 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
     }
 }
 
-/// One line of `log.jsonl`.
-public struct EpochRecord: Codable, Equatable, Sendable {
-    /// Epoch number, counted from 1.
-    public var epoch: Int
-    /// Running error (%) over the epoch, from free-phase predictions made before each update.
-    public var trainError: Double
-    /// Error (%) on the test set after the epoch.
-    public var testError: Double
-    /// Wall time of the epoch (training + evaluation), seconds.
-    public var seconds: Double
-    /// Training examples per second of the epoch's wall time (training + evaluation).
-    public var samplesPerSecond: Double
-
-    enum CodingKeys: String, CodingKey {
-        case epoch, trainError = "train_error", testError = "test_error", seconds, samplesPerSecond = "samples_per_s"
-    }
-}
-
 /// Progress of a running epoch, for terminal display.
 public struct Progress: Sendable {
     /// Epoch (from 1) of `epochs`, and batch (from 1) of `batches`.
@@ -172,6 +154,18 @@ enum TrainingData {
     }
 }
 
+/// Wall time spent in the two parts of a training step, summed over a trainer's `trainEpoch` calls: the
+/// phases (relaxation of every chunk, or BPTT's forward and backward passes) and the update
+/// (gradient step, or device programming on crossbars). For `xbar bench`'s breakdown.
+public struct TrainerTiming: Sendable {
+    /// Seconds spent in the phases and in the update (s).
+    public var phasesSeconds = 0.0, updateSeconds = 0.0
+    /// Training examples the times are summed over.
+    public var samples = 0
+    /// No time yet.
+    public init() {}
+}
+
 /// What a training run needs from a trainer: epochs, evaluation and the parameters to checkpoint.
 public protocol EpochTrainer {
     /// Trains one epoch (0-based index) and returns the running train error in percent.
@@ -207,17 +201,8 @@ public struct Trainer<M: EPModel>: EpochTrainer where M.Array.Scalar == Float {
     /// Per weight matrix, the device state a checkpoint keeps (empty on ideal weights).
     public var arrayState: [[String: [Float]]] { net.arrayState }
 
-    /// Wall time spent in the two parts of a training step, summed over `trainEpoch` calls: the
-    /// phases (relaxation of every chunk, or BPTT's forward and backward passes) and the update
-    /// (gradient step, or device programming on crossbars). For `xbar bench`'s breakdown.
-    public struct Timing: Sendable {
-        /// Seconds spent in the phases and in the update (s).
-        public var phasesSeconds = 0.0, updateSeconds = 0.0
-        /// Training examples the times are summed over.
-        public var samples = 0
-    }
-    /// Wall time so far; assign `Timing()` to start a new measurement.
-    public var timing = Timing()
+    /// Wall time so far; assign `TrainerTiming()` to start a new measurement.
+    public var timing = TrainerTiming()
     /// Simulated time of the arrays' reads: lane 0's clock of the current epoch (nil before the first).
     var clock: ReadClock?
 

@@ -1,3 +1,4 @@
+import EqProp
 import Foundation
 
 /// File output that never leaves a torn file behind: write to a temporary file in the same folder,

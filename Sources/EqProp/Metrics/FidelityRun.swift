@@ -43,7 +43,7 @@ public enum FidelityRun {
                            batches: Int, seed: UInt64, variant: String = "as configured") -> Result {
         let conv = spec.kind == .convolutional
         if let d = device {
-            let arrays = TrainingRun.crossbarArrays(parameters, device: d, seed: seed)
+            let arrays = CrossbarArray.arrays(for: parameters, device: d, seed: seed)
             if conv {
                 var net = ConvNet(spec: spec, arrays: arrays, biases: parameters.biases)
                 return probe(&net, data: data, batches: batches, seed: seed, variant: variant, device: d.name)
@@ -137,36 +137,4 @@ public enum FidelityRun {
         }
     }
 
-    /// An SVG chart: for one result, cosine and sign agreement per layer; for two, cosine per layer with
-    /// its interval; for more, 1 − cosine per variant and layer.
-    public static func svg(_ results: [Result], title: String) -> String {
-        let layers = results.first?.layers.map(\.layer) ?? []
-        if results.count == 1, let r = results.first {
-            let panel = SVGChart.Panel(title: "cosine with −lr·∇BPTT (mean over \(r.batches) batches)", xLabel: "weight matrix", yLabel: "cosine",
-                content: .bars(categories: layers, groups: [
-                    (name: "95 % low", values: r.layers.map(\.cosine.low), color: "#9ecae1"),
-                    (name: "mean", values: r.layers.map(\.cosine.mean), color: SVGChart.palette[0]),
-                    (name: "95 % high", values: r.layers.map(\.cosine.high), color: "#3182bd")]))
-            let sign = SVGChart.Panel(title: "sign agreement (%)", xLabel: "weight matrix", yLabel: "%",
-                content: .bars(categories: layers, groups: [(name: "mean", values: r.layers.map(\.signAgreement.mean), color: SVGChart.palette[2])]))
-            return SVGChart.render(title: title, panels: [panel, sign], columns: 2)
-        }
-        let cats = results.map(\.variant)
-        if results.count == 2 {
-            // A head-to-head comparison: cosine per layer with its 95 % interval.
-            let panels = layers.indices.map { li in
-                SVGChart.Panel(title: "\(layers[li]): cosine with −lr·∇BPTT (mean, 95 % interval)", xLabel: "", yLabel: "cosine",
-                    content: .bars(categories: cats, groups: [
-                        (name: "95 % low", values: results.map { $0.layers[li].cosine.low }, color: "#9ecae1"),
-                        (name: "mean", values: results.map { $0.layers[li].cosine.mean }, color: SVGChart.palette[0]),
-                        (name: "95 % high", values: results.map { $0.layers[li].cosine.high }, color: "#3182bd")]))
-            }
-            return SVGChart.render(title: title, panels: panels, columns: 2)
-        }
-        let loss = SVGChart.Panel(title: "1 − cosine with −lr·∇BPTT, per variant", xLabel: "non-ideality switched on alone", yLabel: "1 − cosine",
-            content: .bars(categories: cats, groups: layers.indices.map { li in
-                (name: layers[li], values: results.map { 1 - $0.layers[li].cosine.mean }, color: SVGChart.palette[li % SVGChart.palette.count])
-            }))
-        return SVGChart.render(title: title, panels: [loss], columns: 1, panelWidth: 140 + 90 * Double(cats.count), panelHeight: 380)
-    }
 }

@@ -1,3 +1,4 @@
+import EqProp
 import Foundation
 
 /// The Table 1 analogue: one row per (model, algorithm) from the training folders of

@@ -1,3 +1,4 @@
+import EqProp
 import Foundation
 import Yams
 
@@ -282,20 +283,5 @@ public struct SweepPlan: Codable, Equatable, Sendable {
         for r in ranges { for v in [r.lo, r.hi] { _ = try resolve([(r.field, String(format: "%.6g", v))]) } }
         // Then every combination (fields can constrain each other).
         for run in runs() where run.seed == 1 { _ = try resolve(run.assignments) }
-    }
-}
-
-extension NetworkSpec {
-    /// The field names of a network preset file: what `model.FIELD` can name.
-    public static var fieldNames: [String] { CodingKeys.allCases.map(\.rawValue) }
-
-    /// Sets one field from YAML text (sweeps), through the same decoder and validation as files.
-    public func setting(_ field: String, to value: String) throws -> NetworkSpec {
-        guard Self.fieldNames.contains(field) else {
-            throw InputError("unknown model field '\(field)' (known: \(Self.fieldNames.joined(separator: ", ")))")
-        }
-        var dict = (try Yams.load(yaml: yaml() + "\n") as? [String: Any]) ?? [:]
-        dict[field] = try Yams.load(yaml: value)
-        return try Self.decode(yaml: try Yams.dump(object: dict), source: "model.\(field)")
     }
 }

@@ -1,3 +1,4 @@
+import EqProp
 import Foundation
 import Yams
 
@@ -44,24 +45,15 @@ public enum SweepRunner {
         var perEpoch: [Double] = []
         var params = Parameters<Float>.initial(spec: spec, seed: seed)
         if plan.measure != .fidelity {
-            /// Trains every epoch: (train error of the last, test error per epoch, final test error, parameters).
-            struct Epochs: TrainerTask {
-                let epochs: Int
-                func callAsFunction<M: EPModel>(_ trainer: inout Trainer<M>) -> (Double, [Double], Double, Parameters<Float>) where M.Array.Scalar == Float {
-                    var trainErr = 0.0, perEpoch: [Double] = []
-                    for e in 0..<epochs {
-                        trainErr = trainer.trainEpoch(e, epochs: epochs)
-                        perEpoch.append(trainer.evaluate())
-                    }
-                    return (trainErr, perEpoch, perEpoch.last ?? trainer.evaluate(), trainer.parameters)
-                }
+            var trainer = try AnyTrainer(spec: spec, parameters: params, options: options, data: data)
+            var trainErr = 0.0
+            for e in 0..<spec.epochs {
+                trainErr = trainer.trainEpoch(e, epochs: spec.epochs)
+                perEpoch.append(trainer.evaluate())
             }
-            let (trainErr, errors, testErr, trained) = try TrainingRun.withTrainer(spec: spec, parameters: params, options: options,
-                                                                                   data: data, Epochs(epochs: spec.epochs))
-            perEpoch = errors
             metrics["train_error"] = trainErr
-            metrics["test_error"] = testErr
-            params = trained
+            metrics["test_error"] = perEpoch.last ?? trainer.evaluate()
+            params = trainer.parameters
         }
         if plan.measure != .accuracy {
             var test = data.test

@@ -1,12 +1,23 @@
 import Foundation
 import Yams
+import EqProp
 
-/// Work on a trainer of any model and arrays. Swift has no generic closures, so
-/// `TrainingRun.withTrainer` hands the concrete trainer to this generic method; the training loop is
-/// then specialized for the concrete model and arrays (through an existential it would not be).
-public protocol TrainerTask {
-    associatedtype Output
-    func callAsFunction<M: EPModel>(_ trainer: inout Trainer<M>) throws -> Output where M.Array.Scalar == Float
+/// One line of `log.jsonl`.
+public struct EpochRecord: Codable, Equatable, Sendable {
+    /// Epoch number, counted from 1.
+    public var epoch: Int
+    /// Running error (%) over the epoch, from free-phase predictions made before each update.
+    public var trainError: Double
+    /// Error (%) on the test set after the epoch.
+    public var testError: Double
+    /// Wall time of the epoch (training + evaluation), seconds.
+    public var seconds: Double
+    /// Training examples per second of the epoch's wall time (training + evaluation).
+    public var samplesPerSecond: Double
+
+    enum CodingKeys: String, CodingKey {
+        case epoch, trainError = "train_error", testError = "test_error", seconds, samplesPerSecond = "samples_per_s"
+    }
 }
 
 /// A training run on disk: `DIR/model.yaml`, `DIR/log.jsonl` (one `EpochRecord` per line),
@@ -110,27 +121,6 @@ public enum TrainingRun {
         return Checkpoint(spec: spec, options: options, epoch: e, parameters: parameters, arrayState: state)
     }
 
-    /// One crossbar array per weight matrix of `parameters` (layer index = matrix index), with the device
-    /// law of `device.model`, or `law` when given (a law of your own).
-    public static func crossbarArrays(_ parameters: Parameters<Float>, device: DeviceSpec, law: (any DeviceLaw)? = nil, seed: UInt64) -> [CrossbarArray] {
-        parameters.weights.enumerated().map { layer, w in
-            if let law { return CrossbarArray(spec: device, law: law, weights: w, seed: seed, layer: layer) }
-            return CrossbarArray(spec: device, weights: w, seed: seed, layer: layer)
-        }
-    }
-
-    /// A fully connected network on crossbars of `device`.
-    public static func crossbarNetwork(spec: NetworkSpec, parameters: Parameters<Float>, device: DeviceSpec,
-                                       law: (any DeviceLaw)? = nil, seed: UInt64) -> Network<CrossbarArray> {
-        Network(spec: spec, arrays: crossbarArrays(parameters, device: device, law: law, seed: seed), biases: parameters.biases)
-    }
-
-    /// P-conv on crossbars of `device`: every conv kernel and the classifier on its own array.
-    public static func crossbarConvNet(spec: NetworkSpec, parameters: Parameters<Float>, device: DeviceSpec,
-                                       law: (any DeviceLaw)? = nil, seed: UInt64) -> ConvNet<CrossbarArray> {
-        ConvNet(spec: spec, arrays: crossbarArrays(parameters, device: device, law: law, seed: seed), biases: parameters.biases)
-    }
-
     /// Trains `spec.epochs` epochs in `outDir`, resuming from its checkpoint if `resume` is set.
     /// `report` receives progress and finished epochs (for terminal display).
     @discardableResult
@@ -138,7 +128,7 @@ public enum TrainingRun {
         spec specIn: NetworkSpec, options optionsIn: TrainingOptions, outDir: String, resume: Bool,
         data preloaded: DataSet? = nil,
         started: ((NetworkSpec) -> Void)? = nil,
-        progress: ((Progress) -> Void)? = nil, epochDone: ((EpochRecord) -> Void)? = nil
+        progress: ((EqProp.Progress) -> Void)? = nil, epochDone: ((EpochRecord) -> Void)? = nil
     ) throws -> [EpochRecord] {
         var spec = specIn, options = optionsIn
         let ckPath = (outDir as NSString).appendingPathComponent(checkpointName)
@@ -169,49 +159,14 @@ public enum TrainingRun {
         let data = try preloaded ?? DataSet.load(options.dataset)
         var restore: [[String: [Float]]] = []
         if resume, options.device != nil { restore = try loadCheckpoint(ckPath).arrayState }
-        struct Loop: TrainerTask {
-            let spec: NetworkSpec, options: TrainingOptions, startEpoch: Int, outDir: String, keptLog: String
-            let started: ((NetworkSpec) -> Void)?, progress: ((Progress) -> Void)?, epochDone: ((EpochRecord) -> Void)?
-            func callAsFunction<M: EPModel>(_ trainer: inout Trainer<M>) throws -> [EpochRecord] where M.Array.Scalar == Float {
-                try TrainingRun.loop(&trainer, spec: spec, options: options, startEpoch: startEpoch, outDir: outDir, keptLog: keptLog,
-                                     started: started, progress: progress, epochDone: epochDone)
-            }
-        }
-        return try withTrainer(spec: spec, parameters: params, arrayState: restore, options: options, data: data,
-                               Loop(spec: spec, options: options, startEpoch: startEpoch, outDir: outDir, keptLog: keptLog,
-                                    started: started, progress: progress, epochDone: epochDone))
+        var trainer = try AnyTrainer(spec: spec, parameters: params, arrayState: restore, options: options, data: data)
+        return try loop(&trainer, spec: spec, options: options, startEpoch: startEpoch, outDir: outDir, keptLog: keptLog,
+                        started: started, progress: progress, epochDone: epochDone)
     }
 
-    /// Builds the trainer of `spec` (fully connected or P-conv) from `parameters`, on ideal weights or
-    /// on crossbars of `options.device` (whose device state is restored from `arrayState` when given),
-    /// and runs `task` on it.
-    public static func withTrainer<Task: TrainerTask>(spec: NetworkSpec, parameters params: Parameters<Float>,
-                                                     arrayState: [[String: [Float]]] = [], options: TrainingOptions, data: DataSet,
-                                                     _ task: Task) throws -> Task.Output {
-        let conv = spec.kind == .convolutional
-        guard let d = options.device else {
-            if conv {
-                var t = try Trainer(idealNet: IdealConvNet<Float>(spec: spec, parameters: params), options: options, data: data)
-                return try task(&t)
-            }
-            var t = try Trainer(idealNet: IdealNetwork<Float>(spec: spec, parameters: params), options: options, data: data)
-            return try task(&t)
-        }
-        try d.validate()
-        if options.algorithm == .bptt { throw InputError(options: "{algorithm} bptt trains ideal weights; drop {device} (or use EP on the crossbar)") }
-        let arrays = crossbarArrays(params, device: d, seed: options.seed)
-        for (ci, st) in arrayState.enumerated() where ci < arrays.count { try arrays[ci].restore(st) }
-        if conv {
-            var t = try Trainer(net: ConvNet(spec: spec, arrays: arrays, biases: params.biases), options: options, data: data)
-            return try task(&t)
-        }
-        var t = try Trainer(net: Network(spec: spec, arrays: arrays, biases: params.biases), options: options, data: data)
-        return try task(&t)
-    }
-
-    static func loop<Tr: EpochTrainer>(
-        _ trainer: inout Tr, spec: NetworkSpec, options: TrainingOptions, startEpoch: Int, outDir: String, keptLog: String,
-        started: ((NetworkSpec) -> Void)?, progress: ((Progress) -> Void)?, epochDone: ((EpochRecord) -> Void)?
+    static func loop(
+        _ trainer: inout AnyTrainer, spec: NetworkSpec, options: TrainingOptions, startEpoch: Int, outDir: String, keptLog: String,
+        started: ((NetworkSpec) -> Void)?, progress: ((EqProp.Progress) -> Void)?, epochDone: ((EpochRecord) -> Void)?
     ) throws -> [EpochRecord] {
         let ckPath = (outDir as NSString).appendingPathComponent(checkpointName)
         let logPath = (outDir as NSString).appendingPathComponent("log.jsonl")

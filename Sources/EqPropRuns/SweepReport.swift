@@ -1,3 +1,4 @@
+import EqProp
 import Foundation
 import Yams
 

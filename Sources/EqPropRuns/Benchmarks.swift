@@ -1,3 +1,4 @@
+import EqProp
 import Foundation
 
 /// Throughput measurements for `xbar bench` (release builds; one BLAS thread).
@@ -115,7 +116,7 @@ public enum Benchmarks {
         let data = DataSet.synthetic(features: g.image * g.image * g.channels[0], train: spec.batchSize * batches, test: 10, seed: 1)
         var options = TrainingOptions(algorithm: algorithm, seed: 1, dataset: "synthetic")
         options.evalBatchSize = 10
-        var trainer = try Trainer(idealNet: IdealConvNet<Float>(spec: spec, parameters: .initial(spec: spec, seed: 1)), options: options, data: data)
+        var trainer = try AnyTrainer(spec: spec, parameters: .initial(spec: spec, seed: 1), options: options, data: data)
         var rates: [Double] = []
         for r in 0..<repeats {
             let t0 = DispatchTime.now().uptimeNanoseconds
@@ -141,18 +142,14 @@ public enum Benchmarks {
         let data = DataSet.synthetic(features: spec.layers[0], train: spec.batchSize * batches, test: 10, seed: 1)
         var options = TrainingOptions(algorithm: algorithm, seed: 1, dataset: "synthetic")
         options.evalBatchSize = 10
-        if let d = device {
-            var t = try Trainer(net: TrainingRun.crossbarNetwork(spec: spec, parameters: .initial(spec: spec, seed: 1), device: d, seed: 1),
-                                options: options, data: data)
-            return time(&t, repeats: repeats, samples: data.train.count)
-        }
-        var trainer = try Trainer(idealNet: IdealNetwork<Float>(spec: spec, parameters: .initial(spec: spec, seed: 1)), options: options, data: data)
+        options.device = device
+        var trainer = try AnyTrainer(spec: spec, parameters: .initial(spec: spec, seed: 1), options: options, data: data)
         return time(&trainer, repeats: repeats, samples: data.train.count)
     }
 
-    static func time<M: EPModel>(_ trainer: inout Trainer<M>, repeats: Int, samples: Int) -> Throughput where M.Array.Scalar == Float {
+    static func time(_ trainer: inout AnyTrainer, repeats: Int, samples: Int) -> Throughput {
         _ = trainer.trainEpoch(0)   // warm-up
-        trainer.timing = .init()
+        trainer.restartTiming()
         var rates: [Double] = []
         for r in 0..<repeats {
             let t0 = DispatchTime.now().uptimeNanoseconds

@@ -1,0 +1,70 @@
+/// A trainer of any model on any arrays, behind one concrete type: what run orchestration (training
+/// runs, sweeps, benchmarks, in another module) holds.
+///
+/// Why closures and not `any EpochTrainer`: Swift compiles a generic method once, unspecialized, for
+/// calls through a protocol's witness table or from another module, and the unspecialized training
+/// loop is 2–10× slower. The closures here are created where the model type is concrete — in
+/// ``init(spec:parameters:arrayState:options:data:)``, inside this module — so each one calls the
+/// loop compiled for that model and its arrays. A trainer of your own model wrapped with
+/// ``init(_:)`` runs at the speed of calling its `Trainer` directly.
+public struct AnyTrainer: EpochTrainer {
+    private let train: (Int, Int, ((Progress) -> Void)?, ((ProbeRecord) -> Void)?) -> Double
+    private let test: (LabeledImages?) -> Double
+    private let read: () -> (parameters: Parameters<Float>, arrayState: [[String: [Float]]], timing: TrainerTiming)
+    private let restart: () -> Void
+    /// Number of training examples.
+    public let trainCount: Int
+
+    /// Wraps `trainer` (it is moved into the wrapper; the wrapper's calls mutate it).
+    public init<M: EPModel>(_ trainer: Trainer<M>) where M.Array.Scalar == Float {
+        let box = TrainerBox(trainer)
+        trainCount = trainer.trainCount
+        train = { box.trainer.trainEpoch($0, epochs: $1, progress: $2, probe: $3) }
+        test = { box.trainer.evaluate($0) }
+        read = { (box.trainer.parameters, box.trainer.arrayState, box.trainer.timing) }
+        restart = { box.trainer.timing = TrainerTiming() }
+    }
+
+    /// The trainer of `spec` (fully connected or P-conv) from `parameters`, on ideal weights or on
+    /// crossbars of `options.device` whose device state is restored from `arrayState` when given.
+    /// BPTT needs ideal weights.
+    public init(spec: NetworkSpec, parameters: Parameters<Float>, arrayState: [[String: [Float]]] = [],
+                options: TrainingOptions, data: DataSet) throws {
+        let conv = spec.kind == .convolutional
+        guard let d = options.device else {
+            self = conv ? AnyTrainer(try Trainer(idealNet: IdealConvNet<Float>(spec: spec, parameters: parameters), options: options, data: data))
+                        : AnyTrainer(try Trainer(idealNet: IdealNetwork<Float>(spec: spec, parameters: parameters), options: options, data: data))
+            return
+        }
+        try d.validate()
+        if options.algorithm == .bptt { throw InputError(options: "{algorithm} bptt trains ideal weights; drop {device} (or use EP on the crossbar)") }
+        let arrays = CrossbarArray.arrays(for: parameters, device: d, seed: options.seed)
+        for (ci, st) in arrayState.enumerated() where ci < arrays.count { try arrays[ci].restore(st) }
+        self = conv ? AnyTrainer(try Trainer(net: ConvNet(spec: spec, arrays: arrays, biases: parameters.biases), options: options, data: data))
+                    : AnyTrainer(try Trainer(net: Network(spec: spec, arrays: arrays, biases: parameters.biases), options: options, data: data))
+    }
+
+    /// Trains one epoch (0-based index `epoch`) and returns the running train error in percent.
+    public mutating func trainEpoch(_ epoch: Int, epochs: Int = 0, progress: ((Progress) -> Void)? = nil,
+                                    probe: ((ProbeRecord) -> Void)? = nil) -> Double {
+        train(epoch, epochs, progress, probe)
+    }
+
+    /// Test error (%) on `data` (nil: the trainer's test set).
+    public func evaluate(_ data: LabeledImages? = nil) -> Double { test(data) }
+
+    /// Weights and biases as the arrays hold them now.
+    public var parameters: Parameters<Float> { read().parameters }
+    /// Per weight matrix, the device state a checkpoint keeps (empty on ideal weights).
+    public var arrayState: [[String: [Float]]] { read().arrayState }
+    /// Wall time of the phases and the update since the trainer was made or `restartTiming()`.
+    public var timing: TrainerTiming { read().timing }
+    /// Starts a new wall-time measurement.
+    public func restartTiming() { restart() }
+}
+
+/// The trainer an `AnyTrainer`'s closures share and mutate.
+private final class TrainerBox<M: EPModel> where M.Array.Scalar == Float {
+    var trainer: Trainer<M>
+    init(_ trainer: Trainer<M>) { self.trainer = trainer }
+}
