@@ -1,23 +1,100 @@
 import EqProp
 import Foundation
 
+/// A failed file-system operation: what was done, on which path, and the operating system's reason.
+/// A full disk says so, and that what was written before is intact.
+public struct StorageError: Error, CustomStringConvertible, LocalizedError {
+    /// What was being done ("write", "create the folder", "rename", "sync", "lock").
+    public var operation: String
+    /// The file or folder.
+    public var path: String
+    /// The `errno` of the failure.
+    public var code: Int32
+
+    /// Captures the current `errno`.
+    init(_ operation: String, _ path: String, code: Int32 = errno) {
+        self.operation = operation; self.path = path; self.code = code
+    }
+
+    /// One line: operation, path, reason, and for a full disk or quota what to do.
+    public var description: String {
+        let reason = String(cString: strerror(code))
+        let hint = code == ENOSPC || code == EDQUOT
+            ? "; files written before are intact: free space, then resume" : ""
+        return "cannot \(operation) '\(path)': \(reason)\(hint)"
+    }
+    public var errorDescription: String? { description }
+}
+
+/// POSIX file calls with every result checked.
+enum POSIXIO {
+    /// Writes all of `data` to `fd`, retrying interrupted and short writes.
+    static func writeAll(_ fd: Int32, _ data: Data, path: String) throws {
+        try data.withUnsafeBytes { (buf: UnsafeRawBufferPointer) in
+            var done = 0
+            while done < buf.count {
+                let n = write(fd, buf.baseAddress! + done, buf.count - done)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    throw StorageError("write", path)
+                }
+                done += n
+            }
+        }
+    }
+
+    /// Flushes `fd` to the device.
+    static func sync(_ fd: Int32, path: String) throws {
+        if fsync(fd) != 0 && errno != EINVAL { throw StorageError("sync", path) }
+    }
+
+    /// Flushes a folder's entries (a rename into it is durable after this). File systems that
+    /// cannot sync a folder (EINVAL) are accepted.
+    static func syncFolder(_ dir: String) throws {
+        let fd = open(dir.isEmpty ? "." : dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { throw StorageError("open the folder", dir) }
+        defer { close(fd) }
+        try sync(fd, path: dir)
+    }
+
+    /// Creates `dir` and its missing parents. A file in the way is the user's to move (`InputError`);
+    /// other failures are Foundation's errors, which name the path.
+    static func makeFolder(_ dir: String) throws {
+        guard !dir.isEmpty else { return }
+        var isDir: ObjCBool = false
+        if FileManager.default.fileExists(atPath: dir, isDirectory: &isDir) {
+            guard isDir.boolValue else { throw InputError("'\(dir)': a file is in the way (a folder is needed)") }
+            return
+        }
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    }
+}
+
 /// File output that never leaves a torn file behind: write to a temporary file in the same folder,
-/// flush, then rename over the target (rename is atomic on POSIX file systems).
+/// sync it, rename it over the target (atomic on POSIX file systems), then sync the folder so the
+/// rename survives a power loss. On any failure the temporary file is removed and the previous
+/// file, if any, is untouched.
 public enum AtomicFile {
-    /// Writes `data` to `path` atomically, creating missing folders; throws `InputError` if the
-    /// temporary file cannot be created or renamed.
+    /// Suffix of temporary files (`NAME.tmp-PID`); `FolderLock` removes stale ones.
+    static let temporaryMarker = ".tmp-"
+
+    /// Writes `data` to `path` atomically, creating missing folders.
     public static func write(_ data: Data, to path: String) throws {
         let dir = (path as NSString).deletingLastPathComponent
-        if !dir.isEmpty { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
-        let tmp = path + ".tmp-\(getpid())"
-        guard FileManager.default.createFile(atPath: tmp, contents: data) else {
-            throw InputError("cannot write '\(path)' (is the folder writable?)")
+        try POSIXIO.makeFolder(dir)
+        let tmp = path + temporaryMarker + "\(getpid())"
+        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw StorageError("write", path) }
+        do {
+            try POSIXIO.writeAll(fd, data, path: path)
+            try POSIXIO.sync(fd, path: path)
+        } catch {
+            close(fd); unlink(tmp)
+            throw error
         }
-        if let h = FileHandle(forWritingAtPath: tmp) { try? h.synchronize(); try? h.close() }
-        guard rename(tmp, path) == 0 else {
-            unlink(tmp)
-            throw InputError("cannot move '\(tmp)' to '\(path)': \(String(cString: strerror(errno)))")
-        }
+        guard close(fd) == 0 else { let e = StorageError("write", path); unlink(tmp); throw e }
+        guard rename(tmp, path) == 0 else { let e = StorageError("rename a file to", path); unlink(tmp); throw e }
+        try POSIXIO.syncFolder(dir)
     }
 
     /// Writes `text` as UTF-8 to `path` atomically.
@@ -26,10 +103,11 @@ public enum AtomicFile {
     }
 }
 
-/// Append-only JSON Lines log: each record is one line, written with a single `write` call and
-/// flushed, so a crash can lose at most the line being written, never an earlier one.
+/// Append-only JSON Lines log: each record is one line, written with `O_APPEND` in one call and
+/// synced, so a crash loses at most the line being written. A failed append (a full disk) is cut
+/// back off, so the file never holds a torn line and every earlier line is intact.
 public final class JSONLWriter {
-    private let handle: FileHandle
+    private let fd: Int32
     /// Path of the log file.
     public let path: String
 
@@ -37,31 +115,34 @@ public final class JSONLWriter {
     /// off a torn last line.
     public init(path: String) throws {
         self.path = path
-        let dir = (path as NSString).deletingLastPathComponent
-        if !dir.isEmpty { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
-        if !FileManager.default.fileExists(atPath: path) { _ = FileManager.default.createFile(atPath: path, contents: nil) }
-        guard let h = FileHandle(forUpdatingAtPath: path) else { throw InputError("cannot open '\(path)' for writing") }
-        handle = h
+        try POSIXIO.makeFolder((path as NSString).deletingLastPathComponent)
+        fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw StorageError("open for appending", path) }
         // A crash mid-write can leave a torn last line: cut it off so the next line starts clean.
-        let data = handle.readDataToEndOfFile()
-        if let last = data.last, last != 0x0a {
+        if let data = FileManager.default.contents(atPath: path), let last = data.last, last != 0x0a {
             let keep = (data.lastIndex(of: 0x0a).map { $0 + 1 }) ?? 0
-            try handle.truncate(atOffset: UInt64(keep))
+            guard ftruncate(fd, off_t(keep)) == 0 else { let e = StorageError("truncate", path); close(fd); throw e }
         }
-        handle.seekToEndOfFile()
     }
 
-    /// Appends `record` as one JSON line (sorted keys) and flushes it to disk.
+    /// Appends `record` as one JSON line (sorted keys) and syncs it to disk.
     public func append<E: Encodable>(_ record: E) throws {
         let enc = JSONEncoder()
         enc.outputFormatting = [.sortedKeys]
         var data = try enc.encode(record)
         data.append(0x0a)
-        handle.write(data)
-        try? handle.synchronize()
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw StorageError("append to", path) }
+        do {
+            try POSIXIO.writeAll(fd, data, path: path)
+            try POSIXIO.sync(fd, path: path)
+        } catch {
+            _ = ftruncate(fd, st.st_size)   // no torn line left behind
+            throw error
+        }
     }
 
-    deinit { try? handle.close() }
+    deinit { close(fd) }
 
     /// Reads back the records of a log, skipping a torn last line if any.
     public static func readLines(_ path: String) -> [[String: Any]] {

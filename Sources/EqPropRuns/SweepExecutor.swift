@@ -14,25 +14,40 @@ public enum SweepExecutor {
     public struct Summary: Sendable {
         /// Runs of the plan (or shard), runs skipped as already finished, and runs finished in this call.
         public var total: Int, skipped: Int, done: Int
-        /// `key: error` of every run that failed.
+        /// `key: error` of every run that failed (not recorded; a resume retries it).
         public var failed: [String]
         /// Wall time of the call (s).
         public var seconds: Double
+        /// `key: reason` of every run that diverged (recorded with status `diverged`).
+        public var diverged: [String] = []
     }
 
     /// Progress for the `status` callback: runs finished and to do in this call, running now, and the
     /// estimated time left (s).
     public struct Status: Sendable { public var done: Int, total: Int, running: Int, etaSeconds: Double }
 
-    static func encodePlan(_ p: SweepPlan) -> Data {
+    /// The plan as `plan.json` (sorted keys), with the shard `k/n` a folder holds when sharded.
+    static func encodePlan(_ p: SweepPlan, shard: (Int, Int)? = nil) -> Data {
         let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys, .prettyPrinted]
-        return (try? enc.encode(p)) ?? Data()
+        guard let data = try? enc.encode(p) else { return Data() }
+        guard let (k, n) = shard, var dict = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else { return data }
+        dict["shard"] = "\(k)/\(n)"
+        return (try? JSONSerialization.data(withJSONObject: dict, options: [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes])) ?? data
+    }
+
+    /// The shard `k/n` recorded in a folder's `plan.json` (nil: the whole plan).
+    static func recordedShard(_ dir: String) -> String? {
+        let path = (dir as NSString).appendingPathComponent(planName)
+        guard let data = try? InputFile.read(path, what: "sweep plan", maxBytes: 1 << 24),
+              let dict = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else { return nil }
+        return dict["shard"] as? String
     }
 
     /// The plan of a sweep folder (its `plan.json`).
     public static func loadPlan(_ dir: String) throws -> SweepPlan {
         let path = (dir as NSString).appendingPathComponent(planName)
-        guard let data = FileManager.default.contents(atPath: path) else { throw InputError("'\(dir)' holds no sweep (\(planName) missing)") }
+        guard FileManager.default.fileExists(atPath: path) else { throw InputError("'\(dir)' holds no sweep (\(planName) missing)") }
+        let data = try InputFile.read(path, what: "sweep plan", maxBytes: 1 << 24)
         do { return try JSONDecoder().decode(SweepPlan.self, from: data) } catch { throw InputError("\(path): not a valid sweep plan (\(error))") }
     }
 
@@ -47,23 +62,29 @@ public enum SweepExecutor {
     /// Runs the plan's unfinished runs (of shard (k, n) if given) on `jobs` workers, one BLAS thread each,
     /// appending each record to `results.jsonl`; `resume` continues a folder that holds the same plan.
     public static func execute(plan: SweepPlan, outDir: String, resume: Bool, jobs: Int, shard: (Int, Int)? = nil,
-                               data preloaded: DataSet? = nil, status: ((Status) -> Void)? = nil) throws -> Summary {
-        guard jobs >= 1 else { throw InputError(options: "{jobs} must be ≥ 1 (got \(jobs))") }
-        try plan.validate()
+                               allowLarge: Bool = false, data preloaded: DataSet? = nil,
+                               status: ((Status) -> Void)? = nil) throws -> Summary {
+        guard (1...256).contains(jobs) else { throw InputError(options: "{jobs} must be in 1…256 (got \(jobs))") }
+        try plan.validate(allowLarge: allowLarge)
         let data = try preloaded ?? DataSet.load(plan.dataset)
         let (base, _) = try plan.resolve([])
         guard base.layers.first == data.train.features, base.layers.last == data.train.classes else {
             throw InputError("model '\(base.name)' (\(base.layers.map(String.init).joined(separator: "-"))) does not fit data set '\(data.name)' (\(data.train.features) features, \(data.train.classes) classes)")
         }
-        // Nothing is written before here.
+        // Nothing is written before here; then the folder is locked (one writer at a time).
+        let folderLock = try FolderLock(outDir, purpose: "sweep")
+        defer { folderLock.unlock() }
         let planPath = (outDir as NSString).appendingPathComponent(planName)
         if FileManager.default.fileExists(atPath: planPath) {
             guard resume else { throw InputError(options: "'\(outDir)' already holds a sweep; add {resume} to continue it, or choose another {out}") }
             let old = try loadPlan(outDir)
             guard old == plan else { throw InputError(options: "{resume}: the sweep in '\(outDir)' has a different plan (\(planPath)); use the same options or another {out}") }
+            let had = recordedShard(outDir), now = shard.map { "\($0.0)/\($0.1)" }
+            guard had == now else {
+                throw InputError(options: "{resume}: '\(outDir)' holds \(had.map { "shard " + $0 } ?? "the whole sweep"), not \(now.map { "shard " + $0 } ?? "the whole sweep"); give the same {shard} (on SLURM: the same SHARDS)")
+            }
         } else {
-            try FileManager.default.createDirectory(atPath: outDir, withIntermediateDirectories: true)
-            try AtomicFile.write(String(decoding: encodePlan(plan), as: UTF8.self) + "\n", to: planPath)
+            try AtomicFile.write(String(decoding: encodePlan(plan, shard: shard), as: UTF8.self) + "\n", to: planPath)
         }
         let writer = try JSONLWriter(path: (outDir as NSString).appendingPathComponent(resultsName))
         let finished = Set(records(outDir).map(\.key))
@@ -76,7 +97,7 @@ public enum SweepExecutor {
         defer { BLASThreads.set(blasBefore) }
         let lock = NSLock()
         nonisolated(unsafe) var next = 0, done = 0, running = 0
-        nonisolated(unsafe) var failed: [String] = []
+        nonisolated(unsafe) var failed: [String] = [], diverged: [String] = []
         nonisolated(unsafe) var runSeconds: [Double] = []
         nonisolated(unsafe) var firstError: Error? = nil
         let t0 = Date()
@@ -100,6 +121,7 @@ public enum SweepExecutor {
                 switch result {
                 case .success(let rec):
                     do { try writer.append(rec); done += 1; runSeconds.append(rec.seconds) } catch { firstError = error }
+                    if rec.status == .diverged { diverged.append("\(run.key): \(rec.reason ?? "non-finite")") }
                 case .failure(let e):
                     failed.append("\(run.key): \(e)")
                     done += 1
@@ -110,7 +132,7 @@ public enum SweepExecutor {
         }
         if let e = firstError { throw e }
         return Summary(total: all.count, skipped: all.count - todo.count, done: todo.count - failed.count, failed: failed,
-                       seconds: Date().timeIntervalSince(t0))
+                       seconds: Date().timeIntervalSince(t0), diverged: diverged)
     }
 
     // MARK: Merge
@@ -127,13 +149,35 @@ public enum SweepExecutor {
         public var conflicts: [String]
     }
 
+    /// Name of the file a merge writes beside the plan: the folders it merged.
+    public static let mergeName = "merge.json"
+
     /// Merges shard folders (same plan) into `outDir`; reports missing and duplicated runs.
+    /// `outDir` must be new, empty, or an earlier merge of the same plan, and none of the shards
+    /// (also through a symbolic link); it is locked while written.
     public static func merge(_ dirs: [String], into outDir: String) throws -> MergeReport {
         guard !dirs.isEmpty else { throw InputError("sweep merge: give at least one sweep folder") }
         let plan = try loadPlan(dirs[0])
         for d in dirs.dropFirst() {
             if try loadPlan(d) == plan { continue }
             throw InputError("sweep merge: '\(d)' holds a different sweep than '\(dirs[0])' (their \(planName) differ)")
+        }
+        func real(_ p: String) -> String {
+            guard let r = realpath(p, nil) else { return (p as NSString).standardizingPath }
+            defer { free(r) }
+            return String(cString: r)
+        }
+        if let shard = dirs.first(where: { real($0) == real(outDir) }) {
+            throw InputError(options: "sweep merge: {out} '\(outDir)' is one of the folders merged ('\(shard)'); give a new folder")
+        }
+        let lock = try FolderLock(outDir, purpose: "merge")
+        defer { lock.unlock() }
+        let entries = ((try? FileManager.default.contentsOfDirectory(atPath: outDir)) ?? []).filter { $0 != FolderLock.fileName }
+        if !entries.isEmpty {
+            let isMerge = FileManager.default.fileExists(atPath: (outDir as NSString).appendingPathComponent(mergeName))
+            guard isMerge, (try? loadPlan(outDir)) == plan else {
+                throw InputError(options: "sweep merge: {out} '\(outDir)' is not empty and is not a merge of this sweep; give a new folder")
+            }
         }
         var byKey: [String: SweepRecord] = [:]
         var dups: [String] = [], conflicts: [String] = []
@@ -149,8 +193,8 @@ public enum SweepExecutor {
         }
         let runs = plan.runs()
         let missing = runs.map(\.key).filter { byKey[$0] == nil }
-        try FileManager.default.createDirectory(atPath: outDir, withIntermediateDirectories: true)
         try AtomicFile.write(String(decoding: encodePlan(plan), as: UTF8.self) + "\n", to: (outDir as NSString).appendingPathComponent(planName))
+        try writeJSON(["merged": dirs], to: (outDir as NSString).appendingPathComponent(mergeName))
         let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys]
         let lines = byKey.values.sorted { $0.index < $1.index }.compactMap { try? enc.encode($0) }.map { String(decoding: $0, as: UTF8.self) + "\n" }
         try AtomicFile.write(lines.joined(), to: (outDir as NSString).appendingPathComponent(resultsName))

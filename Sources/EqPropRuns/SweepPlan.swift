@@ -111,7 +111,9 @@ public struct SweepPlan: Codable, Equatable, Sendable {
     /// `range` maps FIELD → "lo:hi[:log]".
     public static func load(file nameOrPath: String) throws -> SweepPlan {
         let path = try PresetLocator.resolve(nameOrPath, kind: "sweeps").path
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw InputError("sweep file '\(path)' is unreadable") }
+        guard let text = String(data: try InputFile.read(path, what: "sweep file", maxBytes: 1 << 20), encoding: .utf8) else {
+            throw InputError("sweep file '\(path)' is not UTF-8 text")
+        }
         let source = (path as NSString).lastPathComponent
         let dict = try PresetYAML.mapping(text, source: source, known: Set(CodingKeys.allCases.map(\.rawValue)))
         var p = SweepPlan()
@@ -264,10 +266,32 @@ public struct SweepPlan: Codable, Equatable, Sendable {
         return (spec, dev)
     }
 
-    /// Checks everything that can be checked before a run starts: fields, values, counts.
-    public func validate() throws {
-        if seeds < 1 { throw InputError(options: "{seeds} must be ≥ 1 (got \(seeds))") }
-        if random < 0 { throw InputError(options: "{random} must be ≥ 0 (got \(random))") }
+    /// Runs a sweep may have unless `allowLarge` is given (each run is at least seconds of work), and
+    /// with it; and the largest seed and random-draw counts.
+    public static let maxRuns = 10_000, maxRunsAllowed = 1_000_000, maxCount = 1_000_000
+
+    /// Number of runs (points × seeds), or nil if it overflows.
+    public var runCount: Int? {
+        var n = random > 0 ? random : 1
+        for axis in vary {
+            let (p, o) = n.multipliedReportingOverflow(by: max(axis.values.count, 1)); if o { return nil }; n = p
+        }
+        let (p, o) = n.multipliedReportingOverflow(by: max(seeds, 1))
+        return o ? nil : p
+    }
+
+    /// Checks everything that can be checked before a run starts: fields, values, counts. A plan of
+    /// more than `maxRuns` runs is refused unless `allowLarge` (up to `maxRunsAllowed`).
+    public func validate(allowLarge: Bool = false) throws {
+        if seeds < 1 || seeds > Self.maxCount { throw InputError(options: "{seeds} must be in 1…\(Self.maxCount) (got \(seeds))") }
+        if random < 0 || random > Self.maxCount { throw InputError(options: "{random} must be in 0…\(Self.maxCount) (got \(random))") }
+        let cap = allowLarge ? Self.maxRunsAllowed : Self.maxRuns
+        guard let count = runCount, count <= cap else {
+            let n = runCount.map(String.init) ?? "more than \(Int.max)"
+            throw InputError(options: allowLarge
+                ? "the sweep has \(n) runs, more than \(cap); split it into several sweeps"
+                : "the sweep has \(n) runs, more than \(cap); add {allow_large} to run up to \(Self.maxRunsAllowed), or vary fewer values")
+        }
         if random > 0 && ranges.isEmpty { throw InputError(options: "{random} \(random) needs at least one {range} FIELD=lo:hi[:log]") }
         if !ranges.isEmpty && random == 0 { throw InputError(options: "{range} needs {random} N (the number of points to draw)") }
         if fidelityBatches < 1 { throw InputError(options: "{fidelity_batches} must be ≥ 1 (got \(fidelityBatches))") }
@@ -278,10 +302,20 @@ public struct SweepPlan: Codable, Equatable, Sendable {
             throw InputError(options: "field '\(dup)' is given more than once (in {set}, {vary} or {range})")
         }
         for axis in vary where axis.values.isEmpty { throw InputError(options: "{vary} \(axis.field): empty value list") }
+        for axis in vary {
+            if let dup = Dictionary(grouping: axis.values, by: { $0 }).first(where: { $0.value.count > 1 })?.key {
+                throw InputError(options: "{vary} \(axis.field): value '\(dup)' is given more than once")
+            }
+        }
         // Every value of every axis, and both ends of every range, alone on the base configuration.
         for axis in vary { for v in axis.values { _ = try resolve([(axis.field, v)]) } }
         for r in ranges { for v in [r.lo, r.hi] { _ = try resolve([(r.field, String(format: "%.6g", v))]) } }
         // Then every combination (fields can constrain each other).
-        for run in runs() where run.seed == 1 { _ = try resolve(run.assignments) }
+        for run in runs() where run.seed == 1 {
+            let (spec, _) = try resolve(run.assignments)
+            if measure != .fidelity && spec.epochs < 1 {
+                throw InputError("sweep point \(run.key): model field 'epochs' must be ≥ 1 to measure accuracy (got \(spec.epochs))")
+            }
+        }
     }
 }

@@ -11,7 +11,9 @@ extension SweepExecutor {
         public var values: [String]
         /// Number of finished seeds at the point.
         public var seeds: Int
-        /// Mean and sample standard deviation over seeds, per metric (std 0 for one seed).
+        /// Number of those seeds whose run diverged (their metrics are left out of the statistics).
+        public var diverged: Int = 0
+        /// Mean and sample standard deviation over the seeds with a finite value, per metric (std 0 for one).
         public var mean: [String: Double], std: [String: Double]
     }
 
@@ -33,13 +35,14 @@ extension SweepExecutor {
             let g = groups[k]!
             var mean: [String: Double] = [:], std: [String: Double] = [:]
             for m in metrics {
-                let v = g.compactMap { $0.metrics[m] }
+                let v = g.compactMap { $0.metrics[m] }.filter(\.isFinite)
                 guard !v.isEmpty else { continue }
                 let mu = v.reduce(0, +) / Double(v.count)
                 mean[m] = mu
                 std[m] = v.count > 1 ? (v.reduce(0) { $0 + ($1 - mu) * ($1 - mu) } / Double(v.count - 1)).squareRoot() : 0
             }
-            return Row(values: fields.map { g[0].point[$0] ?? "" }, seeds: g.count, mean: mean, std: std)
+            return Row(values: fields.map { g[0].point[$0] ?? "" }, seeds: g.count, diverged: g.filter { $0.status == .diverged }.count,
+                       mean: mean, std: std)
         }
         return (fields, metrics, rows)
     }
@@ -49,9 +52,9 @@ extension SweepExecutor {
     @discardableResult
     public static func report(_ dir: String, metrics wanted: [String]? = nil) throws -> [String] {
         let (fields, metrics, rows) = try table(dir)
-        var csv = (fields + ["seeds"] + metrics.flatMap { ["\($0)_mean", "\($0)_std"] }).joined(separator: ",") + "\n"
+        var csv = (fields + ["seeds", "diverged"] + metrics.flatMap { ["\($0)_mean", "\($0)_std"] }).joined(separator: ",") + "\n"
         for r in rows {
-            let cells = r.values.map { $0.contains(",") ? "\"\($0)\"" : $0 } + [String(r.seeds)]
+            let cells = r.values.map { $0.contains(",") ? "\"\($0)\"" : $0 } + [String(r.seeds), String(r.diverged)]
                 + metrics.flatMap { m in [r.mean[m].map { String($0) } ?? "", r.std[m].map { String($0) } ?? ""] }
             csv += cells.joined(separator: ",") + "\n"
         }

@@ -17,7 +17,8 @@ public struct SweepRecord: Codable, Sendable {
     /// The device spec of the run, resolved likewise (nil for software weights).
     public var device: DeviceSpec?
     /// `train_error`, `test_error` (%) and/or `cosine`, `relmse`, `sign_agreement` (mean over layers,
-    /// and per layer as `cosine.W01`, …).
+    /// and per layer as `cosine.W01`, …). A metric a diverged run could not measure is NaN here and
+    /// `null` in the file.
     public var metrics: [String: Double]
     /// Test error after each epoch (%); empty when only fidelity is measured.
     public var testErrorPerEpoch: [Double]
@@ -25,9 +26,61 @@ public struct SweepRecord: Codable, Sendable {
     public var seconds: Double
     /// When the run finished (ISO 8601).
     public var finished: String
+    /// `ok`, or `diverged` when the weights or a metric became non-finite (a result, not a failure:
+    /// the sweep goes on and a resume does not redo the run).
+    public var status: Status = .ok
+    /// Why the run diverged: the first non-finite quantity and where it appeared.
+    public var reason: String? = nil
+
+    /// How a run ended.
+    public enum Status: String, Codable, Sendable { case ok, diverged }
+
     enum CodingKeys: String, CodingKey {
-        case key, index, point, seed, model, device, metrics, seconds, finished
+        case key, index, point, seed, model, device, metrics, seconds, finished, status, reason
         case testErrorPerEpoch = "test_error_per_epoch"
+    }
+
+    /// A record from its fields.
+    public init(key: String, index: Int, point: [String: String], seed: Int, model: NetworkSpec, device: DeviceSpec?,
+                metrics: [String: Double], testErrorPerEpoch: [Double], seconds: Double, finished: String,
+                status: Status = .ok, reason: String? = nil) {
+        self.key = key; self.index = index; self.point = point; self.seed = seed; self.model = model; self.device = device
+        self.metrics = metrics; self.testErrorPerEpoch = testErrorPerEpoch; self.seconds = seconds; self.finished = finished
+        self.status = status; self.reason = reason
+    }
+
+    /// Decodes a record; `null` metrics become NaN, and records without a status (older files) are `ok`.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        key = try c.decode(String.self, forKey: .key)
+        index = try c.decode(Int.self, forKey: .index)
+        point = try c.decode([String: String].self, forKey: .point)
+        seed = try c.decode(Int.self, forKey: .seed)
+        model = try c.decode(NetworkSpec.self, forKey: .model)
+        device = try c.decodeIfPresent(DeviceSpec.self, forKey: .device)
+        metrics = try c.decode([String: Double?].self, forKey: .metrics).mapValues { $0 ?? .nan }
+        testErrorPerEpoch = try c.decode([Double?].self, forKey: .testErrorPerEpoch).map { $0 ?? .nan }
+        seconds = try c.decode(Double.self, forKey: .seconds)
+        finished = try c.decode(String.self, forKey: .finished)
+        status = try c.decodeIfPresent(Status.self, forKey: .status) ?? .ok
+        reason = try c.decodeIfPresent(String.self, forKey: .reason)
+    }
+
+    /// Encodes a record; non-finite numbers (which JSON cannot hold) are written as `null`.
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(key, forKey: .key)
+        try c.encode(index, forKey: .index)
+        try c.encode(point, forKey: .point)
+        try c.encode(seed, forKey: .seed)
+        try c.encode(model, forKey: .model)
+        try c.encodeIfPresent(device, forKey: .device)
+        try c.encode(metrics.mapValues { $0.isFinite ? $0 : nil }, forKey: .metrics)
+        try c.encode(testErrorPerEpoch.map { $0.isFinite ? $0 : nil }, forKey: .testErrorPerEpoch)
+        try c.encode(seconds, forKey: .seconds)
+        try c.encode(finished, forKey: .finished)
+        try c.encode(status, forKey: .status)
+        try c.encodeIfPresent(reason, forKey: .reason)
     }
 }
 
@@ -44,18 +97,26 @@ public enum SweepRunner {
         var metrics: [String: Double] = [:]
         var perEpoch: [Double] = []
         var params = Parameters<Float>.initial(spec: spec, seed: seed)
+        var status = SweepRecord.Status.ok, reason: String? = nil
         if plan.measure != .fidelity {
             var trainer = try AnyTrainer(spec: spec, parameters: params, options: options, data: data)
-            var trainErr = 0.0
+            var trainErr = Double.nan
             for e in 0..<spec.epochs {
                 trainErr = trainer.trainEpoch(e, epochs: spec.epochs)
+                // Diverged: recorded as a result (the sweep goes on), with the first non-finite weight.
+                if let bad = TrainingRun.firstNonFinite(trainer.parameters, spec: spec) {
+                    status = .diverged
+                    reason = "epoch \(e + 1): the weights became non-finite (first: \(bad))"
+                    perEpoch.append(.nan)
+                    break
+                }
                 perEpoch.append(trainer.evaluate())
             }
             metrics["train_error"] = trainErr
-            metrics["test_error"] = perEpoch.last ?? trainer.evaluate()
+            metrics["test_error"] = perEpoch.last ?? .nan
             params = trainer.parameters
         }
-        if plan.measure != .accuracy {
+        if plan.measure != .accuracy && status == .ok {
             var test = data.test
             if let n = plan.testSubset { test = test.subset(Array(0..<min(n, test.count))) }
             let f = FidelityRun.run(spec: spec, device: device, parameters: params, data: test, batches: plan.fidelityBatches, seed: seed)
@@ -67,10 +128,16 @@ public enum SweepRunner {
                 metrics["relmse.\(l.layer)"] = l.relmse.mean
                 metrics["sign_agreement.\(l.layer)"] = l.signAgreement.mean
             }
+        } else if plan.measure != .accuracy {
+            for m in ["cosine", "relmse", "sign_agreement"] { metrics[m] = .nan }
+        }
+        if status == .ok, let bad = metrics.keys.sorted().first(where: { !metrics[$0]!.isFinite }) {
+            status = .diverged
+            reason = "metric '\(bad)' is \(metrics[bad]!)"
         }
         let stamp = ISO8601DateFormatter().string(from: Date())
         return SweepRecord(key: run.key, index: run.index, point: Dictionary(uniqueKeysWithValues: run.assignments.map { ($0.field, $0.value) }),
                            seed: run.seed, model: spec, device: device, metrics: metrics, testErrorPerEpoch: perEpoch,
-                           seconds: Date().timeIntervalSince(t0), finished: stamp)
+                           seconds: Date().timeIntervalSince(t0), finished: stamp, status: status, reason: reason)
     }
 }

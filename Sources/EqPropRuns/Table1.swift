@@ -32,7 +32,7 @@ public enum Table1 {
                 var tests: [Double] = [], trains: [Double] = [], secs: [Double] = [], epochs: [Int] = []
                 var ck: TrainingRun.Checkpoint? = nil
                 for s in seeds {
-                    let lines = JSONLWriter.readLines("\(base)/\(s)/log.jsonl").filter { $0["epoch"] != nil }
+                    let lines = JSONLWriter.readLines("\(base)/\(s)/log.jsonl").filter { $0["test_error"] != nil }   // epoch lines, not probe lines
                     guard let last = lines.last, let te = last["test_error"] as? Double, let tr = last["train_error"] as? Double else { continue }
                     tests.append(te); trains.append(tr); epochs.append(lines.count)
                     secs.append(lines.compactMap { $0["seconds"] as? Double }.reduce(0, +))

@@ -69,20 +69,15 @@ public enum TrainingRun {
             let name = GDU.weightName(c.spec.connections[ci])
             for (k, v) in st { tensors["\(name).\(k)"] = .init(shape: [v.count], values: v) }
         }
-        let opts = String(decoding: try JSONEncoder().encode(c.options), as: UTF8.self)
+        let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys]   // canonical bytes
+        let opts = String(decoding: try enc.encode(c.options), as: UTF8.self)
         let meta = ["format": formatTag, "epoch": String(c.epoch), "spec": c.spec.yaml(), "options": opts]
         try AtomicFile.write(Safetensors.encode(tensors, metadata: meta), to: path)
     }
 
     /// Reads a checkpoint written by `saveCheckpoint`, checking its format tag, metadata and tensor shapes.
     public static func loadCheckpoint(_ path: String) throws -> Checkpoint {
-        var isDir: ObjCBool = false
-        if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue {
-            throw InputError("checkpoint '\(path)' is a directory (give the .safetensors file)")
-        }
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw InputError("checkpoint '\(path)' does not exist")
-        }
+        let data = try InputFile.read(path, what: "checkpoint", maxBytes: Safetensors.maxFileBytes)
         let (tensors, meta) = try Safetensors.decode(data, source: path)
         func bad(_ why: String) -> InputError { InputError("checkpoint '\(path)': \(why)") }
         guard meta["format"] == formatTag else { throw bad("metadata 'format' is \(meta["format"] ?? "missing"), expected \(formatTag)") }
@@ -108,16 +103,22 @@ public enum TrainingRun {
             bs.append(t.values)
         }
         let parameters = Parameters(weights: ws, biases: bs)
-        if let bad0 = firstNonFinite(parameters) {
-            throw bad("non-finite parameter value \(bad0)")
-        }
+        if let where0 = firstNonFinite(parameters, spec: spec) { throw bad("non-finite parameter \(where0)") }
         var state: [[String: [Float]]] = []
         for c in spec.connections {
             let prefix = GDU.weightName(c) + "."
             var st: [String: [Float]] = [:]
-            for (k, t) in tensors where k.hasPrefix(prefix) { st[String(k.dropFirst(prefix.count))] = t.values }
+            for (k, t) in tensors where k.hasPrefix(prefix) {
+                if let i = t.values.firstIndex(where: { !$0.isFinite }) { throw bad("non-finite device state \(k)[\(i)] = \(t.values[i])") }
+                st[String(k.dropFirst(prefix.count))] = t.values
+            }
             state.append(st)
         }
+        // What a checkpoint says is checked as if it were given on the command line.
+        do {
+            try spec.validate()
+            try options.validate()
+        } catch let e as InputError { throw bad(e.message) }
         return Checkpoint(spec: spec, options: options, epoch: e, parameters: parameters, arrayState: state)
     }
 
@@ -133,11 +134,17 @@ public enum TrainingRun {
         var spec = specIn, options = optionsIn
         let ckPath = (outDir as NSString).appendingPathComponent(checkpointName)
         let logPath = (outDir as NSString).appendingPathComponent("log.jsonl")
-        // Everything is checked (model, checkpoint, data, shapes) before anything is written.
+        // Everything is checked (model, checkpoint, options, data, shapes) before anything is written;
+        // then the folder is locked (one writer), and a fresh run re-checks it under the lock.
         var params: Parameters<Float>
         var startEpoch = 0
         var keptLog = ""
+        var restore: [[String: [Float]]] = []
+        var lock: FolderLock? = nil
+        defer { lock?.unlock() }
         if resume {
+            // The checkpoint is read under the lock, so another writer cannot replace it meanwhile.
+            if FileManager.default.fileExists(atPath: ckPath) { lock = try FolderLock(outDir, purpose: "training") }
             let ck = try loadCheckpoint(ckPath)
             let epochs = spec.epochs
             spec = ck.spec
@@ -145,21 +152,28 @@ public enum TrainingRun {
             options = ck.options
             params = ck.parameters
             startEpoch = ck.epoch
+            if options.device != nil { restore = ck.arrayState }
             // Log lines of epochs after the checkpoint are dropped (they will be redone).
             let kept = JSONLWriter.readLines(logPath).filter { ($0["epoch"] as? Int ?? Int.max) <= ck.epoch }
             keptLog = kept.compactMap { try? JSONSerialization.data(withJSONObject: $0, options: [.sortedKeys]) }
                 .map { String(decoding: $0, as: UTF8.self) + "\n" }.joined()
         } else {
             try spec.validate()
+            try options.validate()
+            guard spec.epochs >= 1 else { throw InputError(options: "{epochs} must be ≥ 1 to train (got \(spec.epochs))") }
             if FileManager.default.fileExists(atPath: ckPath) {
                 throw InputError(options: "'\(outDir)' already holds a run; use {resume} \(outDir) to continue it, or another {out}")
             }
             params = Parameters<Float>.initial(spec: spec, seed: options.seed)
         }
         let data = try preloaded ?? DataSet.load(options.dataset)
-        var restore: [[String: [Float]]] = []
-        if resume, options.device != nil { restore = try loadCheckpoint(ckPath).arrayState }
         var trainer = try AnyTrainer(spec: spec, parameters: params, arrayState: restore, options: options, data: data)
+        if lock == nil {
+            lock = try FolderLock(outDir, purpose: "training")
+            if FileManager.default.fileExists(atPath: ckPath) {
+                throw InputError(options: "'\(outDir)' already holds a run; use {resume} \(outDir) to continue it, or another {out}")
+            }
+        }
         return try loop(&trainer, spec: spec, options: options, startEpoch: startEpoch, outDir: outDir, keptLog: keptLog,
                         started: started, progress: progress, epochDone: epochDone)
     }
@@ -170,7 +184,6 @@ public enum TrainingRun {
     ) throws -> [EpochRecord] {
         let ckPath = (outDir as NSString).appendingPathComponent(checkpointName)
         let logPath = (outDir as NSString).appendingPathComponent("log.jsonl")
-        try FileManager.default.createDirectory(atPath: outDir, withIntermediateDirectories: true)
         try AtomicFile.write(keptLog, to: logPath)
         try AtomicFile.write(spec.yaml(), to: (outDir as NSString).appendingPathComponent("model.yaml"))
         if let d = options.device { try AtomicFile.write((try? YAMLEncoder().encode(d)) ?? "", to: (outDir as NSString).appendingPathComponent("device.yaml")) }
@@ -184,8 +197,8 @@ public enum TrainingRun {
             // Diverged training (learning rates or β far too large, or exploding noise) is stopped here,
             // before its non-finite weights overwrite the last good checkpoint.
             let parameters = trainer.parameters
-            if let bad = firstNonFinite(parameters) {
-                throw InputError("epoch \(epoch + 1): the weights became non-finite (\(bad)); the training diverged\(epoch > 0 ? ", so '\(ckPath)' keeps epoch \(epoch)" : " (no checkpoint written)"). Lower the learning rates \(spec.learningRates) or β = \(spec.beta)")
+            if let bad = firstNonFinite(parameters, spec: spec) {
+                throw InputError("epoch \(epoch + 1): the weights became non-finite (first: \(bad)); the training diverged\(epoch > 0 ? ", so '\(ckPath)' keeps epoch \(epoch)" : " (no checkpoint written)"). Lower the learning rates \(spec.learningRates) or β = \(spec.beta)")
             }
             let testErr = trainer.evaluate(nil)
             let secs = Date().timeIntervalSince(t0)
@@ -203,16 +216,24 @@ public enum TrainingRun {
         return records
     }
 
-    /// The first NaN or ±∞ among the weights and biases, if any.
-    static func firstNonFinite(_ p: Parameters<Float>) -> Float? {
-        for w in p.weights { for v in w.storage where !v.isFinite { return v } }
-        for b in p.biases { for v in b where !v.isFinite { return v } }
+    /// Where the first NaN or ±∞ among the weights and biases is, as `W12[row, col] = nan`, if any.
+    static func firstNonFinite(_ p: Parameters<Float>, spec: NetworkSpec) -> String? {
+        for (ci, w) in p.weights.enumerated() {
+            if let i = w.storage.firstIndex(where: { !$0.isFinite }) {
+                let name = ci < spec.connections.count ? GDU.weightName(spec.connections[ci]) : "W#\(ci)"
+                return "\(name)[\(i / max(w.cols, 1)), \(i % max(w.cols, 1))] = \(w.storage[i])"
+            }
+        }
+        for (l, b) in p.biases.enumerated() {
+            if let i = b.firstIndex(where: { !$0.isFinite }) { return "b\(l + 1)[\(i)] = \(b[i])" }
+        }
         return nil
     }
 
     /// Train and test error per epoch, from the log.
     public static func writeCurves(logPath: String, title: String, to path: String) throws {
-        let lines = JSONLWriter.readLines(logPath)
+        // Epoch lines only: probe lines (`--probe-every`) carry an epoch and a batch but no errors.
+        let lines = JSONLWriter.readLines(logPath).filter { $0["test_error"] != nil }
         let ep = lines.compactMap { ($0["epoch"] as? Int).map(Double.init) }
         let tr = lines.compactMap { $0["train_error"] as? Double }
         let te = lines.compactMap { $0["test_error"] as? Double }

@@ -39,7 +39,7 @@ struct Devices: ParsableCommand {
             let spec = try DeviceOverrides.resolve(name)
             guard spec.model != .ideal else { throw InputError("device '\(spec.name)' is ideal: it has no pulse response to show") }
             try OutputFolder.prepare(out)
-            let c = Characterization.curve(spec, devices: devices, seed: seed)
+            let c = try Characterization.curve(spec, devices: devices, seed: seed)
             struct Doc: Encodable { let device: DeviceSpec; let curve: Characterization.Curve }
             try writeJSON(Doc(device: spec, curve: c), to: (out as NSString).appendingPathComponent("device.json"))
             try AtomicFile.write(Characterization.curveSVG(c, spec: spec), to: (out as NSString).appendingPathComponent("device.svg"))

@@ -64,6 +64,8 @@ struct SweepRun: ParsableCommand {
     var jobs: Int = ProcessInfo.processInfo.activeProcessorCount
     @Option(help: "Run only shard k of N (k/N, 1-based): every N-th run, for cluster job arrays.")
     var shard: String?
+    @Flag(help: "Allow a sweep of more than 10,000 runs (up to 1,000,000).")
+    var allowLarge = false
     @Flag(help: "No progress line.")
     var quiet = false
 
@@ -104,18 +106,19 @@ struct SweepRun: ParsableCommand {
     func run() throws {
         let p = try plan()
         let sh = try shard.map(SweepPlan.parseShard)
-        guard jobs >= 1 else { throw InputError("--jobs must be ≥ 1 (got \(jobs))") }
-        try p.validate()   // before the header line: bad input gets exactly one line
+        guard (1...256).contains(jobs) else { throw InputError("--jobs must be in 1…256 (got \(jobs))") }
+        try p.validate(allowLarge: allowLarge)   // before the header line: bad input gets exactly one line
         let runs = p.runs().count
         if !quiet {
             FileHandle.standardError.write(Data("xbar sweep: \(runs) runs (\(runs / p.seeds) points × \(p.seeds) seeds)\(sh.map { ", shard \($0.0)/\($0.1)" } ?? ""), \(jobs) at a time → \(out)/results.jsonl\n".utf8))
         }
-        let summary = try SweepExecutor.execute(plan: p, outDir: out, resume: resume, jobs: jobs, shard: sh, status: quiet ? nil : { s in
-            Status.line(String(format: "sweep: %d/%d runs done, %d running, ETA %@", s.done, s.total, s.running, Status.clock(s.etaSeconds)))
+        let summary = try SweepExecutor.execute(plan: p, outDir: out, resume: resume, jobs: jobs, shard: sh, allowLarge: allowLarge, status: quiet ? nil : { s in
+            Status.progress(String(format: "sweep: %d/%d runs done, %d running, ETA %@", s.done, s.total, s.running, Status.clock(s.etaSeconds)), step: s.done)
         })
         if !quiet {
             Status.line("sweep: \(summary.done) runs finished, \(summary.skipped) already done, in \(Status.clock(summary.seconds)); plots: xbar sweep report \(out)", final: true)
         }
+        for d in summary.diverged { FileHandle.standardError.write(Data("diverged (recorded, status \"diverged\"): \(d)\n".utf8)) }
         if !summary.failed.isEmpty {
             for f in summary.failed { FileHandle.standardError.write(Data("failed: \(f)\n".utf8)) }
             throw ExitCode(1)
@@ -133,8 +136,6 @@ struct SweepMerge: ParsableCommand {
     var out: String
 
     func run() throws {
-        let std = { (d: String) in URL(fileURLWithPath: d).standardizedFileURL.path }
-        if dirs.map(std).contains(std(out)) { throw InputError("--out \(out) is one of the shard folders; merge into a new folder") }
         let r = try SweepExecutor.merge(dirs, into: out)
         print("merged \(r.present) of \(r.runs) runs into \(out)/results.jsonl")
         if !r.duplicates.isEmpty {

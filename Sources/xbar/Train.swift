@@ -76,8 +76,9 @@ struct Train: ParsableCommand {
             },
             progress: quiet ? nil : { p in
                 let eta = p.samplesPerSecond > 0 ? Double(p.batches - p.batch) * Double(spec.batchSize) / p.samplesPerSecond : 0
-                Status.line(String(format: "epoch %d/%d  batch %d/%d  train err %.2f%%  %.0f samples/s  ETA %@",
-                                   p.epoch, p.epochs, p.batch, p.batches, p.trainError, p.samplesPerSecond, Status.clock(eta)))
+                Status.progress(String(format: "epoch %d/%d  batch %d/%d  train err %.2f%%  %.0f samples/s  ETA %@",
+                                       p.epoch, p.epochs, p.batch, p.batches, p.trainError, p.samplesPerSecond, Status.clock(eta)),
+                                step: p.epoch * 10 + p.batch * 10 / max(p.batches, 1))
             },
             epochDone: quiet ? nil : { r in
                 Status.line(String(format: "epoch %d: train error %.2f%%, test error %.2f%%, %.1f s", r.epoch, r.trainError, r.testError, r.seconds), final: true)

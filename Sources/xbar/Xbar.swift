@@ -29,6 +29,9 @@ struct Xbar: ParsableCommand {
         } catch let e as CocoaError {
             FileHandle.standardError.write(Data("error: \(FileErrors.describe(e))\n".utf8))
             Foundation.exit(2)
+        } catch let e as StorageError {
+            FileHandle.standardError.write(Data("error: \(e)\n".utf8))
+            Foundation.exit(1)
         } catch let e as ExitCode {
             Foundation.exit(e.rawValue)   // the command has already said why
         } catch {
@@ -61,6 +64,15 @@ enum Status {
         } else if final {
             FileHandle.standardError.write(Data("\(s)\n".utf8))
         }
+    }
+    nonisolated(unsafe) static var lastStep: Int? = nil
+    /// Progress: on a terminal, the status line rewritten in place; in a log file (a SLURM task's
+    /// output), a plain line each time `step` changes (a run finished, a tenth of an epoch done).
+    static func progress(_ s: String, step: Int) {
+        if isTTY { line(s); return }
+        guard step != lastStep else { return }
+        lastStep = step
+        FileHandle.standardError.write(Data("\(s)\n".utf8))
     }
     static func clock(_ s: Double) -> String {
         let t = Int(s.rounded())

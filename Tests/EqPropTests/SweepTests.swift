@@ -125,10 +125,10 @@ import Testing
         (["--random", "3", "--range", "device.c2c=0:0.1:log"], "a log range needs lo > 0"),
         (["--random", "3"], "needs at least one --range"),
         (["--vary", "device.levels=16,-3"], "field 'levels'"),
-        (["--vary", "model.beta=0.1,-1"], "field 'beta' must be a number > 0"),
+        (["--vary", "model.beta=0.1,-1"], "field 'beta' must be a number in [1e-20, 1e6]"),
         (["--vary", "device.levels=16", "--shard", "3/2"], "expected k/N with 1 ≤ k ≤ N"),
-        (["--vary", "device.levels=16", "--seeds", "0"], "--seeds must be ≥ 1"),
-        (["--vary", "device.levels=16", "--jobs", "0"], "--jobs must be ≥ 1"),
+        (["--vary", "device.levels=16", "--seeds", "0"], "--seeds must be in 1…1000000 (got 0)"),
+        (["--vary", "device.levels=16", "--jobs", "0"], "--jobs must be in 1…256"),
         ([String](), "nothing to sweep"),
     ] as [([String], String)])
     func badSweepsAreRejectedBeforeAnythingIsWritten(extra: [String], message: String) throws {

@@ -24,11 +24,19 @@ public enum Characterization {
         }
     }
 
+    /// Most pulses per sweep of a characterization.
+    public static let maxPulsesPerSweep = 100_000
+
     /// Potentiates P pulses from G_min, then depresses P pulses, one pulse at a time.
-    public static func curve(_ spec: DeviceSpec, devices: Int = 50, seed: UInt64 = 1) -> Curve {
+    /// Throws if a sweep would take more than `maxPulsesPerSweep` pulses (`dw_min` too small).
+    public static func curve(_ spec: DeviceSpec, devices: Int = 50, seed: UInt64 = 1) throws -> Curve {
         var s = spec
         s.levels = spec.levels; s.stuckMin = 0; s.stuckMax = 0
-        let p = spec.model == .exponential ? spec.pulses : Int((1 / spec.dwMin).rounded())
+        let steps = 1 / spec.dwMin
+        guard spec.model == .exponential || steps <= Double(maxPulsesPerSweep) else {
+            throw InputError("device '\(spec.name)': dw_min \(spec.dwMin) needs \(Int(steps.rounded())) pulses per sweep; the characterization draws at most \(maxPulsesPerSweep) (dw_min ≥ \(1 / Double(maxPulsesPerSweep)))")
+        }
+        let p = spec.model == .exponential ? spec.pulses : Int(steps.rounded())
         // Nominal device: no variability.
         var nominalSpec = s
         nominalSpec.dwMinDtod = 0; nominalSpec.upDownDtod = 0; nominalSpec.gammaDtod = 0; nominalSpec.nlDtod = 0

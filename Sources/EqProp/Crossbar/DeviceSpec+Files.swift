@@ -70,9 +70,14 @@ extension DeviceSpec {
         var dict = (try Yams.load(yaml: text) as? [String: Any]) ?? [:]
         // A first `backward.FIELD` starts from the forward periphery it replaces.
         var section = dict[sectionName] as? [String: Any] ?? (sectionName == "backward" ? dict["forward"] as? [String: Any] ?? [:] : [:])
-        section[name] = try Yams.load(yaml: value)
+        section[name] = try PresetYAML.load(value, source: "device.\(field)")
         dict[sectionName] = section
-        return try Self.decode(yaml: try Yams.dump(object: dict), source: "--device.\(field)")
+        let result = try Self.decode(yaml: try Yams.dump(object: dict), source: "device.\(field)")
+        // The ideal device holds exact weights: any physical field would be silently ignored.
+        if result.model == .ideal && !["name", "source", "measured", "assumed", "model"].contains(name) {
+            throw InputError("device '\(result.name)' is ideal (exact weights): field '\(field)' has no effect on it; choose a device preset (xbar devices) to simulate it")
+        }
+        return result
     }
 
     /// Checks every field; the error names the field and the allowed range.
@@ -91,7 +96,8 @@ extension DeviceSpec {
         func fraction(_ f: String, _ v: Double) throws { if !(v.isFinite && v >= 0 && v <= 1) { try fail(f, "in [0, 1]", v) } }
         if !(self.gMin.isFinite && self.gMin >= 0) { try fail("g_min", "≥ 0", self.gMin) }
         if !(self.gMax.isFinite && self.gMax > self.gMin) { try fail("g_max", "greater than g_min (\(self.gMin))", self.gMax) }
-        if !(self.wMax.isFinite && self.wMax > 0) { try fail("w_max", "> 0", self.wMax) }
+        // Weights are Float: a range near Float's limit makes every product overflow.
+        if !(self.wMax.isFinite && self.wMax > 0 && self.wMax <= 1e6) { try fail("w_max", "in (0, 1e6]", self.wMax) }
         if !(self.dwMin.isFinite && self.dwMin > 0 && self.dwMin <= 1) { try fail("dw_min", "in (0, 1] (a fraction of the conductance range)", self.dwMin) }
         if !(self.upDown.isFinite && abs(self.upDown) < 1) { try fail("up_down", "in (−1, 1)", self.upDown) }
         for (f, v) in [("dw_min_dtod", self.dwMinDtod), ("up_down_dtod", self.upDownDtod), ("dw_min_std", self.dwMinStd), ("gamma_dtod", self.gammaDtod),
@@ -102,7 +108,7 @@ extension DeviceSpec {
         for (f, v) in [("gamma_up", self.gammaUp), ("gamma_down", self.gammaDown)] where !(v.isFinite && v >= 0 && v <= 1) {
             try fail(f, "in [0, 1]", v)
         }
-        if self.pulses < 1 { try fail("pulses", "an integer ≥ 1", self.pulses) }
+        if !(1...100_000).contains(self.pulses) { try fail("pulses", "an integer in 1…100000", self.pulses) }
         for (f, v) in [("nl_ltp", self.nlLtp), ("nl_ltd", self.nlLtd)] where !(v.isFinite && abs(v) < NonlinearityLabel.labelScale) {
             try fail(f, "a label with |NL| < \(NonlinearityLabel.labelScale) (0 = linear)", v)
         }

@@ -12,11 +12,12 @@ public enum IDX {
         public var bytes: [UInt8]
     }
 
+    /// Largest IDX file read, packed or unpacked (bytes): 4× the 60,000 MNIST training images.
+    public static let maxFileBytes = 200_000_000
+
     /// Reads a whole file, transparently gunzipping (zlib's gzread passes raw files through).
     public static func readFile(_ path: String) throws -> [UInt8] {
-        var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else { throw InputError("data file '\(path)' does not exist") }
-        if isDir.boolValue { throw InputError("data file '\(path)' is a directory, not an IDX file") }
+        try InputFile.check(path, what: "data file", maxBytes: maxFileBytes)
         guard let f = gzopen(path, "rb") else { throw InputError("data file '\(path)' cannot be opened") }
         defer { gzclose(f) }
         var out: [UInt8] = []
@@ -26,6 +27,7 @@ public enum IDX {
             if n < 0 { throw InputError("data file '\(path)' is corrupt (gzip error)") }
             if n == 0 { break }
             out.append(contentsOf: chunk[0..<Int(n)])
+            if out.count > maxFileBytes { throw InputError("data file '\(path)' unpacks to more than \(maxFileBytes) bytes; not an IDX file of images") }
         }
         return out
     }
@@ -50,7 +52,15 @@ public enum IDX {
             let o = 4 + 4 * d
             dims.append(Int(data[o]) << 24 | Int(data[o + 1]) << 16 | Int(data[o + 2]) << 8 | Int(data[o + 3]))
         }
-        let expected = dims.reduce(1, *)
+        // Dimensions are 32-bit each: their product can overflow.
+        var expected = 1
+        for d in dims {
+            let (p, overflow) = expected.multipliedReportingOverflow(by: d)
+            guard !overflow, p <= maxFileBytes else {
+                throw InputError("\(source): IDX dimensions \(dims) give more than \(maxFileBytes) bytes")
+            }
+            expected = p
+        }
         let have = data.count - headerLen
         guard have >= expected else {
             throw InputError("\(source): truncated IDX data (\(have) bytes after the header, dimensions \(dims) need \(expected))")

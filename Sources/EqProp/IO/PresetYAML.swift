@@ -4,13 +4,33 @@ import Yams
 /// Reading of preset files (`Models/networks`, `Models/devices`): YAML mapping → checked fields →
 /// Codable value, with one-line errors that name the file and the field.
 public enum PresetYAML {
+    /// Parses YAML text a user gave (a file, or a value on the command line) into Foundation values.
+    /// Refuses, with a message, what Yams would trap on: a mapping key that is not a scalar
+    /// (`? [a, b]: 1` or `? {a: 1}: 2`), found by fuzzing.
+    public static func load(_ yaml: String, source: String) throws -> Any? {
+        try checkShape(yaml, source: source)
+        func invalid(_ error: Error) -> InputError {
+            InputError("\(source): not valid YAML (\(String(describing: error).split(separator: "\n").first ?? ""))")
+        }
+        let root: Node?
+        do { root = try Yams.compose(yaml: yaml) } catch { throw invalid(error) }
+        func check(_ n: Node) throws {
+            if let m = n.mapping {
+                for (k, v) in m {
+                    guard k.scalar != nil else { throw InputError("\(source): a key must be a plain name, not a list or a mapping") }
+                    try check(v)
+                }
+            } else if let s = n.sequence {
+                for v in s { try check(v) }
+            }
+        }
+        if let root { try check(root) }
+        do { return try Yams.load(yaml: yaml) } catch { throw invalid(error) }
+    }
+
     /// Parses `yaml` into a mapping and rejects fields outside `known`.
     public static func mapping(_ yaml: String, source: String, known: Set<String>) throws -> [String: Any] {
-        try checkShape(yaml, source: source)
-        let node: Any?
-        do { node = try Yams.load(yaml: yaml) } catch {
-            throw InputError("\(source): not valid YAML (\(String(describing: error).split(separator: "\n").first ?? ""))")
-        }
+        let node = try load(yaml, source: source)
         guard let dict = node as? [String: Any] else { throw InputError("\(source): expected a mapping of fields at the top level") }
         // A field given twice would otherwise keep its last value without a word.
         func checkDuplicates(_ m: Node.Mapping, prefix: String) throws {
@@ -42,11 +62,7 @@ public enum PresetYAML {
 
     /// The text of a preset file, with one-line errors for a directory or a file that is not text.
     static func read(_ url: URL) throws -> String {
-        var isDir: ObjCBool = false
-        if FileManager.default.fileExists(atPath: url.path, isDirectory: &isDir), isDir.boolValue {
-            throw InputError("preset file '\(url.path)' is a directory")
-        }
-        guard let data = FileManager.default.contents(atPath: url.path) else { throw InputError("preset file '\(url.path)' cannot be read") }
+        let data = try InputFile.read(url.path, what: "preset file", maxBytes: 1 << 20)
         guard let text = String(data: data, encoding: .utf8) else { throw InputError("preset file '\(url.path)' is not UTF-8 text") }
         return text
     }

@@ -42,6 +42,9 @@ public enum Safetensors {
         return out
     }
 
+    /// Largest safetensors file read (bytes).
+    public static let maxFileBytes = 1 << 31
+
     /// Decodes a file, validating the header; errors name the file and the problem.
     public static func decode(_ data: Data, source: String) throws -> (tensors: [String: Tensor], metadata: [String: String]) {
         func bad(_ why: String) -> InputError { InputError("checkpoint '\(source)': \(why)") }
@@ -65,8 +68,14 @@ public enum Safetensors {
                 throw bad("entry '\(name)' lacks dtype, shape or data_offsets")
             }
             guard dtype == "F32" else { throw bad("tensor '\(name)' has dtype \(dtype); only F32 is supported") }
-            let count = shape.reduce(1, *)
-            guard off[0] >= 0, off[1] <= body.count, off[1] - off[0] == count * 4 else {
+            // Shapes come from the file: negative or overflowing products are refused, not trapped on.
+            var count = 1
+            for d in shape {
+                let (p, overflow) = count.multipliedReportingOverflow(by: d)
+                guard d >= 0, !overflow, p <= body.count / 4 else { throw bad("tensor '\(name)' has shape \(shape), which does not fit the data (\(body.count) bytes)") }
+                count = p
+            }
+            guard off[0] >= 0, off[0] <= off[1], off[1] <= body.count, off[1] - off[0] == count * 4 else {
                 throw bad("tensor '\(name)' offsets \(off) do not match shape \(shape) and the data size \(body.count)")
             }
             var vals = [Float](repeating: 0, count: count)

@@ -30,14 +30,13 @@ public struct AnyTrainer: EpochTrainer {
     /// BPTT needs ideal weights.
     public init(spec: NetworkSpec, parameters: Parameters<Float>, arrayState: [[String: [Float]]] = [],
                 options: TrainingOptions, data: DataSet) throws {
+        try options.validate()
         let conv = spec.kind == .convolutional
         guard let d = options.device else {
             self = conv ? AnyTrainer(try Trainer(idealNet: IdealConvNet<Float>(spec: spec, parameters: parameters), options: options, data: data))
                         : AnyTrainer(try Trainer(idealNet: IdealNetwork<Float>(spec: spec, parameters: parameters), options: options, data: data))
             return
         }
-        try d.validate()
-        if options.algorithm == .bptt { throw InputError(options: "{algorithm} bptt trains ideal weights; drop {device} (or use EP on the crossbar)") }
         let arrays = CrossbarArray.arrays(for: parameters, device: d, seed: options.seed)
         for (ci, st) in arrayState.enumerated() where ci < arrays.count { try arrays[ci].restore(st) }
         self = conv ? AnyTrainer(try Trainer(net: ConvNet(spec: spec, arrays: arrays, biases: parameters.biases), options: options, data: data))

@@ -1,70 +1,5 @@
 import Foundation
 
-/// The training algorithm of a run.
-public enum Algorithm: String, Codable, Sendable, CaseIterable {
-    /// Equilibrium Propagation (free + nudged phases, local update).
-    case ep
-    /// Truncated BPTT through the last K+1 steps (the seed's baseline), same data, init and SGD.
-    case bptt
-}
-
-/// Options of a training run that are not properties of the network.
-public struct TrainingOptions: Codable, Equatable, Sendable {
-    /// EP or truncated BPTT.
-    public var algorithm: Algorithm
-    /// Seed of the run: initialization, data order, training subset, and the arrays' and neurons'
-    /// random streams.
-    public var seed: UInt64
-    /// Data set name or folder (see `DataSet.load`).
-    public var dataset: String
-    /// Train on the first N examples of a seeded permutation of the training set (nil = all).
-    public var trainSubset: Int?
-    /// Evaluate on the first N test examples (nil = all).
-    public var testSubset: Int?
-    /// Batch size for evaluation (does not change results beyond float rounding).
-    public var evalBatchSize: Int
-    /// BPTT window in transitions (nil = K + 1, the seed's truncation).
-    public var bpttWindow: Int?
-    /// Each mini-batch is split into this many fixed chunks whose phases run concurrently (one per
-    /// core); ideal weights sum the chunks' updates, crossbars read through one lane per chunk and
-    /// are programmed once with the whole batch's update. Results depend on this number, never on
-    /// the core count.
-    public var chunks: Int
-    /// The device every weight matrix lives on (nil = ideal software weights).
-    public var device: DeviceSpec?
-    /// Run the fidelity probe on every N-th batch (0 = never); results go to the log.
-    public var probeEvery: Int
-
-    enum CodingKeys: String, CodingKey {
-        case algorithm, seed, dataset, trainSubset = "train_subset", testSubset = "test_subset"
-        case evalBatchSize = "eval_batch_size", bpttWindow = "bptt_window", chunks, device, probeEvery = "probe_every"
-    }
-
-    /// Decodes options (e.g. from a checkpoint); absent `chunks` and `probe_every` default to 2 and 0.
-    public init(from decoder: Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        algorithm = try c.decode(Algorithm.self, forKey: .algorithm)
-        seed = try c.decode(UInt64.self, forKey: .seed)
-        dataset = try c.decode(String.self, forKey: .dataset)
-        trainSubset = try c.decodeIfPresent(Int.self, forKey: .trainSubset)
-        testSubset = try c.decodeIfPresent(Int.self, forKey: .testSubset)
-        evalBatchSize = try c.decode(Int.self, forKey: .evalBatchSize)
-        bpttWindow = try c.decodeIfPresent(Int.self, forKey: .bpttWindow)
-        chunks = try c.decodeIfPresent(Int.self, forKey: .chunks) ?? 2
-        device = try c.decodeIfPresent(DeviceSpec.self, forKey: .device)
-        probeEvery = try c.decodeIfPresent(Int.self, forKey: .probeEvery) ?? 0
-    }
-
-    /// Options from their fields; by default EP, seed 1, fashion-mnist, all data, two chunks, ideal weights.
-    public init(algorithm: Algorithm = .ep, seed: UInt64 = 1, dataset: String = "fashion-mnist",
-                trainSubset: Int? = nil, testSubset: Int? = nil, evalBatchSize: Int = 1000, bpttWindow: Int? = nil,
-                chunks: Int = 2, device: DeviceSpec? = nil, probeEvery: Int = 0) {
-        self.algorithm = algorithm; self.seed = seed; self.dataset = dataset; self.trainSubset = trainSubset
-        self.testSubset = testSubset; self.evalBatchSize = evalBatchSize; self.bpttWindow = bpttWindow
-        self.chunks = chunks; self.device = device; self.probeEvery = probeEvery
-    }
-}
-
 /// Progress of a running epoch, for terminal display.
 public struct Progress: Sendable {
     /// Epoch (from 1) of `epochs`, and batch (from 1) of `batches`.
@@ -105,6 +40,9 @@ struct EpochMeter {
 enum TrainingData {
     /// Throws unless the data's images and classes fit the model's input and output.
     static func check(_ spec: NetworkSpec, fits data: DataSet) throws {
+        // An empty set would report 0 % error: a result that is not one.
+        guard data.train.count > 0 else { throw InputError("data set '\(data.name)' has no training examples") }
+        guard data.test.count > 0 else { throw InputError("data set '\(data.name)' has no test examples") }
         if let g = spec.convGeometry {
             guard data.train.features == g.image * g.image * g.channels[0] else {
                 throw InputError("model '\(spec.name)' expects \(g.channels[0])×\(g.image)×\(g.image) images but data set '\(data.name)' has \(data.train.rows)×\(data.train.cols)")

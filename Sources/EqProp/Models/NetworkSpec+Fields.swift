@@ -10,7 +10,7 @@ extension NetworkSpec {
             throw InputError("unknown model field '\(field)' (known: \(Self.fieldNames.joined(separator: ", ")))")
         }
         var dict = (try Yams.load(yaml: yaml() + "\n") as? [String: Any]) ?? [:]
-        dict[field] = try Yams.load(yaml: value)
+        dict[field] = try PresetYAML.load(value, source: "model.\(field)")
         return try Self.decode(yaml: try Yams.dump(object: dict), source: "model.\(field)")
     }
 }

@@ -154,6 +154,8 @@ public struct NetworkSpec: Codable, Equatable, Sendable {
     /// Upper bounds that catch typos before they allocate or run for days: a layer of 10^8 units would
     /// ask for hundreds of GB, and 10^6 steps of P-1h take hours per batch.
     public static let maxLayerSize = 1 << 20, maxSteps = 100_000, maxWeights = 1 << 28
+    /// Largest batch (a batch's states are B × n matrices) and epoch count accepted.
+    public static let maxBatchSize = 1 << 16, maxEpochs = 100_000
 
     /// Checks every field; throws a one-line error naming the field and the allowed range.
     public func validate() throws {
@@ -166,7 +168,8 @@ public struct NetworkSpec: Codable, Equatable, Sendable {
         if weights > Self.maxWeights { try fail("layers", "sizes with at most \(Self.maxWeights) weights in total (\(Self.maxWeights / (1 << 18)) MiB per copy)", "\(layers): \(weights) weights") }
         if T < 1 || T > Self.maxSteps { try fail("T", "an integer in 1…\(Self.maxSteps)", T) }
         if K < 1 || K > Self.maxSteps { try fail("K", "an integer in 1…\(Self.maxSteps)", K) }
-        if !(beta.isFinite && beta > 0) { try fail("beta", "a number > 0", beta) }
+        // The EP update divides by β in Float: below 1e-20 it overflows, above 1e6 it is no nudge.
+        if !(beta.isFinite && beta >= 1e-20 && beta <= 1e6) { try fail("beta", "a number in [1e-20, 1e6]", beta) }
         if !(dt.isFinite && dt > 0 && dt <= 1) { try fail("dt", "in (0, 1]", dt) }
         let n = connections.count
         if learningRates.count != n {
@@ -175,9 +178,9 @@ public struct NetworkSpec: Codable, Equatable, Sendable {
         if let bad = learningRates.first(where: { !($0.isFinite && $0 >= 0) }) {
             try fail("learning_rates", "numbers ≥ 0", bad)
         }
-        if batchSize < 1 { try fail("batch_size", "an integer ≥ 1", batchSize) }
+        if batchSize < 1 || batchSize > Self.maxBatchSize { try fail("batch_size", "an integer in 1…\(Self.maxBatchSize)", batchSize) }
         if !(neuronNoise.isFinite && neuronNoise >= 0) { try fail("neuron_noise", "≥ 0", neuronNoise) }
-        if epochs < 0 { try fail("epochs", "an integer ≥ 0", epochs) }
+        if epochs < 0 || epochs > Self.maxEpochs { try fail("epochs", "an integer in 0…\(Self.maxEpochs)", epochs) }
         if kind == .prototypical && clamp { try fail("clamp", "false for a prototypical model (clamping is an EB option)", clamp) }
         if kind != .energyBased && exactPrimitive { try fail("exact_primitive", "false unless the model is energy-based", exactPrimitive) }
         if inputToOutput && layers.count < 3 { try fail("input_to_output", "false unless there is a hidden layer", inputToOutput) }

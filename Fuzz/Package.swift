@@ -1,0 +1,19 @@
+// swift-tools-version: 6.1
+// libFuzzer targets for the parsers of files a user brings: IDX images, safetensors checkpoints and
+// preset YAML. Built and run by scripts/fuzz (with -sanitize=fuzzer,address); not part of the build.
+import Foundation
+import PackageDescription
+
+// A path dependency's package identity is its folder's name: read it from the path.
+let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("..").standardizedFileURL
+let eqProp = Target.Dependency.product(name: "EqProp", package: root.lastPathComponent)
+
+let package = Package(
+    name: "Fuzz",
+    dependencies: [.package(path: "..")],
+    targets: [
+        .executableTarget(name: "FuzzIDX", dependencies: [eqProp]),
+        .executableTarget(name: "FuzzSafetensors", dependencies: [eqProp]),
+        .executableTarget(name: "FuzzPresetYAML", dependencies: [eqProp]),
+    ]
+)

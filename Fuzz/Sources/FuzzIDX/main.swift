@@ -1,0 +1,21 @@
+import EqProp
+import Foundation
+
+/// One input: parsed as an IDX array (any dimension count, then as images and as labels). Errors
+/// are expected; a trap, a hang or a sanitizer report is a bug.
+func fuzzOne(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
+    guard let data else { return 0 }
+    let bytes = Array(UnsafeBufferPointer(start: data, count: size))
+    for wanted in [nil, 1, 3] as [Int?] { _ = try? IDX.parse(bytes, source: "fuzz", dimensions: wanted) }
+    return 0
+}
+
+// libFuzzer's driver (linked by -sanitize=fuzzer) runs the input loop; this executable's own main
+// hands it the arguments and the function above.
+@_silgen_name("LLVMFuzzerRunDriver")
+func LLVMFuzzerRunDriver(_ argc: UnsafeMutablePointer<CInt>,
+                         _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>>,
+                         _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt) -> CInt
+var argc = CommandLine.argc
+var argv = CommandLine.unsafeArgv
+exit(LLVMFuzzerRunDriver(&argc, &argv, fuzzOne))

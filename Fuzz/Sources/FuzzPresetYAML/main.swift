@@ -1,0 +1,22 @@
+import EqProp
+import Foundation
+
+/// One input: read as a network preset and as a device preset (text as UTF-8, invalid bytes
+/// replaced). Errors are expected; a trap or a hang is a bug.
+func fuzzOne(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
+    guard let data else { return 0 }
+    let text = String(decoding: UnsafeBufferPointer(start: data, count: size), as: UTF8.self)
+    _ = try? NetworkSpec.decode(yaml: text, source: "fuzz")
+    _ = try? DeviceSpec.decode(yaml: text, source: "fuzz")
+    return 0
+}
+
+// libFuzzer's driver (linked by -sanitize=fuzzer) runs the input loop; this executable's own main
+// hands it the arguments and the function above.
+@_silgen_name("LLVMFuzzerRunDriver")
+func LLVMFuzzerRunDriver(_ argc: UnsafeMutablePointer<CInt>,
+                         _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>>,
+                         _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt) -> CInt
+var argc = CommandLine.argc
+var argv = CommandLine.unsafeArgv
+exit(LLVMFuzzerRunDriver(&argc, &argv, fuzzOne))
