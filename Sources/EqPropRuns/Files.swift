@@ -57,16 +57,23 @@ enum POSIXIO {
         try sync(fd, path: dir)
     }
 
-    /// Creates `dir` and its missing parents. A file in the way is the user's to move (`InputError`);
-    /// other failures are Foundation's errors, which name the path.
+    /// Creates `dir` and its missing parents (`mkdir -p`). A file in the way is the user's to move
+    /// (`InputError`); any other failure is a `StorageError` with the operating system's reason.
     static func makeFolder(_ dir: String) throws {
         guard !dir.isEmpty else { return }
-        var isDir: ObjCBool = false
-        if FileManager.default.fileExists(atPath: dir, isDirectory: &isDir) {
-            guard isDir.boolValue else { throw InputError("'\(dir)': a file is in the way (a folder is needed)") }
-            return
+        var prefix = dir.hasPrefix("/") ? "/" : ""
+        for part in dir.split(separator: "/") {
+            prefix += (prefix.isEmpty || prefix.hasSuffix("/") ? "" : "/") + part
+            if mkdir(prefix, 0o755) == 0 { continue }
+            let code = errno
+            var st = stat()
+            if stat(prefix, &st) == 0 {
+                if st.st_mode & S_IFMT == S_IFDIR { continue }
+                throw InputError(prefix == dir || prefix == dir + "/" ? "'\(dir)': a file is in the way (a folder is needed)"
+                                                                      : "'\(dir)': '\(prefix)' is a file, not a folder")
+            }
+            throw StorageError("create the folder", prefix, code: code)
         }
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
     }
 }
 

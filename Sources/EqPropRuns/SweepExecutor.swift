@@ -64,6 +64,7 @@ public enum SweepExecutor {
     public static func execute(plan: SweepPlan, outDir: String, resume: Bool, jobs: Int, shard: (Int, Int)? = nil,
                                allowLarge: Bool = false, data preloaded: DataSet? = nil,
                                status: ((Status) -> Void)? = nil) throws -> Summary {
+        guard !outDir.isEmpty else { throw InputError(options: "{out} must name a folder (got an empty path)") }
         guard (1...256).contains(jobs) else { throw InputError(options: "{jobs} must be in 1…256 (got \(jobs))") }
         try plan.validate(allowLarge: allowLarge)
         let data = try preloaded ?? DataSet.load(plan.dataset)
@@ -71,6 +72,7 @@ public enum SweepExecutor {
         guard base.layers.first == data.train.features, base.layers.last == data.train.classes else {
             throw InputError("model '\(base.name)' (\(base.layers.map(String.init).joined(separator: "-"))) does not fit data set '\(data.name)' (\(data.train.features) features, \(data.train.classes) classes)")
         }
+        try check(plan, fits: data, base: base)
         // Nothing is written before here; then the folder is locked (one writer at a time).
         let folderLock = try FolderLock(outDir, purpose: "sweep")
         defer { folderLock.unlock() }
@@ -133,6 +135,28 @@ public enum SweepExecutor {
         if let e = firstError { throw e }
         return Summary(total: all.count, skipped: all.count - todo.count, done: todo.count - failed.count, failed: failed,
                        seconds: Date().timeIntervalSince(t0), diverged: diverged)
+    }
+
+    /// Subsets and fidelity batches must fit the data set: a run would otherwise fail after the
+    /// sweep started, or measure fewer batches than the plan records.
+    static func check(_ plan: SweepPlan, fits data: DataSet, base: NetworkSpec) throws {
+        if let n = plan.trainSubset, n > data.train.count {
+            throw InputError(options: "{train_subset} \(n) is more than the \(data.train.count) training examples of '\(data.name)'")
+        }
+        if let n = plan.testSubset, n > data.test.count {
+            throw InputError(options: "{test_subset} \(n) is more than the \(data.test.count) test examples of '\(data.name)'")
+        }
+        guard plan.measure != .accuracy else { return }
+        let tests = plan.testSubset ?? data.test.count
+        // Batch sizes of the plan: the base one, or every point's when the sweep varies it.
+        let varies = (plan.vary.map(\.field) + plan.ranges.map(\.field)).contains("model.batch_size")
+        let sizes = varies ? Set(try plan.runs().filter { $0.seed == 1 }.map { try plan.resolve($0.assignments).0.batchSize }) : [base.batchSize]
+        for bs in sizes.sorted() {
+            let available = (tests + bs - 1) / bs
+            if plan.fidelityBatches > available {
+                throw InputError(options: "{fidelity_batches} \(plan.fidelityBatches) needs \(plan.fidelityBatches * bs) test examples at batch size \(bs); the sweep has \(tests) ({test_subset}): at most \(available) batches")
+            }
+        }
     }
 
     // MARK: Merge

@@ -17,10 +17,24 @@ extension SweepExecutor {
         public var mean: [String: Double], std: [String: Double]
     }
 
+    /// Keys recorded more than once in a folder's results (the report keeps the first copy), and the
+    /// number of lines that do not parse as a record.
+    public static func anomalies(_ dir: String) -> (duplicates: [String], unreadable: Int) {
+        let path = (dir as NSString).appendingPathComponent(resultsName)
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return ([], 0) }
+        let lines = text.split(separator: "\n")
+        let recs = records(dir)
+        var seen = Set<String>(), dups: [String] = []
+        for r in recs where !seen.insert(r.key).inserted { dups.append(r.key) }
+        return (dups, lines.count - recs.count)
+    }
+
     /// Mean and sample standard deviation over seeds, per point, for every metric.
     public static func table(_ dir: String) throws -> (fields: [String], metrics: [String], rows: [Row]) {
         let plan = try loadPlan(dir)
-        let recs = records(dir)
+        // A run recorded twice (shards joined by hand) counts once: the first copy, as `merge` keeps.
+        var seen = Set<String>()
+        let recs = records(dir).filter { seen.insert($0.key).inserted }
         guard !recs.isEmpty else { throw InputError("sweep report: '\(dir)' has no finished runs yet") }
         let fields = plan.vary.map(\.field) + (plan.random > 0 ? plan.ranges.map(\.field) : [])
         let metrics = Array(Set(recs.flatMap { $0.metrics.keys })).sorted()

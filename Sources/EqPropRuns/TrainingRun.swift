@@ -132,6 +132,7 @@ public enum TrainingRun {
         progress: ((EqProp.Progress) -> Void)? = nil, epochDone: ((EpochRecord) -> Void)? = nil
     ) throws -> [EpochRecord] {
         var spec = specIn, options = optionsIn
+        guard !outDir.isEmpty else { throw InputError(options: "{out} must name a folder (got an empty path)") }
         let ckPath = (outDir as NSString).appendingPathComponent(checkpointName)
         let logPath = (outDir as NSString).appendingPathComponent("log.jsonl")
         // Everything is checked (model, checkpoint, options, data, shapes) before anything is written;

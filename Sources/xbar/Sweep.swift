@@ -160,5 +160,10 @@ struct SweepReport: ParsableCommand {
     func run() throws {
         let wanted = metric.map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }
         for f in try SweepExecutor.report(dir, metrics: wanted) { print("wrote \(f)") }
+        let (dups, unreadable) = SweepExecutor.anomalies(dir)
+        if !dups.isEmpty {
+            FileHandle.standardError.write(Data("warning: \(dups.count) runs are recorded more than once (the first copy is reported), e.g. \(dups[0]); join shards with xbar sweep merge\n".utf8))
+        }
+        if unreadable > 0 { FileHandle.standardError.write(Data("warning: \(unreadable) lines of results.jsonl are not records and were skipped\n".utf8)) }
     }
 }

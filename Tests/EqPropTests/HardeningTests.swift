@@ -229,6 +229,68 @@ import Testing
         #expect(message { try spec.validate() }?.contains("'batch_size' must be an integer in 1…65536") == true)
     }
 
+    // MARK: Found by the hostile-input audit
+
+    /// A phase gap of more read steps than the integer clock holds, and times out of range, are
+    /// refused (they trapped in Double → Int); so are noise amplitudes that would overflow.
+    @Test func deviceTimesAndAmplitudesAreBounded() throws {
+        let d = try DeviceSpec.load("epiram")
+        for (field, value, rule) in [("phase_gap", "1e13", "at most 1e9 read steps"), ("t_step", "1e-30", "in [1e-15, 1e3] s"),
+                                     ("flicker_k", "1e300", "in [0, 10]"), ("adc_bound", "1e-300", "in [1e-6, 1e6]"),
+                                     ("levels", "2000000000", "2…16777216"), ("max_pulses", "1000000000", "1…1000000")] {
+            let m = message { _ = try d.setting(field, to: value) }
+            #expect(m?.contains("field '\(field)'") == true && m?.contains(rule) == true, "\(field): \(m ?? "no error")")
+        }
+        #expect(message { _ = try d.setting("phase_gap", to: "1e-3") } == nil)
+    }
+
+    /// Anchors and aliases are refused before the parser expands them (nine nested aliases of
+    /// nine items would ask for 9⁹ nodes); `&` and `*` inside strings and comments are fine.
+    @Test func yamlAliasesAreRefusedBeforeExpansion() throws {
+        var bomb = "a0: &a0 [x,x,x,x,x,x,x,x,x]\n"
+        for i in 1...9 { bomb += "a\(i): &a\(i) [" + Array(repeating: "*a\(i - 1)", count: 9).joined(separator: ",") + "]\n" }
+        let t0 = Date()
+        #expect(message { _ = try NetworkSpec.decode(yaml: bomb, source: "b") }?.contains("anchors and aliases ('&a0')") == true)
+        #expect(Date().timeIntervalSince(t0) < 1)
+        #expect(PresetYAML.firstAnchorOrAlias("source: \"R&D *x\" # a &b\nname: 'a & b'\nx: 2*3\n") == nil)
+        #expect(PresetYAML.firstAnchorOrAlias("x: [1, *y]\n") == "*y")
+    }
+
+    /// The characterization of a quantized device (whose last step is 0, an infinite step ratio)
+    /// writes JSON with `null` for the ratio instead of failing.
+    @Test func quantizedDeviceCurveEncodes() throws {
+        var d = try DeviceSpec.load("epiram"); d.levels = 16
+        let c = try Characterization.curve(d, devices: 4)
+        let json = String(decoding: try JSONEncoder().encode(c), as: UTF8.self)
+        #expect(!c.stepRatioLTP.isFinite && json.contains("\"step_ratio_ltp\":null"))
+        #expect(try JSONDecoder().decode(Characterization.Curve.self, from: Data(json.utf8)).stepRatioLTP == .infinity)
+    }
+
+    /// A sweep whose fidelity batches or subsets do not fit the data is refused before it runs (it
+    /// used to measure fewer batches than the plan records), and the report counts a run recorded
+    /// twice once.
+    @Test func sweepsFitTheirDataAndReportEachRunOnce() throws {
+        let data = DataSet.synthetic(features: 784, train: 200, test: 60)
+        var p = SweepTests.smallPlan(seeds: 1)
+        p.vary = [.init(field: "device.levels", values: ["16"])]
+        p.fidelityBatches = 10
+        let dir = Self.tempDir("fit")
+        #expect(message { _ = try SweepExecutor.execute(plan: p, outDir: dir, resume: false, jobs: 1, data: data) }?
+            .contains("'fidelity_batches' 10 needs 200 test examples at batch size 20") == true)
+        p.fidelityBatches = 2; p.testSubset = 100
+        #expect(message { _ = try SweepExecutor.execute(plan: p, outDir: dir, resume: false, jobs: 1, data: data) }?
+            .contains("'test_subset' 100 is more than the 60 test examples") == true)
+        #expect(!FileManager.default.fileExists(atPath: dir))
+        p.testSubset = 60
+        _ = try SweepExecutor.execute(plan: p, outDir: dir, resume: false, jobs: 1, data: data)
+        let path = dir + "/results.jsonl"
+        let line = try String(contentsOfFile: path, encoding: .utf8)
+        try (line + line.replacingOccurrences(of: "\"test_error\":", with: "\"test_error\":1000,\"x\":")).write(toFile: path, atomically: true, encoding: .utf8)
+        let rows = try SweepExecutor.table(dir).rows
+        #expect(rows.count == 1 && rows[0].seeds == 1 && rows[0].mean["test_error"]! < 100)
+        #expect(SweepExecutor.anomalies(dir).duplicates.count == 1)
+    }
+
     // MARK: Byte-reproducible artifacts
 
     /// Two identical runs write byte-identical checkpoints and model files; a run with probe lines

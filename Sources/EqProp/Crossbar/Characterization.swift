@@ -22,6 +22,30 @@ public enum Characterization {
         enum CodingKeys: String, CodingKey {
             case pulse, nominal, mean, std, stepRatioLTP = "step_ratio_ltp", stepRatioLTD = "step_ratio_ltd", pulsesPerSweep = "pulses_per_sweep"
         }
+        /// Encodes the curve; a step ratio that is undefined (a last step of 0, e.g. on a quantized
+        /// device) is written as `null`, since JSON has no infinity.
+        public func encode(to encoder: Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(pulse, forKey: .pulse); try c.encode(nominal, forKey: .nominal)
+            try c.encode(mean, forKey: .mean); try c.encode(std, forKey: .std)
+            try c.encode(stepRatioLTP.isFinite ? stepRatioLTP : nil, forKey: .stepRatioLTP)
+            try c.encode(stepRatioLTD.isFinite ? stepRatioLTD : nil, forKey: .stepRatioLTD)
+            try c.encode(pulsesPerSweep, forKey: .pulsesPerSweep)
+        }
+        /// Decodes a curve written by `encode(to:)` (`null` ratios are +∞).
+        public init(from decoder: Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            pulse = try c.decode([Int].self, forKey: .pulse); nominal = try c.decode([Double].self, forKey: .nominal)
+            mean = try c.decode([Double].self, forKey: .mean); std = try c.decode([Double].self, forKey: .std)
+            stepRatioLTP = try c.decodeIfPresent(Double.self, forKey: .stepRatioLTP) ?? .infinity
+            stepRatioLTD = try c.decodeIfPresent(Double.self, forKey: .stepRatioLTD) ?? .infinity
+            pulsesPerSweep = try c.decode(Int.self, forKey: .pulsesPerSweep)
+        }
+        /// A curve from its fields.
+        public init(pulse: [Int], nominal: [Double], mean: [Double], std: [Double], stepRatioLTP: Double, stepRatioLTD: Double, pulsesPerSweep: Int) {
+            self.pulse = pulse; self.nominal = nominal; self.mean = mean; self.std = std
+            self.stepRatioLTP = stepRatioLTP; self.stepRatioLTD = stepRatioLTD; self.pulsesPerSweep = pulsesPerSweep
+        }
     }
 
     /// Most pulses per sweep of a characterization.

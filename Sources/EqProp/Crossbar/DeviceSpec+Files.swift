@@ -100,10 +100,15 @@ extension DeviceSpec {
         if !(self.wMax.isFinite && self.wMax > 0 && self.wMax <= 1e6) { try fail("w_max", "in (0, 1e6]", self.wMax) }
         if !(self.dwMin.isFinite && self.dwMin > 0 && self.dwMin <= 1) { try fail("dw_min", "in (0, 1] (a fraction of the conductance range)", self.dwMin) }
         if !(self.upDown.isFinite && abs(self.upDown) < 1) { try fail("up_down", "in (−1, 1)", self.upDown) }
-        for (f, v) in [("dw_min_dtod", self.dwMinDtod), ("up_down_dtod", self.upDownDtod), ("dw_min_std", self.dwMinStd), ("gamma_dtod", self.gammaDtod),
-                       ("write_noise_std", self.writeNoiseStd), ("nl_dtod", self.nlDtod), ("c2c", self.c2c),
-                       ("white_noise", self.whiteNoise), ("flicker_k", self.flickerK), ("rtn_amplitude", self.rtnAmplitude)] {
-            try nonNegative(f, v)
+        // Spreads and noise amplitudes are relative (to a step, the range or the weight): beyond 10
+        // (1000 %) a value is a typo that would end as an overflow reported as a divergence. Write
+        // noise is in units of dw_min and NL spreads in label units, hence their wider bounds.
+        for (f, v, hi) in [("dw_min_dtod", self.dwMinDtod, 10.0), ("up_down_dtod", self.upDownDtod, 10), ("dw_min_std", self.dwMinStd, 10),
+                           ("gamma_dtod", self.gammaDtod, 10), ("write_noise_std", self.writeNoiseStd, 1e4), ("nl_dtod", self.nlDtod, 100),
+                           ("c2c", self.c2c, 10), ("white_noise", self.whiteNoise, 10), ("flicker_k", self.flickerK, 10),
+                           ("rtn_amplitude", self.rtnAmplitude, 10)]
+        where !(v.isFinite && v >= 0 && v <= hi) {
+            try fail(f, "in [0, \(String(format: "%g", hi))]", v)
         }
         for (f, v) in [("gamma_up", self.gammaUp), ("gamma_down", self.gammaDown)] where !(v.isFinite && v >= 0 && v <= 1) {
             try fail(f, "in [0, 1]", v)
@@ -112,20 +117,26 @@ extension DeviceSpec {
         for (f, v) in [("nl_ltp", self.nlLtp), ("nl_ltd", self.nlLtd)] where !(v.isFinite && abs(v) < NonlinearityLabel.labelScale) {
             try fail(f, "a label with |NL| < \(NonlinearityLabel.labelScale) (0 = linear)", v)
         }
-        if self.levels == 1 || self.levels < 0 { try fail("levels", "0 (continuous) or an integer ≥ 2", self.levels) }
+        if self.levels == 1 || self.levels < 0 || self.levels > 1 << 24 { try fail("levels", "0 (continuous) or an integer in 2…16777216", self.levels) }
         try fraction("stuck_min", self.stuckMin); try fraction("stuck_max", self.stuckMax)
         if self.stuckMin + self.stuckMax > 1 { try fail("stuck_max", "at most 1 − stuck_min", self.stuckMax) }
         for (f, v) in [("dac_bits", self.dacBits), ("adc_bits", self.adcBits)] where v != 0 && !(2...24).contains(v) {
             try fail(f, "0 (off) or in 2…24", v)
         }
-        for (f, v) in [("dac_bound", self.dacBound), ("adc_bound", self.adcBound)] where !(v.isFinite && v > 0) { try fail(f, "> 0", v) }
+        for (f, v) in [("dac_bound", self.dacBound), ("adc_bound", self.adcBound)] where !(v.isFinite && v >= 1e-6 && v <= 1e6) {
+            try fail(f, "in [1e-6, 1e6]", v)
+        }
         if !(self.flickerGamma.isFinite && self.flickerGamma >= 0 && self.flickerGamma <= 2) { try fail("flicker_gamma", "in [0, 2] (0 = white)", self.flickerGamma) }
-        for (f, v) in [("rtn_tau0", self.rtnTau0), ("rtn_tau1", self.rtnTau1), ("t_step", self.tStep)] where !(v.isFinite && v > 0) { try fail(f, "> 0", v) }
-        if !(self.phaseGap.isFinite && self.phaseGap >= 0) { try fail("phase_gap", "≥ 0", self.phaseGap) }
+        // Times in seconds. A gap is counted in read steps (phase_gap / t_step) on an integer clock.
+        for (f, v) in [("rtn_tau0", self.rtnTau0), ("rtn_tau1", self.rtnTau1)] where !(v.isFinite && v > 0 && v <= 1e9) { try fail(f, "in (0, 1e9] s", v) }
+        if !(self.tStep.isFinite && self.tStep >= 1e-15 && self.tStep <= 1e3) { try fail("t_step", "in [1e-15, 1e3] s", self.tStep) }
+        if !(self.phaseGap.isFinite && self.phaseGap >= 0 && self.phaseGap / self.tStep <= 1e9) {
+            try fail("phase_gap", "in [0, 1e9·t_step] s (at most 1e9 read steps; t_step = \(self.tStep) s)", self.phaseGap)
+        }
         if self.noiseLength < 64 || self.noiseLength > 1 << 20 || self.noiseLength & (self.noiseLength - 1) != 0 {
             try fail("noise_length", "a power of two in 64…1048576", self.noiseLength)
         }
         if !(1...64).contains(self.bl) { try fail("bl", "in 1…64", self.bl) }
-        if self.maxPulses < 1 { try fail("max_pulses", "an integer ≥ 1", self.maxPulses) }
+        if !(1...1_000_000).contains(self.maxPulses) { try fail("max_pulses", "an integer in 1…1000000", self.maxPulses) }
     }
 }

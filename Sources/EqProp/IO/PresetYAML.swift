@@ -12,6 +12,9 @@ public enum PresetYAML {
         func invalid(_ error: Error) -> InputError {
             InputError("\(source): not valid YAML (\(String(describing: error).split(separator: "\n").first ?? ""))")
         }
+        if let alias = firstAnchorOrAlias(yaml) {
+            throw InputError("\(source): anchors and aliases ('\(alias)') are not supported in preset files (each alias can multiply the document)")
+        }
         let root: Node?
         do { root = try Yams.compose(yaml: yaml) } catch { throw invalid(error) }
         func check(_ n: Node) throws {
@@ -26,6 +29,38 @@ public enum PresetYAML {
         }
         if let root { try check(root) }
         do { return try Yams.load(yaml: yaml) } catch { throw invalid(error) }
+    }
+
+    /// The first YAML anchor (`&name`) or alias (`*name`) outside quotes and comments, if any. The
+    /// parser expands aliases while composing, so nine nested aliases of nine items ask for 9⁹ nodes
+    /// (a "billion laughs"): presets have no use for them, and they are refused before parsing.
+    static func firstAnchorOrAlias(_ text: String) -> String? {
+        let b = Array(text.utf8)
+        var i = 0, quote: UInt8? = nil
+        func isNameByte(_ c: UInt8) -> Bool { c > 32 && !"[]{},".utf8.contains(c) }
+        while i < b.count {
+            let c = b[i]
+            if let q = quote {
+                if c == UInt8(ascii: "\\") && q == UInt8(ascii: "\"") { i += 2; continue }
+                if c == q { quote = nil }
+            } else if c == UInt8(ascii: "\"") || c == UInt8(ascii: "'") {
+                // A quote opens a string only where a value starts (after a space, a flow indicator or the line start).
+                let prev: UInt8 = i > 0 ? b[i - 1] : 10
+                if " \t\n[{,:-".utf8.contains(prev) { quote = c }
+            } else if c == UInt8(ascii: "#") && (i == 0 || b[i - 1] == 32 || b[i - 1] == 10 || b[i - 1] == 9) {
+                while i < b.count && b[i] != 10 { i += 1 }
+                continue
+            } else if c == UInt8(ascii: "&") || c == UInt8(ascii: "*") {
+                let prev: UInt8 = i > 0 ? b[i - 1] : 10
+                if " \t\n[{,:-?".utf8.contains(prev), i + 1 < b.count, isNameByte(b[i + 1]) {
+                    var j = i + 1
+                    while j < b.count && isNameByte(b[j]) { j += 1 }
+                    return String(decoding: b[i..<j], as: UTF8.self)
+                }
+            }
+            i += 1
+        }
+        return nil
     }
 
     /// Parses `yaml` into a mapping and rejects fields outside `known`.
