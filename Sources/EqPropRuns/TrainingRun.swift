@@ -114,6 +114,10 @@ public enum TrainingRun {
             }
             state.append(st)
         }
+        // Device state without a device (or the reverse is harmless: an ideal run has no state).
+        if options.device == nil, let k = tensors.keys.sorted().first(where: { name in spec.connections.contains { name.hasPrefix(GDU.weightName($0) + ".") } }) {
+            throw bad("tensor '\(k)' is crossbar state, but the options name no device")
+        }
         // What a checkpoint says is checked as if it were given on the command line.
         do {
             try spec.validate()

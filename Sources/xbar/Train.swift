@@ -70,7 +70,7 @@ struct Train: ParsableCommand {
         let options = TrainingOptions(algorithm: alg, seed: seed, dataset: dataset, trainSubset: trainSubset, testSubset: testSubset,
                                       device: dev, probeEvery: probeEvery)
         let t0 = Date()
-        try TrainingRun.run(spec: spec, options: options, outDir: dir, resume: resume != nil,
+        let records = try TrainingRun.run(spec: spec, options: options, outDir: dir, resume: resume != nil,
             started: quiet ? nil : { spec in
                 FileHandle.standardError.write(Data("xbar train: \(spec.name) (\(spec.layers.map(String.init).joined(separator: "-")), T=\(spec.T), K=\(spec.K), β=\(spec.beta)) with \(alg.rawValue.uppercased()) on \(dataset)\(dev.map { ", device " + $0.name } ?? "") → \(dir)\n".utf8))
             },
@@ -83,6 +83,11 @@ struct Train: ParsableCommand {
             epochDone: quiet ? nil : { r in
                 Status.line(String(format: "epoch %d: train error %.2f%%, test error %.2f%%, %.1f s", r.epoch, r.trainError, r.testError, r.seconds), final: true)
             })
+        if resume != nil && records.isEmpty {
+            // Nothing to do is said, not silent: the run already has the epochs asked for.
+            FileHandle.standardError.write(Data("xbar train: \(dir) already has the \(spec.epochs) epochs asked for (or more); give a larger --epochs to continue\n".utf8))
+            return
+        }
         if !quiet {
             FileHandle.standardError.write(Data("done in \(Status.clock(Date().timeIntervalSince(t0))); log \(dir)/log.jsonl, checkpoint \(dir)/\(TrainingRun.checkpointName), plot \(dir)/curves.svg\n".utf8))
         }

@@ -291,6 +291,35 @@ import Testing
         #expect(SweepExecutor.anomalies(dir).duplicates.count == 1)
     }
 
+    /// Crafted checkpoints the audit found accepted or misreported: overlapping tensors, metadata
+    /// that is not text, crossbar state without a device, conductances outside [0, 1].
+    @Test func craftedCheckpointsAreNamed() throws {
+        func header(_ json: String) -> Data {
+            var d = Data(); var n = UInt64(json.utf8.count).littleEndian
+            withUnsafeBytes(of: &n) { d.append(contentsOf: $0) }
+            d.append(contentsOf: Array(json.utf8)); d.append(contentsOf: [UInt8](repeating: 0, count: 16))
+            return d
+        }
+        let overlap = header("{\"a\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]},\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[8,16]}}")
+        #expect(message { _ = try Safetensors.decode(overlap, source: "x") }?.contains("tensors 'a' and 'b' overlap") == true)
+        let numeric = header("{\"__metadata__\":{\"format\":\"eqprop-crossbar/1\",\"epoch\":1}}")
+        #expect(message { _ = try Safetensors.decode(numeric, source: "x") }?.contains("must map names to strings") == true)
+        // A device run, its options stripped of the device: its conductances would be silently dropped.
+        let dir = Self.tempDir("state")
+        var o = Self.options; o.device = try DeviceSpec.load("epiram")
+        var one = Self.tiny; one.epochs = 1
+        try TrainingRun.run(spec: one, options: o, outDir: dir, resume: false, data: Self.data)
+        let path = dir + "/" + TrainingRun.checkpointName
+        var ck = try TrainingRun.loadCheckpoint(path)
+        var noDevice = ck; noDevice.options.device = nil
+        try TrainingRun.saveCheckpoint(noDevice, to: path)
+        #expect(message { _ = try TrainingRun.loadCheckpoint(path) }?.contains("is crossbar state, but the options name no device") == true)
+        ck.arrayState[0]["g_pos"]![3] = -1
+        try TrainingRun.saveCheckpoint(ck, to: path)
+        let m = message { try TrainingRun.run(spec: Self.tiny, options: o, outDir: dir, resume: true, data: Self.data) }
+        #expect(m?.contains("crossbar state 'g_pos'[3] = -1.0 is outside the normalized conductance range") == true, "\(m ?? "no error")")
+    }
+
     // MARK: Byte-reproducible artifacts
 
     /// Two identical runs write byte-identical checkpoints and model files; a run with probe lines

@@ -133,6 +133,9 @@ final class ConductanceStorage {
     func restore(_ s: [String: [Float]]) throws {
         for (k, v) in s {
             guard v.count == count else { throw InputError("crossbar state '\(k)' has \(v.count) values, expected \(count)") }
+            if k == "g_pos" || k == "g_neg", let i = v.firstIndex(where: { !($0 >= 0 && $0 <= 1) }) {
+                throw InputError("crossbar state '\(k)'[\(i)] = \(v[i]) is outside the normalized conductance range [0, 1]")
+            }
             switch k {
             case "g_pos": uPos = v
             case "g_neg": uNeg = v

@@ -120,7 +120,8 @@ public final class CrossbarArray: SynapticArray, @unchecked Sendable {
     public func updateContrastive(plus: (post: Matrix<Float>, pre: Matrix<Float>), minus: (post: Matrix<Float>, pre: Matrix<Float>),
                                   scale: Float, clock: ReadClock) {
         let p = UpdateTerm(post: plus.post, pre: plus.pre, scale: scale), m = UpdateTerm(post: minus.post, pre: minus.pre, scale: -scale)
-        if spec.passes == .two { write([p], clock: clock); write([m], clock: clock) } else { write([p, m], clock: clock) }
+        // Mixed precision accumulates digitally: the difference goes into χ as one update.
+        if spec.passes == .two && spec.scheme == .direct { write([p], clock: clock); write([m], clock: clock) } else { write([p, m], clock: clock) }
     }
 
     /// Programs the terms with the write stream of the clock's epoch (re-derived when it is new).

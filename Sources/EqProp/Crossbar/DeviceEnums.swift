@@ -31,6 +31,22 @@ public enum Mapping: String, Codable, Sendable, CaseIterable {
 }
 
 /// How the contrastive EP update (nudged minus free) is programmed onto the array.
+public enum UpdateScheme: String, Codable, Sendable, CaseIterable {
+    /// Every update is programmed into the devices as it comes (`programming`).
+    case direct
+    /// Mixed precision (Nandakumar et al., Front. Neurosci. 2020; aihwkit `MixedPrecisionCompound`):
+    /// updates accumulate in a digital matrix χ; a device is pulsed only where |χ| reaches
+    /// `transfer_threshold` device steps, and χ keeps the remainder.
+    case mixedPrecision = "mixed-precision"
+}
+/// How mixed precision turns |χ| (in device steps) into a pulse count.
+public enum TransferRounding: String, Codable, Sendable, CaseIterable {
+    /// ⌊|χ|⌋ pulses; the fraction stays in χ.
+    case truncate
+    /// ⌊|χ|⌋ or ⌈|χ|⌉ pulses with the fraction as the probability (unbiased); χ keeps what was not sent.
+    case stochastic
+}
+/// How the contrastive EP update is programmed.
 public enum UpdatePasses: String, Codable, Sendable, CaseIterable {
     /// The contrastive EP update as two programming passes (nudged +, free −).
     case two

@@ -13,7 +13,8 @@ extension DeviceSpec {
     static let choices: [String: [String]] = [
         "model": DeviceModel.allCases.map(\.rawValue), "rounding": Rounding.allCases.map(\.rawValue),
         "programming": Programming.allCases.map(\.rawValue), "mapping": Mapping.allCases.map(\.rawValue),
-        "passes": UpdatePasses.allCases.map(\.rawValue),
+        "passes": UpdatePasses.allCases.map(\.rawValue), "scheme": UpdateScheme.allCases.map(\.rawValue),
+        "transfer_rounding": TransferRounding.allCases.map(\.rawValue),
     ]
 
     /// Decodes a device file: the `device:`, `forward:`, optional `backward:` and `update:` sections, or
@@ -137,6 +138,9 @@ extension DeviceSpec {
             try fail("noise_length", "a power of two in 64…1048576", self.noiseLength)
         }
         if !(1...64).contains(self.bl) { try fail("bl", "in 1…64", self.bl) }
+        if !(self.transferThreshold.isFinite && self.transferThreshold >= 0.01 && self.transferThreshold <= 1000) {
+            try fail("transfer_threshold", "in [0.01, 1000] device steps", self.transferThreshold)
+        }
         if !(1...1_000_000).contains(self.maxPulses) { try fail("max_pulses", "an integer in 1…1000000", self.maxPulses) }
     }
 }

@@ -226,12 +226,20 @@ public struct UpdateParameters: Codable, Equatable, Sendable {
     public var maxPulses = 100
     /// Whether the contrastive EP update is programmed in two passes or one pass of the difference.
     public var passes: UpdatePasses = .two
+    /// Update scheme: `direct`, or `mixed-precision` (a digital accumulator χ in front of the devices;
+    /// its transfers are deterministic pulse counts, so `programming` and `passes` do not apply).
+    public var scheme: UpdateScheme = .direct
+    /// Mixed precision: a device is pulsed when |χ| reaches this many device steps (mean steps of the law).
+    public var transferThreshold = 1.0
+    /// Mixed precision: how |χ| in steps becomes a pulse count.
+    public var transferRounding: TransferRounding = .truncate
 
     /// The default programming: stochastic pulse trains of length 31, two passes.
     public init() {}
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case programming, rounding, bl, maxPulses = "max_pulses", passes
+        case programming, rounding, bl, maxPulses = "max_pulses", passes, scheme
+        case transferThreshold = "transfer_threshold", transferRounding = "transfer_rounding"
     }
 
     /// Decodes the `update:` section; missing fields keep their defaults.
@@ -239,5 +247,6 @@ public struct UpdateParameters: Codable, Equatable, Sendable {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         func get<V: Decodable>(_ k: CodingKeys, _ v: inout V) throws { if let x = try c.decodeIfPresent(V.self, forKey: k) { v = x } }
         try get(.programming, &programming); try get(.rounding, &rounding); try get(.bl, &bl); try get(.maxPulses, &maxPulses); try get(.passes, &passes)
+        try get(.scheme, &scheme); try get(.transferThreshold, &transferThreshold); try get(.transferRounding, &transferRounding)
     }
 }

@@ -21,6 +21,8 @@ final class PulseProgrammer {
     let c2c: Float, dwMinStd: Float
 
     var rng: RandomStream
+    /// The digital accumulator of the mixed-precision scheme (nil: direct programming).
+    let accumulator: MixedPrecisionAccumulator?
     /// Normals of the write path (c2c, write noise), drawn from `rng` in blocks.
     var normals = NormalPool()
 
@@ -29,8 +31,9 @@ final class PulseProgrammer {
     private var movedScratch: [Int32] = []
     private var dwScratch = Matrix<Float>(rows: 0, cols: 0)
 
-    init(spec: DeviceSpec, meanStep: Double, rng: RandomStream) {
+    init(spec: DeviceSpec, meanStep: Double, rng: RandomStream, count: Int) {
         scheme = spec.programming; rounding = spec.rounding; bl = spec.bl; cap = Float(spec.maxPulses)
+        accumulator = spec.scheme == .mixedPrecision ? MixedPrecisionAccumulator(count: count, update: spec.update) : nil
         self.meanStep = Float(meanStep)
         c2c = Float(spec.c2c); dwMinStd = Float(spec.dwMinStd)
         self.rng = rng
@@ -48,6 +51,13 @@ final class PulseProgrammer {
         swap(&up, &upScratch); swap(&down, &downScratch)
         defer { swap(&up, &upScratch); swap(&down, &downScratch) }
         if up.count != n { up = [Float](repeating: 0, count: n); down = up }
+        if let acc = accumulator {
+            if dwScratch.count != n { dwScratch = Matrix<Float>(rows: cells.rows, cols: cells.cols) }
+            for (k, t) in terms.enumerated() { gemm(t.post, transposeA: true, t.pre, into: &dwScratch, alpha: t.scale, beta: k == 0 ? 0 : 1) }
+            acc.transfer(dwScratch, step: 2 * cells.fullScale * meanStep, up: &up, down: &down, rng: &rng)
+            apply(up: up, down: down, to: cells, pos: pos, neg: neg)
+            return
+        }
         switch scheme {
         case .deterministic:
             if dwScratch.count != n { dwScratch = Matrix<Float>(rows: cells.rows, cols: cells.cols) }

@@ -47,7 +47,7 @@ final class ProgrammedConductances: WeightStore {
         var write = RandomStream(seed: seed, stream: tag + "/write")
         responses = responseTables(law, count: w.count, maxPulses: spec.maxPulses, rng: &d2d)
         cells = ConductanceStorage(spec: spec, weights: w, faults: &faults, write: &write)
-        programmer = PulseProgrammer(spec: spec, meanStep: law.meanStep, rng: write)
+        programmer = PulseProgrammer(spec: spec, meanStep: law.meanStep, rng: write, count: w.count)
     }
 
     var weights: Matrix<Float> { cells.weights }
@@ -57,6 +57,11 @@ final class ProgrammedConductances: WeightStore {
         programmer.program(terms, into: cells, pos: responses.positive, neg: responses.negative)
     }
     func reset(seed: UInt64, tag: String) { programmer.reset(RandomStream(seed: seed, stream: tag + "/write")) }
-    var state: [String: [Float]] { cells.state }
-    func restore(_ s: [String: [Float]]) throws { try cells.restore(s) }
+    /// The conductances, and χ under mixed precision.
+    var state: [String: [Float]] { cells.state.merging(programmer.accumulator?.state ?? [:]) { a, _ in a } }
+    func restore(_ s: [String: [Float]]) throws {
+        var rest = s
+        if let acc = programmer.accumulator { try acc.restore(s); rest["chi"] = nil }
+        try cells.restore(rest)
+    }
 }

@@ -58,9 +58,11 @@ public enum Safetensors {
         let body = data.subdata(in: (8 + Int(n))..<data.count)
         var tensors: [String: Tensor] = [:]
         var meta: [String: String] = [:]
+        var spans: [(Int, Int, String)] = []
         for (name, v) in header {
             if name == "__metadata__" {
-                meta = (v as? [String: String]) ?? [:]
+                guard let m = v as? [String: String] else { throw bad("'__metadata__' must map names to strings (the format stores every value as a string)") }
+                meta = m
                 continue
             }
             guard let d = v as? [String: Any], let dtype = d["dtype"] as? String,
@@ -85,6 +87,12 @@ public enum Safetensors {
                 }
             }
             tensors[name] = Tensor(shape: shape, values: vals)
+            spans.append((off[0], off[1], name))
+        }
+        // Tensors may not share bytes (the format forbids overlapping data_offsets).
+        let sorted = spans.sorted { $0.0 < $1.0 }
+        for (a, b) in zip(sorted, sorted.dropFirst()) where b.0 < a.1 {
+            throw bad("tensors '\(a.2)' and '\(b.2)' overlap (data_offsets \([a.0, a.1]) and \([b.0, b.1]))")
         }
         return (tensors, meta)
     }
