@@ -101,8 +101,17 @@ public enum SweepRunner {
         if plan.measure != .fidelity {
             var trainer = try AnyTrainer(spec: spec, parameters: params, options: options, data: data)
             var trainErr = Double.nan
+            var costs: ArrayCosts? = nil
+            defer {
+                // Hardware work of the whole training, on crossbars.
+                if let c = costs {
+                    metrics["pulses"] = c.pulses; metrics["devices_pulsed"] = Double(c.devicesPulsed)
+                    metrics["reads"] = Double(c.reads); metrics["accumulator_ops"] = Double(c.accumulatorOps)
+                }
+            }
             for e in 0..<spec.epochs {
                 trainErr = trainer.trainEpoch(e, epochs: spec.epochs)
+                if let c = trainer.lastEpochCosts { costs = (costs ?? ArrayCosts()) + c }
                 // Diverged: recorded as a result (the sweep goes on), with the first non-finite weight.
                 if let bad = TrainingRun.firstNonFinite(trainer.parameters, spec: spec) {
                     status = .diverged

@@ -14,9 +14,12 @@ public struct EpochRecord: Codable, Equatable, Sendable {
     public var seconds: Double
     /// Training examples per second of the epoch's wall time (training + evaluation).
     public var samplesPerSecond: Double
+    /// Hardware work of the epoch's training (reads, pulses, devices pulsed, accumulator
+    /// operations); absent on software weights.
+    public var costs: ArrayCosts? = nil
 
     enum CodingKeys: String, CodingKey {
-        case epoch, trainError = "train_error", testError = "test_error", seconds, samplesPerSecond = "samples_per_s"
+        case epoch, trainError = "train_error", testError = "test_error", seconds, samplesPerSecond = "samples_per_s", costs
     }
 }
 
@@ -209,7 +212,7 @@ public enum TrainingRun {
             let secs = Date().timeIntervalSince(t0)
             for p in probes { try log.append(p) }
             let rec = EpochRecord(epoch: epoch + 1, trainError: trainErr, testError: testErr, seconds: secs,
-                                  samplesPerSecond: Double(trainer.trainCount) / secs)
+                                  samplesPerSecond: Double(trainer.trainCount) / secs, costs: trainer.lastEpochCosts)
             try log.append(rec)
             try saveCheckpoint(Checkpoint(spec: spec, options: options, epoch: epoch + 1, parameters: parameters,
                                           arrayState: trainer.arrayState), to: ckPath)

@@ -25,7 +25,7 @@ import Testing
     /// updates mirror it.
     @Test func mixedPrecisionMatchesItsClosedForm() throws {
         let post = Matrix<Float>(rows: 1, cols: 2, storage: [1, 0]), pre = Matrix<Float>(rows: 1, cols: 3, storage: [1, 0, 0])
-        func run(_ d: DeviceSpec, sign: Float) -> (w: [Float], chi: Float?, unit: Float) {
+        func run(_ d: DeviceSpec, sign: Float) -> (w: [Float], chi: Float?, costs: ArrayCosts) {
             let a = CrossbarArray(spec: d, weights: Matrix(rows: 2, cols: 3), seed: 1, layer: 0)
             let unit = Self.step(a, d)
             var w: [Float] = []
@@ -34,7 +34,7 @@ import Testing
                 w.append(a.weights[0, 0] / unit)
             }
             #expect(a.weights.storage.dropFirst().allSatisfy { $0 == 0 }, "only device (0, 0) moves")
-            return (w, a.state["chi"].map { $0[0] / unit }, unit)
+            return (w, a.state["chi"].map { $0[0] / unit }, a.costs)
         }
         func close(_ a: [Float], _ b: [Float]) -> Bool { zip(a, b).allSatisfy { abs($0 - $1) < 1e-4 } }
         let direct = run(Self.linear(.direct), sign: 1)
@@ -47,6 +47,11 @@ import Testing
         let down = run(Self.linear(.mixedPrecision), sign: -1)
         #expect(close(down.w, mp.w.map { -$0 }) && abs(down.chi! + 0.60) < 1e-5)
         #expect(abs(two.chi! - 0.60) < 1e-5)
+        // Work: two transfers of one pulse to both devices of the pair; 10 updates × 6 synapses of χ adds.
+        var expected = ArrayCosts(); expected.pulses = 4; expected.devicesPulsed = 4; expected.accumulatorOps = 60
+        #expect(mp.costs == expected && direct.costs == ArrayCosts())
+        expected.devicesPulsed = 2   // one transfer of two pulses
+        #expect(two.costs == expected)
     }
 
     /// Stochastic transfer rounding is unbiased: updates of 1.3 steps, one per synapse of a 64 × 64
@@ -64,6 +69,22 @@ import Testing
         // χ keeps exactly what was not sent.
         let chi = a.state["chi"]!
         #expect(zip(chi, steps).allSatisfy { abs($0 / unit - (1.3 - $1)) < 1e-4 })
+    }
+
+    /// Training on crossbars logs the epoch's hardware work (its reads, pulses and devices pulsed);
+    /// software weights log none.
+    @Test func epochCostsAreLogged() throws {
+        let small = DataSet.synthetic(features: 32, train: 40, test: 20)
+        let s = NetworkSpec(name: "tiny", kind: .prototypical, layers: [32, 16, 10], activation: .sigm, T: 4, K: 2,
+                            beta: 0.5, nudging: .oneSided, learningRates: [0.1, 0.05], batchSize: 10, epochs: 1)
+        let base = NSTemporaryDirectory() + "xbar-costs-\(UUID().uuidString)"
+        let soft = try TrainingRun.run(spec: s, options: TrainingOptions(seed: 1, dataset: "synthetic"), outDir: base + "s", resume: false, data: small)
+        #expect(soft[0].costs == nil)
+        let hw = try TrainingRun.run(spec: s, options: TrainingOptions(seed: 1, dataset: "synthetic", device: try DeviceSpec.load("epiram")),
+                                     outDir: base + "h", resume: false, data: small)
+        let c = try #require(hw[0].costs)
+        #expect(c.pulses > 0 && c.devicesPulsed > 0 && c.accumulatorOps == 0 && c.reads > 0)
+        #expect(try String(contentsOfFile: base + "h/log.jsonl", encoding: .utf8).contains("\"devices_pulsed\""))
     }
 
     /// χ is checkpointed: EP training with mixed precision for 2 epochs equals 1 epoch, a

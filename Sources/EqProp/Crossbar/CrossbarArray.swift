@@ -72,6 +72,15 @@ public final class CrossbarArray: SynapticArray, @unchecked Sendable {
     /// read path's lanes, and the epoch of the write stream.
     private let lock = NSLock()
     private var writeEpoch: Int?
+    private var readCount = 0
+
+    /// Reads, pulses, devices pulsed and accumulator operations since the array was made.
+    public var costs: ArrayCosts {
+        lock.lock(); defer { lock.unlock() }
+        var c = store.writeCosts
+        c.reads = readCount
+        return c
+    }
 
     // MARK: SynapticArray
 
@@ -97,6 +106,7 @@ public final class CrossbarArray: SynapticArray, @unchecked Sendable {
     func read(_ input: Matrix<Float>, transposed: Bool, into out: inout Matrix<Float>, accumulate: Bool, clock: ReadClock) {
         let path = transposed ? backwardPath : readPath
         lock.lock()
+        readCount += 1
         let w = store.weights, cells = store.conductances
         let lane = path.isExact ? nil : path.lane(for: clock)
         if path.traces != nil, let c = cells { _ = c.noiseWeights }

@@ -21,6 +21,8 @@ final class PulseProgrammer {
     let c2c: Float, dwMinStd: Float
 
     var rng: RandomStream
+    /// Pulses fired and devices pulsed so far (both devices of a push–pull pair count).
+    private(set) var pulsesFired = 0.0, devicesPulsed = 0
     /// The digital accumulator of the mixed-precision scheme (nil: direct programming).
     let accumulator: MixedPrecisionAccumulator?
     /// Normals of the write path (c2c, write noise), drawn from `rng` in blocks.
@@ -160,6 +162,13 @@ final class PulseProgrammer {
                 if patchH { let a = gp[i] + r, b = gn[i] + r; ph[i] = a * a + b * b }
             }
         } } } } } } } } } } }
+        // Work counters: every moved pair's pulses, on one or both devices.
+        let devicesPerSynapse = pushPull ? 2 : 1
+        var sent = 0.0
+        up.withUnsafeBufferPointer { pu in down.withUnsafeBufferPointer { pd in movedScratch.withUnsafeBufferPointer { moved in
+            for k in 0..<movedCount { let i = Int(moved[k]); sent += Double(pu[i] + pd[i]) }
+        } } }
+        pulsesFired += sent * Double(devicesPerSynapse); devicesPulsed += movedCount * devicesPerSynapse
         w?.storage = ww; h?.storage = hh
         cells.cachedWeights = w; cells.cachedH = h
     }

@@ -16,6 +16,8 @@ protocol WeightStore: AnyObject {
     /// Device state for checkpoints (empty when exact: the weights are the checkpoint's own tensors).
     var state: [String: [Float]] { get }
     func restore(_ s: [String: [Float]]) throws
+    /// Programming work so far (pulses, devices pulsed, accumulator operations).
+    var writeCosts: ArrayCosts { get }
 }
 
 /// Exactly stored weights, written with BLAS: the same calls as `DenseArray`, so an array of the
@@ -31,6 +33,7 @@ final class ExactWeights: WeightStore {
     func reset(seed: UInt64, tag: String) {}
     var state: [String: [Float]] { [:] }
     func restore(_ s: [String: [Float]]) throws {}
+    var writeCosts: ArrayCosts { ArrayCosts() }
 }
 
 /// Weights held as device conductances and written as pulses: storage, the law's per-device
@@ -57,6 +60,12 @@ final class ProgrammedConductances: WeightStore {
         programmer.program(terms, into: cells, pos: responses.positive, neg: responses.negative)
     }
     func reset(seed: UInt64, tag: String) { programmer.reset(RandomStream(seed: seed, stream: tag + "/write")) }
+    var writeCosts: ArrayCosts {
+        var c = ArrayCosts()
+        c.pulses = programmer.pulsesFired; c.devicesPulsed = programmer.devicesPulsed
+        c.accumulatorOps = programmer.accumulator?.accumulatorOps ?? 0
+        return c
+    }
     /// The conductances, and χ under mixed precision.
     var state: [String: [Float]] { cells.state.merging(programmer.accumulator?.state ?? [:]) { a, _ in a } }
     func restore(_ s: [String: [Float]]) throws {

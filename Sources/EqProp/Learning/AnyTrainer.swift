@@ -10,7 +10,7 @@
 public struct AnyTrainer: EpochTrainer {
     private let train: (Int, Int, ((Progress) -> Void)?, ((ProbeRecord) -> Void)?) -> Double
     private let test: (LabeledImages?) -> Double
-    private let read: () -> (parameters: Parameters<Float>, arrayState: [[String: [Float]]], timing: TrainerTiming)
+    private let read: () -> (parameters: Parameters<Float>, arrayState: [[String: [Float]]], timing: TrainerTiming, costs: ArrayCosts?)
     private let restart: () -> Void
     /// Number of training examples.
     public let trainCount: Int
@@ -21,7 +21,7 @@ public struct AnyTrainer: EpochTrainer {
         trainCount = trainer.trainCount
         train = { box.trainer.trainEpoch($0, epochs: $1, progress: $2, probe: $3) }
         test = { box.trainer.evaluate($0) }
-        read = { (box.trainer.parameters, box.trainer.arrayState, box.trainer.timing) }
+        read = { (box.trainer.parameters, box.trainer.arrayState, box.trainer.timing, box.trainer.lastEpochCosts) }
         restart = { box.trainer.timing = TrainerTiming() }
     }
 
@@ -56,6 +56,8 @@ public struct AnyTrainer: EpochTrainer {
     public var parameters: Parameters<Float> { read().parameters }
     /// Per weight matrix, the device state a checkpoint keeps (empty on ideal weights).
     public var arrayState: [[String: [Float]]] { read().arrayState }
+    /// Hardware work of the last `trainEpoch` (nil on software weights).
+    public var lastEpochCosts: ArrayCosts? { read().costs }
     /// Wall time of the phases and the update since the trainer was made or `restartTiming()`.
     public var timing: TrainerTiming { read().timing }
     /// Starts a new wall-time measurement.

@@ -143,6 +143,9 @@ public struct Trainer<M: EPModel>: EpochTrainer where M.Array.Scalar == Float {
     public var timing = TrainerTiming()
     /// Simulated time of the arrays' reads: lane 0's clock of the current epoch (nil before the first).
     var clock: ReadClock?
+    /// Hardware work of the last `trainEpoch` over all arrays (reads, pulses, devices pulsed,
+    /// accumulator operations); nil on software weights, which do no hardware work.
+    public private(set) var lastEpochCosts: ArrayCosts?
 
     /// An EP trainer on any arrays (BPTT needs writable ideal weights: `init(idealNet:…)`).
     public init(net: M, options: TrainingOptions, data: DataSet) throws {
@@ -165,7 +168,11 @@ public struct Trainer<M: EPModel>: EpochTrainer where M.Array.Scalar == Float {
         var signs = RandomStream(seed: options.seed, stream: "beta-sign/\(epoch)")
         // A new epoch: the arrays' streams are re-derived for it and simulated time starts at 0.
         var epochClock = ReadClock(lane: 0, epoch: epoch)
-        defer { clock = epochClock }
+        let costsBefore = net.arrays.reduce(ArrayCosts()) { $0 + $1.costs }
+        defer {
+            clock = epochClock
+            lastEpochCosts = net.arrays.allSatisfy(\.updatesAreExact) ? nil : net.arrays.reduce(ArrayCosts()) { $0 + $1.costs } - costsBefore
+        }
         var meter = EpochMeter(epoch: epoch, epochs: epochs)
         for b in 0..<batcher.batchCount {
             let idx = order[(b * spec.batchSize)..<min((b + 1) * spec.batchSize, order.count)]

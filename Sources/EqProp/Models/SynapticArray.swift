@@ -34,6 +34,38 @@ public protocol SynapticArray<Scalar> {
     var state: [String: [Float]] { get }
     /// Restores `state` from a checkpoint.
     func restore(_ state: [String: [Float]]) throws
+    /// What reading and programming the array has cost since it was made (zero for software weights).
+    var costs: ArrayCosts { get }
+}
+
+/// Hardware work of an array, counted since it was made: what decides energy and time on a chip.
+public struct ArrayCosts: Codable, Equatable, Sendable {
+    /// Pulses fired, summed over devices (a push–pull pair counts both devices).
+    public var pulses: Double = 0
+    /// Device updates: devices that received at least one pulse, summed over updates.
+    public var devicesPulsed = 0
+    /// Matrix reads through the periphery (forward or transposed; one read serves a whole batch).
+    public var reads = 0
+    /// Digital accumulator operations (mixed precision: one add per synapse per update).
+    public var accumulatorOps = 0
+
+    /// No work yet.
+    public init() {}
+    enum CodingKeys: String, CodingKey {
+        case pulses, devicesPulsed = "devices_pulsed", reads, accumulatorOps = "accumulator_ops"
+    }
+    /// The sum of two counts.
+    public static func + (a: ArrayCosts, b: ArrayCosts) -> ArrayCosts {
+        var c = a
+        c.pulses += b.pulses; c.devicesPulsed += b.devicesPulsed; c.reads += b.reads; c.accumulatorOps += b.accumulatorOps
+        return c
+    }
+    /// The work done between two counts (`a` after `b`).
+    public static func - (a: ArrayCosts, b: ArrayCosts) -> ArrayCosts {
+        var c = a
+        c.pulses -= b.pulses; c.devicesPulsed -= b.devicesPulsed; c.reads -= b.reads; c.accumulatorOps -= b.accumulatorOps
+        return c
+    }
 }
 
 /// Simulated time as one relaxation's reads see it. The caller owns it and moves it on: one
@@ -95,6 +127,8 @@ extension SynapticArray {
     public var state: [String: [Float]] { [:] }
     /// Nothing to restore (the default).
     public func restore(_ state: [String: [Float]]) throws {}
+    /// No hardware work (the default: software weights).
+    public var costs: ArrayCosts { ArrayCosts() }
 }
 
 /// Arrays whose weights can be set directly (ideal weights): used by BPTT training and by finite
