@@ -48,10 +48,13 @@ import Testing
     }
 
     /// P-conv trains on a noisy device preset (EpiRAM: DAC/ADC, white and 1/f read noise, exponential
-    /// law), checkpoints the device state of its three arrays, and resumes to the same weights.
-    @Test func convTrainsOnACrossbarAndResumes() throws {
+    /// law), with direct programming and with mixed precision, checkpoints the device state (and χ)
+    /// of its three arrays, and resumes to the same weights and device state.
+    @Test(arguments: UpdateScheme.allCases)
+    func convTrainsOnACrossbarAndResumes(scheme: UpdateScheme) throws {
         var s = Self.spec; s.T = 6; s.K = 3; s.epochs = 2
-        let dev = try DeviceSpec.load("epiram")
+        var dev = try DeviceSpec.load("epiram")
+        dev.scheme = scheme
         let options = TrainingOptions(seed: 1, trainSubset: 60, testSubset: 40, device: dev)
         let a = NSTemporaryDirectory() + "xbar-conv-xbar-\(UUID().uuidString)", b = a + "-resumed"
         defer { for d in [a, b] { try? FileManager.default.removeItem(atPath: d) } }
@@ -61,9 +64,10 @@ import Testing
         try TrainingRun.run(spec: one, options: options, outDir: b, resume: false, data: Self.data)
         let ck1 = try TrainingRun.loadCheckpoint(b + "/checkpoint.safetensors")
         #expect(ck1.arrayState.count == 3 && ck1.arrayState.allSatisfy { $0["g_pos"] != nil && $0["g_neg"] != nil })
+        #expect(ck1.arrayState.allSatisfy { ($0["chi"] != nil) == (scheme == .mixedPrecision) })
         try TrainingRun.run(spec: s, options: options, outDir: b, resume: true, data: Self.data)
-        let pa = try TrainingRun.loadCheckpoint(a + "/checkpoint.safetensors").parameters
-        let pb = try TrainingRun.loadCheckpoint(b + "/checkpoint.safetensors").parameters
-        #expect(pa == pb, "resumed P-conv crossbar run differs from the uninterrupted one")
+        let ca = try TrainingRun.loadCheckpoint(a + "/checkpoint.safetensors")
+        let cb = try TrainingRun.loadCheckpoint(b + "/checkpoint.safetensors")
+        #expect(ca.parameters == cb.parameters && ca.arrayState == cb.arrayState, "resumed P-conv crossbar run differs from the uninterrupted one")
     }
 }
