@@ -7,13 +7,16 @@ import PackageDescription
 // A path dependency's package identity is its folder's name: read it from the path.
 let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("..").standardizedFileURL
 let eqProp = Target.Dependency.product(name: "EqProp", package: root.lastPathComponent)
+let deps: [Target.Dependency] = [eqProp, "FuzzDriver"]
 
 let package = Package(
     name: "Fuzz",
     dependencies: [.package(path: "..")],
     targets: [
-        .executableTarget(name: "FuzzIDX", dependencies: [eqProp]),
-        .executableTarget(name: "FuzzSafetensors", dependencies: [eqProp]),
-        .executableTarget(name: "FuzzPresetYAML", dependencies: [eqProp]),
+        // Hands each target's input function to libFuzzer.
+        .target(name: "FuzzDriver"),
+        .executableTarget(name: "FuzzIDX", dependencies: deps),
+        .executableTarget(name: "FuzzSafetensors", dependencies: deps),
+        .executableTarget(name: "FuzzPresetYAML", dependencies: deps),
     ]
 )

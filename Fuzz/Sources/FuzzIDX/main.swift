@@ -1,5 +1,5 @@
 import EqProp
-import Foundation
+import FuzzDriver
 
 /// One input: parsed as an IDX array (any dimension count, then as images and as labels). Errors
 /// are expected; a trap, a hang or a sanitizer report is a bug.
@@ -10,12 +10,4 @@ func fuzzOne(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     return 0
 }
 
-// libFuzzer's driver (linked by -sanitize=fuzzer) runs the input loop; this executable's own main
-// hands it the arguments and the function above.
-@_silgen_name("LLVMFuzzerRunDriver")
-func LLVMFuzzerRunDriver(_ argc: UnsafeMutablePointer<CInt>,
-                         _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>>,
-                         _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt) -> CInt
-var argc = CommandLine.argc
-var argv = CommandLine.unsafeArgv
-exit(LLVMFuzzerRunDriver(&argc, &argv, fuzzOne))
+runFuzzer(fuzzOne)

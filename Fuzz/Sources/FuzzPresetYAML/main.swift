@@ -1,5 +1,5 @@
 import EqProp
-import Foundation
+import FuzzDriver
 
 /// One input: read as a network preset and as a device preset (text as UTF-8, invalid bytes
 /// replaced). Errors are expected; a trap or a hang is a bug.
@@ -11,12 +11,4 @@ func fuzzOne(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     return 0
 }
 
-// libFuzzer's driver (linked by -sanitize=fuzzer) runs the input loop; this executable's own main
-// hands it the arguments and the function above.
-@_silgen_name("LLVMFuzzerRunDriver")
-func LLVMFuzzerRunDriver(_ argc: UnsafeMutablePointer<CInt>,
-                         _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>>,
-                         _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt) -> CInt
-var argc = CommandLine.argc
-var argv = CommandLine.unsafeArgv
-exit(LLVMFuzzerRunDriver(&argc, &argv, fuzzOne))
+runFuzzer(fuzzOne)

@@ -130,6 +130,7 @@ final class PulseProgrammer {
         // a small, random fraction of them, and a branch per device would mispredict.
         if movedScratch.count != n { movedScratch = [Int32](repeating: 0, count: n) }
         var movedCount = 0
+        var sent = 0.0   // pulses per pair, summed (Double: a large update exceeds Float's exact integers)
         up.withUnsafeBufferPointer { pu in down.withUnsafeBufferPointer { pd in
             movedScratch.withUnsafeMutableBufferPointer { m in
                 for i in 0..<n {
@@ -148,6 +149,7 @@ final class PulseProgrammer {
         ww.withUnsafeMutableBufferPointer { pw in hh.withUnsafeMutableBufferPointer { ph in
             for k in 0..<movedCount {
                 let i = Int(moved[k])
+                sent += Double(pu[i] + pd[i])
                 gp[i] = pulse(gp[i], tPos, i, up: pu[i], down: pd[i], stuck: sp[i], cells: cells, rng: &rng, normals: &normals)
                 if hasWriteNoise { np[i] = normals.next(&rng) }
                 if pushPull {
@@ -164,10 +166,6 @@ final class PulseProgrammer {
         } } } } } } } } } } }
         // Work counters: every moved pair's pulses, on one or both devices.
         let devicesPerSynapse = pushPull ? 2 : 1
-        var sent = 0.0
-        up.withUnsafeBufferPointer { pu in down.withUnsafeBufferPointer { pd in movedScratch.withUnsafeBufferPointer { moved in
-            for k in 0..<movedCount { let i = Int(moved[k]); sent += Double(pu[i] + pd[i]) }
-        } } }
         pulsesFired += sent * Double(devicesPerSynapse); devicesPulsed += movedCount * devicesPerSynapse
         w?.storage = ww; h?.storage = hh
         cells.cachedWeights = w; cells.cachedH = h

@@ -10,7 +10,11 @@
 public struct AnyTrainer: EpochTrainer {
     private let train: (Int, Int, ((Progress) -> Void)?, ((ProbeRecord) -> Void)?) -> Double
     private let test: (LabeledImages?) -> Double
-    private let read: () -> (parameters: Parameters<Float>, arrayState: [[String: [Float]]], timing: TrainerTiming, costs: ArrayCosts?)
+    // One closure per property: reading the costs must not copy the weights and device state.
+    private let getParameters: () -> Parameters<Float>
+    private let getArrayState: () -> [[String: [Float]]]
+    private let getTiming: () -> TrainerTiming
+    private let getCosts: () -> ArrayCosts?
     private let restart: () -> Void
     /// Number of training examples.
     public let trainCount: Int
@@ -21,7 +25,10 @@ public struct AnyTrainer: EpochTrainer {
         trainCount = trainer.trainCount
         train = { box.trainer.trainEpoch($0, epochs: $1, progress: $2, probe: $3) }
         test = { box.trainer.evaluate($0) }
-        read = { (box.trainer.parameters, box.trainer.arrayState, box.trainer.timing, box.trainer.lastEpochCosts) }
+        getParameters = { box.trainer.parameters }
+        getArrayState = { box.trainer.arrayState }
+        getTiming = { box.trainer.timing }
+        getCosts = { box.trainer.lastEpochCosts }
         restart = { box.trainer.timing = TrainerTiming() }
     }
 
@@ -53,13 +60,13 @@ public struct AnyTrainer: EpochTrainer {
     public func evaluate(_ data: LabeledImages? = nil) -> Double { test(data) }
 
     /// Weights and biases as the arrays hold them now.
-    public var parameters: Parameters<Float> { read().parameters }
+    public var parameters: Parameters<Float> { getParameters() }
     /// Per weight matrix, the device state a checkpoint keeps (empty on ideal weights).
-    public var arrayState: [[String: [Float]]] { read().arrayState }
+    public var arrayState: [[String: [Float]]] { getArrayState() }
     /// Hardware work of the last `trainEpoch` (nil on software weights).
-    public var lastEpochCosts: ArrayCosts? { read().costs }
+    public var lastEpochCosts: ArrayCosts? { getCosts() }
     /// Wall time of the phases and the update since the trainer was made or `restartTiming()`.
-    public var timing: TrainerTiming { read().timing }
+    public var timing: TrainerTiming { getTiming() }
     /// Starts a new wall-time measurement.
     public func restartTiming() { restart() }
 }
