@@ -38,6 +38,37 @@ extension FidelityRun {
     }
 }
 
+extension FidelityRun {
+    /// Accumulated fidelity against window length: per weight matrix, the mean cosine (with its 95 %
+    /// interval as a band) and the norm ratio against the window, one line per scheme. Variants are
+    /// grouped by their name before ", window".
+    public static func windowSVG(_ results: [Result], title: String) -> String {
+        let layers = results.first?.layers.map(\.layer) ?? []
+        var groups: [(name: String, runs: [Result])] = []
+        for r in results {
+            let name = r.variant.components(separatedBy: ", window").first ?? r.variant
+            if let i = groups.firstIndex(where: { $0.name == name }) { groups[i].runs.append(r) } else { groups.append((name, [r])) }
+        }
+        var panels: [SVGChart.Panel] = []
+        for li in layers.indices {
+            let cos = groups.enumerated().map { k, g in
+                SVGChart.Series(name: g.name, x: g.runs.map { Double($0.window) }, y: g.runs.map { $0.layers[li].cosine.mean },
+                                color: SVGChart.palette[k % SVGChart.palette.count],
+                                spread: g.runs.map { ($0.layers[li].cosine.high - $0.layers[li].cosine.low) / 2 })
+            }
+            panels.append(.init(title: "\(layers[li]): cosine of the accumulated change with Σ −lr·∇BPTT", xLabel: "window (batches)",
+                                yLabel: "cosine", content: .lines(cos), logX: true))
+            let ratio = groups.enumerated().map { k, g in
+                SVGChart.Series(name: g.name, x: g.runs.map { Double($0.window) }, y: g.runs.map { $0.layers[li].normRatio?.mean ?? .nan },
+                                color: SVGChart.palette[k % SVGChart.palette.count])
+            }
+            panels.append(.init(title: "\(layers[li]): norm ratio ‖realized‖/‖exact‖", xLabel: "window (batches)", yLabel: "norm ratio",
+                                content: .lines(ratio), logY: true, logX: true))
+        }
+        return SVGChart.render(title: title, panels: panels, columns: 2)
+    }
+}
+
 extension GDUDocument {
     /// ΔEP (dashed) vs −∇BPTT (solid) over t for the kept components of each layer, and the RelMSE
     /// per layer, like the seed's Figs. 3–4.

@@ -253,17 +253,26 @@ public struct SweepPlan: Codable, Equatable, Sendable {
         let all = set.map { ($0.field, $0.values[0]) } + assignments
         var spec = try NetworkSpec.load(all.last { $0.0 == "model" }?.1 ?? model)
         var dev = try (all.last { $0.0 == "device" }?.1 ?? device).map { try DeviceSpec.load($0) }
-        for (field, value) in all where field != "model" && field != "device" {
+        for (field, value) in all where field != "model" && field != "device" && field != "algorithm" {
             if field.hasPrefix("model.") {
                 spec = try spec.setting(String(field.dropFirst(6)), to: value)
             } else if field.hasPrefix("device.") {
                 guard let d = dev else { throw InputError(options: "field '\(field)' needs a device ({device} NAME)") }
                 dev = try d.setting(String(field.dropFirst(7)), to: value)
             } else {
-                throw InputError("unknown sweep field '\(field)': use model or device (a preset), model.FIELD (\(NetworkSpec.fieldNames.joined(separator: ", "))) or device.FIELD (see xbar devices show NAME)")
+                throw InputError("unknown sweep field '\(field)': use model or device (a preset), algorithm (ep or bptt), model.FIELD (\(NetworkSpec.fieldNames.joined(separator: ", "))) or device.FIELD (see xbar devices show NAME)")
             }
         }
         return (spec, dev)
+    }
+
+    /// The training algorithm of one run: the pseudo-field `algorithm` (`ep` or `bptt`; BPTT trains
+    /// software weights), EP when no assignment names it.
+    public func algorithm(_ assignments: [(field: String, value: String)]) throws -> Algorithm {
+        let all = set.map { ($0.field, $0.values[0]) } + assignments
+        guard let v = all.last(where: { $0.0 == "algorithm" })?.1 else { return .ep }
+        guard let a = Algorithm(rawValue: v) else { throw InputError("sweep field 'algorithm' must be ep or bptt (got '\(v)')") }
+        return a
     }
 
     /// Runs a sweep may have unless `allowLarge` is given (each run is at least seconds of work), and
@@ -312,7 +321,10 @@ public struct SweepPlan: Codable, Equatable, Sendable {
         for r in ranges { for v in [r.lo, r.hi] { _ = try resolve([(r.field, String(format: "%.6g", v))]) } }
         // Then every combination (fields can constrain each other).
         for run in runs() where run.seed == 1 {
-            let (spec, _) = try resolve(run.assignments)
+            let (spec, device) = try resolve(run.assignments)
+            if try algorithm(run.assignments) == .bptt && device != nil {
+                throw InputError("sweep point \(run.key): algorithm bptt trains software weights; drop the device for this point (EP trains on crossbars)")
+            }
             if measure != .fidelity && spec.epochs < 1 {
                 throw InputError("sweep point \(run.key): model field 'epochs' must be ≥ 1 to measure accuracy (got \(spec.epochs))")
             }

@@ -92,7 +92,7 @@ public enum SweepRunner {
         let t0 = Date()
         let (spec, device) = try plan.resolve(run.assignments)
         let seed = UInt64(run.seed)
-        let options = TrainingOptions(algorithm: .ep, seed: seed, dataset: plan.dataset, trainSubset: plan.trainSubset,
+        let options = TrainingOptions(algorithm: try plan.algorithm(run.assignments), seed: seed, dataset: plan.dataset, trainSubset: plan.trainSubset,
                                       testSubset: plan.testSubset, device: device)
         var metrics: [String: Double] = [:]
         var perEpoch: [Double] = []

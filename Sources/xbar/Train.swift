@@ -31,6 +31,8 @@ struct Train: ParsableCommand {
     var device: String?
     @Option(parsing: .unconditional, help: "Probe the fidelity of the realized update against −lr·∇BPTT every N batches (logged to log.jsonl; default 0 = never).")
     var probeEvery: Int?
+    @Option(parsing: .unconditional, help: "Batches per probe: compare the change accumulated over N consecutive batches with the sum of their exact steps (default 1; at most --probe-every).")
+    var probeWindow: Int?
     @Flag(help: "No progress line.")
     var quiet = false
 
@@ -48,6 +50,7 @@ struct Train: ParsableCommand {
                 ("--algorithm", self.algorithm != nil), ("--dataset", self.dataset != nil), ("--seed", self.seed != nil),
                 ("--device", device != nil), ("--device.FIELD", !DeviceOverrides.pairs.isEmpty), ("--train-subset", trainSubset != nil),
                 ("--test-subset", testSubset != nil), ("--probe-every", self.probeEvery != nil),
+                ("--probe-window", probeWindow != nil),
             ]
             let given: [String] = modelOptions.givenExceptEpochs + options.filter { $0.1 }.map { $0.0 }
             if let g = given.first {
@@ -65,10 +68,14 @@ struct Train: ParsableCommand {
         }
         let probeEvery = self.probeEvery ?? 0
         guard probeEvery >= 0 else { throw InputError("--probe-every must be ≥ 0 (got \(probeEvery))") }
+        let window = probeWindow ?? 1
+        guard window >= 1 && window <= max(probeEvery, 1) else {
+            throw InputError("--probe-window must be in 1…\(max(probeEvery, 1)) (at most --probe-every, so windows do not overlap; got \(window))")
+        }
         var dev: DeviceSpec? = nil
         if let d = device { dev = try DeviceOverrides.resolve(d) } else { try DeviceOverrides.rejectUnused() }
         let options = TrainingOptions(algorithm: alg, seed: seed, dataset: dataset, trainSubset: trainSubset, testSubset: testSubset,
-                                      device: dev, probeEvery: probeEvery)
+                                      device: dev, probeEvery: probeEvery, probeWindow: window)
         let t0 = Date()
         let records = try TrainingRun.run(spec: spec, options: options, outDir: dir, resume: resume != nil,
             started: quiet ? nil : { spec in

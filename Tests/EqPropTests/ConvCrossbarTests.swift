@@ -48,8 +48,8 @@ import Testing
     }
 
     /// P-conv trains on a noisy device preset (EpiRAM: DAC/ADC, white and 1/f read noise, exponential
-    /// law), with direct programming and with mixed precision, checkpoints the device state (and χ)
-    /// of its three arrays, and resumes to the same weights and device state.
+    /// law), with every update scheme, checkpoints the device state (and χ, or Tiki-Taka's fast array
+    /// and transfer position) of its three arrays, and resumes to the same weights and device state.
     @Test(arguments: UpdateScheme.allCases)
     func convTrainsOnACrossbarAndResumes(scheme: UpdateScheme) throws {
         var s = Self.spec; s.T = 6; s.K = 3; s.epochs = 2
@@ -65,6 +65,7 @@ import Testing
         let ck1 = try TrainingRun.loadCheckpoint(b + "/checkpoint.safetensors")
         #expect(ck1.arrayState.count == 3 && ck1.arrayState.allSatisfy { $0["g_pos"] != nil && $0["g_neg"] != nil })
         #expect(ck1.arrayState.allSatisfy { ($0["chi"] != nil) == (scheme == .mixedPrecision) })
+        #expect(ck1.arrayState.allSatisfy { ($0["transfer"] != nil && $0["fast_g_pos"] != nil) == scheme.isTikiTaka })
         try TrainingRun.run(spec: s, options: options, outDir: b, resume: true, data: Self.data)
         let ca = try TrainingRun.loadCheckpoint(a + "/checkpoint.safetensors")
         let cb = try TrainingRun.loadCheckpoint(b + "/checkpoint.safetensors")

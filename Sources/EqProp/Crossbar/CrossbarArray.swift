@@ -49,8 +49,10 @@ public final class CrossbarArray: SynapticArray, @unchecked Sendable {
     /// variability, faults, grid, read path, programming) applies as for the built-in laws; `spec.model`
     /// is not consulted.
     public convenience init(spec: DeviceSpec, law: some DeviceLaw, weights w: Matrix<Float>, seed: UInt64, layer: Int) {
-        self.init(spec: spec, store: ProgrammedConductances(spec: spec, law: law, weights: w, seed: seed, tag: "xbar/\(layer)"),
-                  weights: w, seed: seed, layer: layer)
+        let store: any WeightStore = spec.scheme.isTikiTaka
+            ? TransferCompound(spec: spec, law: law, weights: w, seed: seed, layer: layer)
+            : ProgrammedConductances(spec: spec, law: law, weights: w, seed: seed, tag: "xbar/\(layer)")
+        self.init(spec: spec, store: store, weights: w, seed: seed, layer: layer)
     }
 
     init(spec: DeviceSpec, store: any WeightStore, weights w: Matrix<Float>, seed: UInt64, layer: Int) {
@@ -78,7 +80,7 @@ public final class CrossbarArray: SynapticArray, @unchecked Sendable {
     public var costs: ArrayCosts {
         lock.lock(); defer { lock.unlock() }
         var c = store.writeCosts
-        c.reads = readCount
+        c.reads += readCount
         return c
     }
 
@@ -125,13 +127,13 @@ public final class CrossbarArray: SynapticArray, @unchecked Sendable {
         update(post: post, pre: pre, scale: scale, clock: ReadClock())
     }
 
-    /// Two programming passes (nudged +, free −), or one pass of the difference computed in the
-    /// periphery (`passes: one`).
+    /// One update of two terms (nudged +, free −): programmed as two passes, or one pass of the
+    /// difference computed in the periphery (`passes: one`; always for mixed precision, whose χ
+    /// takes the difference).
     public func updateContrastive(plus: (post: Matrix<Float>, pre: Matrix<Float>), minus: (post: Matrix<Float>, pre: Matrix<Float>),
                                   scale: Float, clock: ReadClock) {
-        let p = UpdateTerm(post: plus.post, pre: plus.pre, scale: scale), m = UpdateTerm(post: minus.post, pre: minus.pre, scale: -scale)
-        // Mixed precision accumulates digitally: the difference goes into χ as one update.
-        if spec.passes == .two && spec.scheme == .direct { write([p], clock: clock); write([m], clock: clock) } else { write([p, m], clock: clock) }
+        write([UpdateTerm(post: plus.post, pre: plus.pre, scale: scale), UpdateTerm(post: minus.post, pre: minus.pre, scale: -scale)],
+              clock: clock)
     }
 
     /// Programs the terms with the write stream of the clock's epoch (re-derived when it is new).
@@ -139,9 +141,9 @@ public final class CrossbarArray: SynapticArray, @unchecked Sendable {
         lock.lock(); defer { lock.unlock() }
         if let e = clock.epoch, e != writeEpoch {
             writeEpoch = e
-            store.reset(seed: seed, tag: "xbar/\(layer)/epoch\(e)")
+            store.reset(seed: seed, tag: "xbar/\(layer)/epoch\(e)", epoch: e)
         }
-        store.write(terms)
+        store.write(terms, passes: spec.passes)
         readPath.clearCaches(); backwardPath.clearCaches()   // the clean products of the read caches are stale
     }
 

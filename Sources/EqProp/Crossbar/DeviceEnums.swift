@@ -38,8 +38,19 @@ public enum UpdateScheme: String, Codable, Sendable, CaseIterable {
     /// updates accumulate in a digital matrix χ; a device is pulsed only where |χ| reaches
     /// `transfer_threshold` device steps, and χ keeps the remainder.
     case mixedPrecision = "mixed-precision"
+    /// Tiki-Taka (Gokmen & Haensch, Front. Neurosci. 2020; aihwkit `TransferCompound`): updates go
+    /// to a fast array A, W = γ·A + C; every `transfer_every` updates, `transfer_columns` columns of A
+    /// are read through the read path and moved into the slow array C as pulses.
+    case tikiTaka = "tiki-taka"
+    /// Tiki-Taka v2 (Gokmen, Front. Artif. Intell. 2021): as `tiki-taka`, but the columns read from A
+    /// accumulate in a digital buffer H, and C is pulsed only where |H| reaches `transfer_threshold`
+    /// device steps (H keeps the remainder, rounded as `transfer_rounding` says).
+    case tikiTakaV2 = "tiki-taka-v2"
+
+    /// Whether the scheme is a Tiki-Taka variant (a fast and a slow array).
+    public var isTikiTaka: Bool { self == .tikiTaka || self == .tikiTakaV2 }
 }
-/// How mixed precision turns |χ| (in device steps) into a pulse count.
+/// How mixed precision (and Tiki-Taka v2's buffer) turns |χ| (in device steps) into a pulse count.
 public enum TransferRounding: String, Codable, Sendable, CaseIterable {
     /// ⌊|χ|⌋ pulses; the fraction stays in χ.
     case truncate

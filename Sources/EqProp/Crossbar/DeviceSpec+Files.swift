@@ -138,9 +138,13 @@ extension DeviceSpec {
             try fail("noise_length", "a power of two in 64…1048576", self.noiseLength)
         }
         if !(1...64).contains(self.bl) { try fail("bl", "in 1…64", self.bl) }
-        if !(self.transferThreshold.isFinite && self.transferThreshold >= 0.01 && self.transferThreshold <= 1000) {
-            try fail("transfer_threshold", "in [0.01, 1000] device steps", self.transferThreshold)
+        if !(self.transferThreshold.isFinite && self.transferThreshold >= 0 && self.transferThreshold <= 1000) {
+            try fail("transfer_threshold", "in [0, 1000] device steps", self.transferThreshold)
         }
+        if !(self.gamma.isFinite && self.gamma >= 1e-4 && self.gamma <= 1) { try fail("gamma", "in [1e-4, 1] (weight of the fast array)", self.gamma) }
+        if !(1...1_000_000).contains(self.transferEvery) { try fail("transfer_every", "an integer in 1…1000000 updates", self.transferEvery) }
+        if !(1...1_000_000).contains(self.transferColumns) { try fail("transfer_columns", "an integer in 1…1000000 columns", self.transferColumns) }
+        if !(self.transferLr.isFinite && self.transferLr > 0 && self.transferLr <= 1) { try fail("transfer_lr", "in (0, 1]", self.transferLr) }
         if !(1...1_000_000).contains(self.maxPulses) { try fail("max_pulses", "an integer in 1…1000000", self.maxPulses) }
     }
 }

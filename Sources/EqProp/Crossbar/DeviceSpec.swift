@@ -226,13 +226,28 @@ public struct UpdateParameters: Codable, Equatable, Sendable {
     public var maxPulses = 100
     /// Whether the contrastive EP update is programmed in two passes or one pass of the difference.
     public var passes: UpdatePasses = .two
-    /// Update scheme: `direct`, or `mixed-precision` (a digital accumulator χ in front of the devices;
-    /// its transfers are deterministic pulse counts, so `programming` and `passes` do not apply).
+    /// Update scheme: `direct`; `mixed-precision` (a digital accumulator χ in front of the devices;
+    /// its transfers are deterministic pulse counts, so `programming` and `passes` do not apply);
+    /// `tiki-taka` or `tiki-taka-v2` (a fast array A in front of the slow array C; A is programmed as
+    /// `programming` and `passes` say).
     public var scheme: UpdateScheme = .direct
-    /// Mixed precision: a device is pulsed when |χ| reaches this many device steps (mean steps of the law).
+    /// Mixed precision and Tiki-Taka v2: a device is pulsed when |χ| (|H|) reaches this many device
+    /// steps (mean steps of the law).
     public var transferThreshold = 1.0
-    /// Mixed precision: how |χ| in steps becomes a pulse count.
+    /// Mixed precision and Tiki-Taka v2: how |χ| (|H|) in steps becomes a pulse count.
     public var transferRounding: TransferRounding = .truncate
+    /// Tiki-Taka: weight γ of the fast array in W = γ·A + C, in (0, 1]. An update ΔW is written into A
+    /// as ΔW/γ, so a small γ makes A's device steps γ times finer in weight units (aihwkit `gamma`).
+    public var gamma = 0.3
+    /// Tiki-Taka: updates between two transfers from A to C (aihwkit `transfer_every`).
+    public var transferEvery = 1
+    /// Tiki-Taka: columns of A read and moved per transfer, in cyclic order (at most the fan-in).
+    /// The defaults (γ = 0.3, 32 columns every update) come from a one-seed scan of γ ∈ {0.1, 0.3, 1}
+    /// × {32, 256} columns for P-1h on EpiRAM, 10k examples, 1 epoch.
+    public var transferColumns = 32
+    /// Tiki-Taka: fraction lr of a read column â of A moved per transfer: C (v1) or H (v2) gains
+    /// lr·γ·â, and A loses lr·â (as pulses).
+    public var transferLr = 1.0
 
     /// The default programming: stochastic pulse trains of length 31, two passes.
     public init() {}
@@ -240,6 +255,7 @@ public struct UpdateParameters: Codable, Equatable, Sendable {
     enum CodingKeys: String, CodingKey, CaseIterable {
         case programming, rounding, bl, maxPulses = "max_pulses", passes, scheme
         case transferThreshold = "transfer_threshold", transferRounding = "transfer_rounding"
+        case gamma, transferEvery = "transfer_every", transferColumns = "transfer_columns", transferLr = "transfer_lr"
     }
 
     /// Decodes the `update:` section; missing fields keep their defaults.
@@ -248,5 +264,7 @@ public struct UpdateParameters: Codable, Equatable, Sendable {
         func get<V: Decodable>(_ k: CodingKeys, _ v: inout V) throws { if let x = try c.decodeIfPresent(V.self, forKey: k) { v = x } }
         try get(.programming, &programming); try get(.rounding, &rounding); try get(.bl, &bl); try get(.maxPulses, &maxPulses); try get(.passes, &passes)
         try get(.scheme, &scheme); try get(.transferThreshold, &transferThreshold); try get(.transferRounding, &transferRounding)
+        try get(.gamma, &gamma); try get(.transferEvery, &transferEvery); try get(.transferColumns, &transferColumns)
+        try get(.transferLr, &transferLr)
     }
 }

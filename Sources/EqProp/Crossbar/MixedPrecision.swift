@@ -13,9 +13,8 @@ final class MixedPrecisionAccumulator {
     /// χ, row-major like the weights (weight units).
     var chi: [Float]
     let threshold: Float, stochastic: Bool, cap: Float
-    /// Devices pulsed and pulses sent by the last transfer, and digital accumulator operations
-    /// (one add per synapse per update).
-    private(set) var lastPulses = 0.0, lastDevices = 0, accumulatorOps = 0
+    /// Digital accumulator operations: one add per synapse an update (or a column transfer) touches.
+    private(set) var accumulatorOps = 0
 
     init(count: Int, update: UpdateParameters) {
         chi = [Float](repeating: 0, count: count)
@@ -26,44 +25,58 @@ final class MixedPrecisionAccumulator {
     /// Adds `dw` to χ and writes the pulse counts of the transfer into `up` (raise W) and `down`
     /// (lower W); `step` is the weight change of one mean device step.
     func transfer(_ dw: Matrix<Float>, step: Float, up: inout [Float], down: inout [Float], rng: inout RandomStream) {
-        let n = chi.count, inv = 1 / step, threshold = self.threshold, cap = self.cap
-        var pulses = 0.0, devices = 0
         dw.storage.withUnsafeBufferPointer { d in
             chi.withUnsafeMutableBufferPointer { x in
                 up.withUnsafeMutableBufferPointer { pu in
                     down.withUnsafeMutableBufferPointer { pd in
-                        for i in 0..<n {
-                            x[i] += d[i]
-                            let a = abs(x[i]) * inv
-                            var m: Float = 0
-                            if a >= threshold {
-                                m = a.rounded(.down)
-                                // Only devices over the threshold draw: the stream advances with the transfers.
-                                if stochastic && Float(rng.uniform()) < a - m { m += 1 }
-                                m = Swift.min(m, cap)
-                            }
-                            let raise = x[i] > 0
-                            pu[i] = raise ? m : 0; pd[i] = raise ? 0 : m
-                            if m > 0 {
-                                x[i] -= (raise ? m : -m) * step
-                                pulses += Double(m); devices += 1
-                            }
-                        }
+                        for i in 0..<x.count { send(i, d[i], step: step, x, pu, pd, &rng) }
                     }
                 }
             }
         }
-        lastPulses = pulses; lastDevices = devices; accumulatorOps += n
+        accumulatorOps += chi.count
     }
 
-    /// χ for checkpoints.
-    var state: [String: [Float]] { ["chi": chi] }
+    /// Adds `values` (one per row) to column `column` of χ (`cols` columns) and writes that column's
+    /// pulse counts into `up` and `down` (the caller keeps the other entries at zero): Tiki-Taka v2's
+    /// buffer H receiving one column read from A.
+    func transfer(column j: Int, cols: Int, values: [Float], step: Float, up: inout [Float], down: inout [Float], rng: inout RandomStream) {
+        chi.withUnsafeMutableBufferPointer { x in
+            up.withUnsafeMutableBufferPointer { pu in
+                down.withUnsafeMutableBufferPointer { pd in
+                    for (r, v) in values.enumerated() { send(r * cols + j, v, step: step, x, pu, pd, &rng) }
+                }
+            }
+        }
+        accumulatorOps += values.count
+    }
 
-    /// Restores χ (`chi`), checking its size.
-    func restore(_ s: [String: [Float]]) throws {
-        guard let c = s["chi"] else { return }
-        guard c.count == chi.count else { throw InputError("crossbar state 'chi' has \(c.count) values, expected \(chi.count)") }
+    /// χ_i += d, then the pulses where |χ_i| reaches the threshold (rounded, capped) leave χ_i.
+    @inline(__always)
+    private func send(_ i: Int, _ d: Float, step: Float, _ x: UnsafeMutableBufferPointer<Float>, _ pu: UnsafeMutableBufferPointer<Float>,
+                      _ pd: UnsafeMutableBufferPointer<Float>, _ rng: inout RandomStream) {
+        x[i] += d
+        let a = abs(x[i]) * (1 / step)   // as χ·(1/step), the form the direct counts use
+        var m: Float = 0
+        if a >= threshold {
+            m = a.rounded(.down)
+            // Only devices over the threshold draw: the stream advances with the transfers.
+            if stochastic && Float(rng.uniform()) < a - m { m += 1 }
+            m = Swift.min(m, cap)
+        }
+        let raise = x[i] > 0
+        pu[i] = raise ? m : 0; pd[i] = raise ? 0 : m
+        if m > 0 { x[i] -= (raise ? m : -m) * step }
+    }
+
+    /// χ for checkpoints, under `key`.
+    func state(_ key: String = "chi") -> [String: [Float]] { [key: chi] }
+
+    /// Restores χ from `s[key]`, checking its size.
+    func restore(_ s: [String: [Float]], key: String = "chi") throws {
+        guard let c = s[key] else { return }
+        guard c.count == chi.count else { throw InputError("crossbar state '\(key)' has \(c.count) values, expected \(chi.count)") }
         guard let i = c.firstIndex(where: { !$0.isFinite }) else { chi = c; return }
-        throw InputError("crossbar state 'chi'[\(i)] = \(c[i]) is not finite")
+        throw InputError("crossbar state '\(key)'[\(i)] = \(c[i]) is not finite")
     }
 }

@@ -74,6 +74,12 @@ final class PulseProgrammer {
         apply(up: up, down: down, to: cells, pos: pos, neg: neg)
     }
 
+    /// Applies pulse counts decided elsewhere (`up` raises W, `down` lowers it): compound schemes that
+    /// count their own transfers (Tiki-Taka v2's buffer, column resets).
+    func program(up: [Float], down: [Float], into cells: ConductanceStorage, pos: any ResponseTable, neg: any ResponseTable) {
+        apply(up: up, down: down, to: cells, pos: pos, neg: neg)
+    }
+
     /// Pulse counts of a deterministic update: n = |ΔW|/(2·w_fs·meanStep) per device, capped, then
     /// rounded to nearest or stochastically. Counts are capped before rounding, which is the same as
     /// after since the cap is an integer; the 1.5·2^23 trick rounds.

@@ -9,10 +9,11 @@ protocol WeightStore: AnyObject {
     /// Whether a write adds exactly Σ scale·postᵀ·pre (then the update of a batch is the sum of the
     /// updates of its parts).
     var isExact: Bool { get }
-    /// Writes Σ_k scale_k·post_kᵀ·pre_k as one programming pass.
-    func write(_ terms: [UpdateTerm])
-    /// A training epoch starts: the write stream is re-derived under `tag` (`xbar/<layer>/epoch<e>`).
-    func reset(seed: UInt64, tag: String)
+    /// Writes Σ_k scale_k·post_kᵀ·pre_k: one update, programmed in one pass or, when `passes` is
+    /// `.two` and the devices are pulsed directly, one pass per term.
+    func write(_ terms: [UpdateTerm], passes: UpdatePasses)
+    /// Training epoch `epoch` starts: the write stream is re-derived under `tag` (`xbar/<layer>/epoch<e>`).
+    func reset(seed: UInt64, tag: String, epoch: Int)
     /// Device state for checkpoints (empty when exact: the weights are the checkpoint's own tensors).
     var state: [String: [Float]] { get }
     func restore(_ s: [String: [Float]]) throws
@@ -27,10 +28,10 @@ final class ExactWeights: WeightStore {
     init(_ w: Matrix<Float>) { weights = w }
     var conductances: ConductanceStorage? { nil }
     var isExact: Bool { true }
-    func write(_ terms: [UpdateTerm]) {
+    func write(_ terms: [UpdateTerm], passes: UpdatePasses) {
         for t in terms { gemm(t.post, transposeA: true, t.pre, into: &weights, alpha: t.scale, beta: 1) }
     }
-    func reset(seed: UInt64, tag: String) {}
+    func reset(seed: UInt64, tag: String, epoch: Int) {}
     var state: [String: [Float]] { [:] }
     func restore(_ s: [String: [Float]]) throws {}
     var writeCosts: ArrayCosts { ArrayCosts() }
@@ -43,7 +44,7 @@ final class ProgrammedConductances: WeightStore {
     let programmer: PulseProgrammer
     let responses: (positive: any ResponseTable, negative: any ResponseTable)
 
-    /// Streams (seed, `xbar/<layer>`): `/d2d` (device draws), `/faults`, `/write`.
+    /// Streams (seed, `tag` = `xbar/<layer>`): `/d2d` (device draws), `/faults`, `/write`.
     init<L: DeviceLaw>(spec: DeviceSpec, law: L, weights w: Matrix<Float>, seed: UInt64, tag: String) {
         var d2d = RandomStream(seed: seed, stream: tag + "/d2d")
         var faults = RandomStream(seed: seed, stream: tag + "/faults")
@@ -56,10 +57,15 @@ final class ProgrammedConductances: WeightStore {
     var weights: Matrix<Float> { cells.weights }
     var conductances: ConductanceStorage? { cells }
     var isExact: Bool { false }
-    func write(_ terms: [UpdateTerm]) {
-        programmer.program(terms, into: cells, pos: responses.positive, neg: responses.negative)
+    /// Mixed precision accumulates digitally: the difference of an EP update goes into χ as one update.
+    func write(_ terms: [UpdateTerm], passes: UpdatePasses) {
+        if passes == .two && programmer.accumulator == nil {
+            for t in terms { programmer.program([t], into: cells, pos: responses.positive, neg: responses.negative) }
+        } else {
+            programmer.program(terms, into: cells, pos: responses.positive, neg: responses.negative)
+        }
     }
-    func reset(seed: UInt64, tag: String) { programmer.reset(RandomStream(seed: seed, stream: tag + "/write")) }
+    func reset(seed: UInt64, tag: String, epoch: Int) { programmer.reset(RandomStream(seed: seed, stream: tag + "/write")) }
     var writeCosts: ArrayCosts {
         var c = ArrayCosts()
         c.pulses = programmer.pulsesFired; c.devicesPulsed = programmer.devicesPulsed
@@ -67,7 +73,7 @@ final class ProgrammedConductances: WeightStore {
         return c
     }
     /// The conductances, and χ under mixed precision.
-    var state: [String: [Float]] { cells.state.merging(programmer.accumulator?.state ?? [:]) { a, _ in a } }
+    var state: [String: [Float]] { cells.state.merging(programmer.accumulator?.state() ?? [:]) { a, _ in a } }
     func restore(_ s: [String: [Float]]) throws {
         var rest = s
         if let acc = programmer.accumulator { try acc.restore(s); rest["chi"] = nil }

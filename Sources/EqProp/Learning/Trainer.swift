@@ -174,6 +174,7 @@ public struct Trainer<M: EPModel>: EpochTrainer where M.Array.Scalar == Float {
             lastEpochCosts = net.arrays.allSatisfy(\.updatesAreExact) ? nil : net.arrays.reduce(ArrayCosts()) { $0 + $1.costs } - costsBefore
         }
         var meter = EpochMeter(epoch: epoch, epochs: epochs)
+        var probe: (start: Int, before: [Matrix<Float>], reference: [[Double]])?
         for b in 0..<batcher.batchCount {
             let idx = order[(b * spec.batchSize)..<min((b + 1) * spec.batchSize, order.count)]
             let labels = idx.map { train.labels[$0] }
@@ -181,18 +182,21 @@ public struct Trainer<M: EPModel>: EpochTrainer where M.Array.Scalar == Float {
             let B = idx.count
             var preds: [Int] = []
             let current = net
-            // Fidelity probe: exact reference on the weights held before this batch's update.
-            let probing = options.probeEvery > 0 && b % options.probeEvery == 0 && onProbe != nil
-            var before: [Matrix<Float>] = [], reference: [[Double]] = []
-            if probing {
+            // Fidelity probe: from every probed batch on, the exact step of each of the window's
+            // batches on the weights held before its update, summed, against the change the arrays
+            // made over the window. A window cut by the end of the epoch is dropped.
+            if options.probeEvery > 0 && b % options.probeEvery == 0 && onProbe != nil && b + options.probeWindow <= batcher.batchCount {
+                probe = (start: b, before: net.weights, reference: [])
+            }
+            if probe != nil {
                 let (x, y, _) = batcher.batch(idx, as: Float.self)
-                before = net.weights
-                reference = net.referenceStep(x: x, y: y)
+                FidelityProbe.accumulate(net.referenceStep(x: x, y: y), into: &probe!.reference)
             }
             defer {
-                if probing {
-                    onProbe?(ProbeRecord(epoch: epoch + 1, batch: b + 1,
-                                         layers: FidelityProbe.compare(spec: spec, before: before, after: net.weights, reference: reference)))
+                if let p = probe, b == p.start + options.probeWindow - 1 {
+                    onProbe?(ProbeRecord(epoch: epoch + 1, batch: p.start + 1, window: options.probeWindow,
+                                         layers: FidelityProbe.compare(spec: spec, before: p.before, after: net.weights, reference: p.reference)))
+                    probe = nil
                 }
             }
             let tPhases = DispatchTime.now().uptimeNanoseconds

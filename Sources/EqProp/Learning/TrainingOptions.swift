@@ -32,13 +32,18 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
     public var device: DeviceSpec?
     /// Run the fidelity probe on every N-th batch (0 = never); results go to the log.
     public var probeEvery: Int
+    /// Batches per probe: the change accumulated over this many consecutive batches, from a probed
+    /// batch on, against the sum of their exact steps (1 = the probed batch alone; ≤ `probeEvery`).
+    public var probeWindow: Int
 
     enum CodingKeys: String, CodingKey {
         case algorithm, seed, dataset, trainSubset = "train_subset", testSubset = "test_subset"
         case evalBatchSize = "eval_batch_size", bpttWindow = "bptt_window", chunks, device, probeEvery = "probe_every"
+        case probeWindow = "probe_window"
     }
 
-    /// Decodes options (e.g. from a checkpoint); absent `chunks` and `probe_every` default to 2 and 0.
+    /// Decodes options (e.g. from a checkpoint); absent `chunks`, `probe_every` and `probe_window`
+    /// default to 2, 0 and 1.
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         algorithm = try c.decode(Algorithm.self, forKey: .algorithm)
@@ -51,15 +56,16 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
         chunks = try c.decodeIfPresent(Int.self, forKey: .chunks) ?? 2
         device = try c.decodeIfPresent(DeviceSpec.self, forKey: .device)
         probeEvery = try c.decodeIfPresent(Int.self, forKey: .probeEvery) ?? 0
+        probeWindow = try c.decodeIfPresent(Int.self, forKey: .probeWindow) ?? 1
     }
 
     /// Options from their fields; by default EP, seed 1, fashion-mnist, all data, two chunks, ideal weights.
     public init(algorithm: Algorithm = .ep, seed: UInt64 = 1, dataset: String = "fashion-mnist",
                 trainSubset: Int? = nil, testSubset: Int? = nil, evalBatchSize: Int = 1000, bpttWindow: Int? = nil,
-                chunks: Int = 2, device: DeviceSpec? = nil, probeEvery: Int = 0) {
+                chunks: Int = 2, device: DeviceSpec? = nil, probeEvery: Int = 0, probeWindow: Int = 1) {
         self.algorithm = algorithm; self.seed = seed; self.dataset = dataset; self.trainSubset = trainSubset
         self.testSubset = testSubset; self.evalBatchSize = evalBatchSize; self.bpttWindow = bpttWindow
-        self.chunks = chunks; self.device = device; self.probeEvery = probeEvery
+        self.chunks = chunks; self.device = device; self.probeEvery = probeEvery; self.probeWindow = probeWindow
     }
 }
 
@@ -81,6 +87,9 @@ extension TrainingOptions {
         if let n = trainSubset, !(1...l.subset).contains(n) { throw InputError(options: "{train_subset} must be in 1…\(l.subset) (got \(n))") }
         if let n = testSubset, !(1...l.subset).contains(n) { throw InputError(options: "{test_subset} must be in 1…\(l.subset) (got \(n))") }
         guard probeEvery >= 0 else { throw InputError(options: "{probe_every} must be ≥ 0 (got \(probeEvery))") }
+        guard probeWindow >= 1 && probeWindow <= max(probeEvery, 1) else {
+            throw InputError(options: "{probe_window} must be in 1…\(max(probeEvery, 1)) ({probe_every}; windows may not overlap) (got \(probeWindow))")
+        }
         if let d = device {
             try d.validate()
             if algorithm == .bptt { throw InputError(options: "{algorithm} bptt trains ideal weights; drop {device} (or use EP on the crossbar)") }

@@ -4,8 +4,12 @@ import Foundation
 /// hardware.md §6): the change the arrays actually made on one batch, against −lr·∇^BPTT computed in
 /// Double on the weights the arrays held before the update.
 ///
-/// The reference is BPTT truncated to the last K transitions (the quantity the GDU theorem says the
-/// K-step EP update approaches), of the loss L = (1/2B)Σ‖s_L(T) − y‖².
+/// The reference is BPTT truncated to the last K transitions, of the loss L = (1/2B)Σ‖s_L(T) − y‖²:
+/// the quantity the GDU theorem says the K-step EP update approaches for EB models and for P models
+/// with an identity activation. In the seed's P models the nudge β(y − s_L) is added outside σ while
+/// BPTT differentiates through σ at the last transition, so even ideal EP at β → 0 differs from it by
+/// a factor 1/σ′(h_L) per output unit: P-1h on software weights gives cosine ≈ 0.92 and norm ratio
+/// ≈ 1.8 at β = 0.001. Hardware results are best read against that software baseline.
 public enum FidelityProbe {
     /// One weight matrix: realized change against the reference step.
     public struct Layer: Codable, Sendable, Equatable {
@@ -17,7 +21,10 @@ public enum FidelityProbe {
         public var relmse: Double
         /// Percentage of synapses (not zero in both) whose change has the reference's sign.
         public var signAgreement: Double
-        enum CodingKeys: String, CodingKey { case layer, cosine, relmse, signAgreement = "sign_agreement" }
+        /// ‖realized‖/‖reference‖: above 1 the hardware moved the weights further than the exact step
+        /// (nil when the reference is zero).
+        public var normRatio: Double?
+        enum CodingKeys: String, CodingKey { case layer, cosine, relmse, signAgreement = "sign_agreement", normRatio = "norm_ratio" }
     }
 
     /// Compares realized changes with the reference, per weight matrix.
@@ -25,8 +32,15 @@ public enum FidelityProbe {
         spec.connections.enumerated().map { ci, c in
             let realized = (0..<before[ci].count).map { Double(after[ci].storage[$0]) - Double(before[ci].storage[$0]) }
             let a = Agreement(total: realized, reference: reference[ci])
-            return Layer(layer: GDU.weightName(c), cosine: a.cosine, relmse: a.relmse, signAgreement: a.signAgreement)
+            return Layer(layer: GDU.weightName(c), cosine: a.cosine, relmse: a.relmse, signAgreement: a.signAgreement, normRatio: a.normRatio)
         }
+    }
+
+    /// The reference of a window of batches: the sum of their exact steps, each computed on the
+    /// weights the arrays held at its batch (`sum` empty starts a window).
+    public static func accumulate(_ step: [[Double]], into sum: inout [[Double]]) {
+        if sum.isEmpty { sum = step; return }
+        for l in sum.indices { for i in sum[l].indices { sum[l][i] += step[l][i] } }
     }
 }
 
@@ -36,8 +50,10 @@ public struct ProbeRecord: Codable, Sendable {
     public var kind = "probe"
     /// Epoch of the probed batch, counted from 1.
     public var epoch: Int
-    /// Index of the probed batch within the epoch, counted from 1.
+    /// Index of the probed batch within the epoch, counted from 1 (the first of the window).
     public var batch: Int
+    /// Consecutive batches whose accumulated change was compared with the sum of their exact steps.
+    public var window: Int
     /// One comparison per weight matrix.
     public var layers: [FidelityProbe.Layer]
 }

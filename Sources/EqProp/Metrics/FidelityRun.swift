@@ -1,8 +1,14 @@
 import Foundation
 
-/// `xbar fidelity`: consecutive EP training steps on a network (ideal or on crossbars), each probed
-/// against the exact gradient step, summarized per layer with a 95 % interval over batches; and the
-/// error budget (`--ablate`): the same probe with every non-ideality off, then each one alone.
+/// `xbar fidelity`: consecutive EP training steps on a network (ideal or on crossbars), probed against
+/// the exact gradient step — one batch at a time, or accumulated over windows of W consecutive
+/// batches (the realized change of the window against the sum of its W exact steps, each computed on
+/// the weights the arrays held at its batch) — summarized per layer with a 95 % interval over
+/// windows; and the error budget (`--ablate`): the same probe with every non-ideality off, then each
+/// one alone.
+///
+/// One batch's update is often far below a device step, so it is mostly rounding; what decides
+/// learning is how much of the *accumulated* update survives, which the window measures.
 public enum FidelityRun {
     /// One weight matrix's probe results over the batches: mean and 95 % interval of each metric.
     public struct LayerSummary: Codable, Sendable, Equatable {
@@ -14,7 +20,9 @@ public enum FidelityRun {
         public var relmse: Interval
         /// Percentage of synapses whose change has the reference's sign.
         public var signAgreement: Interval
-        enum CodingKeys: String, CodingKey { case layer, cosine, relmse, signAgreement = "sign_agreement" }
+        /// ‖realized‖/‖reference‖ (windows whose reference is zero left out; nil if all are).
+        public var normRatio: Interval?
+        enum CodingKeys: String, CodingKey { case layer, cosine, relmse, signAgreement = "sign_agreement", normRatio = "norm_ratio" }
     }
 
     /// The probe of one variant: summaries per weight matrix and the comparisons of every batch.
@@ -25,65 +33,81 @@ public enum FidelityRun {
         public var device: String
         /// Nudging strength β the probe ran at.
         public var beta: Double
-        /// Number of batches probed.
+        /// Number of batches probed (windows × window).
         public var batches: Int
+        /// Batches per window: each comparison is of the change accumulated over this many batches.
+        public var window: Int
         /// One summary per weight matrix, in connection order.
         public var layers: [LayerSummary]
-        /// Per batch, one comparison per weight matrix.
-        public var perBatch: [[FidelityProbe.Layer]]
-        enum CodingKeys: String, CodingKey { case variant, device, beta, batches, layers, perBatch = "per_batch" }
+        /// Per window, one comparison per weight matrix.
+        public var perWindow: [[FidelityProbe.Layer]]
+        /// The hardware work of the probed updates (nil for software weights).
+        public var costs: ArrayCosts?
+        enum CodingKeys: String, CodingKey { case variant, device, beta, batches, window, layers, perWindow = "per_window", costs }
 
         /// Mean cosine over layers (one number per variant for the error budget).
         public var meanCosine: Double { layers.map(\.cosine.mean).reduce(0, +) / Double(max(layers.count, 1)) }
     }
 
     /// Runs `batches` EP steps from `parameters` on the first batches of a seeded order of `data`, on
-    /// the model of `spec` (fully connected or P-conv) with ideal weights or on crossbars of `device`.
+    /// the model of `spec` (fully connected or P-conv) with ideal weights or on crossbars of `device`,
+    /// compared in windows of `window` batches (⌊batches/window⌋ windows).
     public static func run(spec: NetworkSpec, device: DeviceSpec?, parameters: Parameters<Float>, data: LabeledImages,
-                           batches: Int, seed: UInt64, variant: String = "as configured") -> Result {
+                           batches: Int, window: Int = 1, seed: UInt64, variant: String = "as configured") -> Result {
         let conv = spec.kind == .convolutional
         if let d = device {
             let arrays = CrossbarArray.arrays(for: parameters, device: d, seed: seed)
             if conv {
                 var net = ConvNet(spec: spec, arrays: arrays, biases: parameters.biases)
-                return probe(&net, data: data, batches: batches, seed: seed, variant: variant, device: d.name)
+                return probe(&net, data: data, batches: batches, window: window, seed: seed, variant: variant, device: d.name)
             }
             var net = Network(spec: spec, arrays: arrays, biases: parameters.biases)
-            return probe(&net, data: data, batches: batches, seed: seed, variant: variant, device: d.name)
+            return probe(&net, data: data, batches: batches, window: window, seed: seed, variant: variant, device: d.name)
         }
         if conv {
             var net = IdealConvNet<Float>(spec: spec, parameters: parameters)
-            return probe(&net, data: data, batches: batches, seed: seed, variant: variant, device: "none (software)")
+            return probe(&net, data: data, batches: batches, window: window, seed: seed, variant: variant, device: "none (software)")
         }
         var net = IdealNetwork<Float>(spec: spec, parameters: parameters)
-        return probe(&net, data: data, batches: batches, seed: seed, variant: variant, device: "none (software)")
+        return probe(&net, data: data, batches: batches, window: window, seed: seed, variant: variant, device: "none (software)")
     }
 
-    /// Runs `batches` EP steps on `net` (any model, any arrays), each probed against the exact
-    /// gradient step on the weights the arrays held, on the first batches of a seeded order of `data`.
-    /// The arrays' reads go on in simulated time from batch to batch, with the streams of epoch 0.
-    public static func probe<M: EPModel>(_ net: inout M, data: LabeledImages, batches: Int, seed: UInt64,
+    /// Runs EP steps on `net` (any model, any arrays) on the first batches of a seeded order of
+    /// `data`, in ⌊batches/window⌋ windows of `window` batches: the change the arrays made over each
+    /// window against the sum of the window's exact gradient steps, each computed on the weights the
+    /// arrays held at its batch. The arrays' reads go on in simulated time from batch to batch, with
+    /// the streams of epoch 0.
+    public static func probe<M: EPModel>(_ net: inout M, data: LabeledImages, batches: Int, window: Int = 1, seed: UInt64,
                                          variant: String = "as configured", device: String) -> Result where M.Array.Scalar == Float {
+        precondition(window >= 1, "window must be ≥ 1")
         let clock = ReadClock(lane: 0, epoch: 0)
         let spec = net.spec
         let batcher = Batcher(data, batchSize: spec.batchSize)
         let order = batcher.order(epoch: 0, seed: seed)
+        let costsBefore = net.arrays.reduce(ArrayCosts()) { $0 + $1.costs }
         var per: [[FidelityProbe.Layer]] = []
-        for b in 0..<min(batches, batcher.batchCount) {
-            let idx = order[(b * spec.batchSize)..<min((b + 1) * spec.batchSize, order.count)]
-            let (x, y, _) = batcher.batch(idx, as: Float.self)
+        let windows = min(batches, batcher.batchCount) / window
+        for w in 0..<windows {
             let before = net.weights
-            let reference = net.referenceStep(x: x, y: y)
-            let ctx = net.context(x: x, y: y, clock: clock, neuronNoise: nil)
-            net.applyEP([(ctx, net.phases(ctx, sign: 1))], batchSize: x.rows)
+            var reference: [[Double]] = []
+            for b in (w * window)..<((w + 1) * window) {
+                let idx = order[(b * spec.batchSize)..<min((b + 1) * spec.batchSize, order.count)]
+                let (x, y, _) = batcher.batch(idx, as: Float.self)
+                FidelityProbe.accumulate(net.referenceStep(x: x, y: y), into: &reference)
+                let ctx = net.context(x: x, y: y, clock: clock, neuronNoise: nil)
+                net.applyEP([(ctx, net.phases(ctx, sign: 1))], batchSize: x.rows)
+            }
             per.append(FidelityProbe.compare(spec: spec, before: before, after: net.weights, reference: reference))
         }
         let layers = spec.connections.indices.map { ci in
-            LayerSummary(layer: per.first?[ci].layer ?? GDU.weightName(spec.connections[ci]),
-                         cosine: Interval(per.map { $0[ci].cosine }), relmse: Interval(per.map { $0[ci].relmse }),
-                         signAgreement: Interval(per.map { $0[ci].signAgreement }))
+            let ratios = per.compactMap { $0[ci].normRatio }
+            return LayerSummary(layer: per.first?[ci].layer ?? GDU.weightName(spec.connections[ci]),
+                                cosine: Interval(per.map { $0[ci].cosine }), relmse: Interval(per.map { $0[ci].relmse }),
+                                signAgreement: Interval(per.map { $0[ci].signAgreement }), normRatio: ratios.isEmpty ? nil : Interval(ratios))
         }
-        return Result(variant: variant, device: device, beta: spec.beta, batches: per.count, layers: layers, perBatch: per)
+        let costs = net.arrays.allSatisfy(\.updatesAreExact) ? nil : net.arrays.reduce(ArrayCosts()) { $0 + $1.costs } - costsBefore
+        return Result(variant: variant, device: device, beta: spec.beta, batches: per.count * window, window: window, layers: layers,
+                      perWindow: per, costs: costs)
     }
 
     /// The error-budget variants of a device: (name, device or nil for software weights, β multiplier).
@@ -128,12 +152,12 @@ public enum FidelityRun {
     /// The error budget: each variant's loss of cosine (1 − mean cosine over layers), and its share of
     /// the summed losses of the single-non-ideality variants (finite β included).
     public static func ablate(spec: NetworkSpec, device: DeviceSpec, parameters: Parameters<Float>, data: LabeledImages,
-                              batches: Int, seed: UInt64, progress: ((String) -> Void)? = nil) -> [Result] {
+                              batches: Int, window: Int = 1, seed: UInt64, progress: ((String) -> Void)? = nil) -> [Result] {
         ablationVariants(device).map { v in
             progress?(v.name)
             var s = spec
             s.beta = spec.beta * v.betaScale
-            return run(spec: s, device: v.device, parameters: parameters, data: data, batches: batches, seed: seed, variant: v.name)
+            return run(spec: s, device: v.device, parameters: parameters, data: data, batches: batches, window: window, seed: seed, variant: v.name)
         }
     }
 
