@@ -266,8 +266,8 @@ public struct SweepPlan: Codable, Equatable, Sendable {
         return (spec, dev)
     }
 
-    /// The training algorithm of one run: the pseudo-field `algorithm` (`ep` or `bptt`; BPTT trains
-    /// software weights), EP when no assignment names it.
+    /// The training algorithm of one run: the pseudo-field `algorithm` (`ep` or `bptt`; BPTT on a
+    /// device reads and programs it as EP does), EP when no assignment names it.
     public func algorithm(_ assignments: [(field: String, value: String)]) throws -> Algorithm {
         let all = set.map { ($0.field, $0.values[0]) } + assignments
         guard let v = all.last(where: { $0.0 == "algorithm" })?.1 else { return .ep }
@@ -322,8 +322,8 @@ public struct SweepPlan: Codable, Equatable, Sendable {
         // Then every combination (fields can constrain each other).
         for run in runs() where run.seed == 1 {
             let (spec, device) = try resolve(run.assignments)
-            if try algorithm(run.assignments) == .bptt && device != nil {
-                throw InputError("sweep point \(run.key): algorithm bptt trains software weights; drop the device for this point (EP trains on crossbars)")
+            if try algorithm(run.assignments) == .bptt && device != nil && spec.kind == .convolutional {
+                throw InputError("sweep point \(run.key): algorithm bptt on crossbars needs a fully connected model")
             }
             if measure != .fidelity && spec.epochs < 1 {
                 throw InputError("sweep point \(run.key): model field 'epochs' must be ≥ 1 to measure accuracy (got \(spec.epochs))")

@@ -141,6 +141,10 @@ extension DeviceSpec {
         if !(self.transferThreshold.isFinite && self.transferThreshold >= 0 && self.transferThreshold <= 1000) {
             try fail("transfer_threshold", "in [0, 1000] device steps", self.transferThreshold)
         }
+        if self.model == .ideal && self.scheme != .direct {
+            try fail("scheme", "direct for the ideal device (it stores the weights exactly; update schemes program pulses)", self.scheme.rawValue)
+        }
+        if self.chiBits != 0 && !(2...24).contains(self.chiBits) { try fail("chi_bits", "0 (Float) or in 2…24", self.chiBits) }
         if !(self.gamma.isFinite && self.gamma >= 1e-4 && self.gamma <= 1) { try fail("gamma", "in [1e-4, 1] (weight of the fast array)", self.gamma) }
         if !(1...1_000_000).contains(self.transferEvery) { try fail("transfer_every", "an integer in 1…1000000 updates", self.transferEvery) }
         if !(1...1_000_000).contains(self.transferColumns) { try fail("transfer_columns", "an integer in 1…1000000 columns", self.transferColumns) }

@@ -236,6 +236,10 @@ public struct UpdateParameters: Codable, Equatable, Sendable {
     public var transferThreshold = 1.0
     /// Mixed precision and Tiki-Taka v2: how |χ| (|H|) in steps becomes a pulse count.
     public var transferRounding: TransferRounding = .truncate
+    /// Mixed precision and Tiki-Taka v2: bits of χ (H) as a signed fixed-point number covering
+    /// ±2·max(transfer_threshold, 1) device steps (0 = Float). After every add χ is rounded to the
+    /// nearest of its 2^bits − 1 levels and saturates at the range: updates below half a level vanish.
+    public var chiBits = 0
     /// Tiki-Taka: weight γ of the fast array in W = γ·A + C, in (0, 1]. An update ΔW is written into A
     /// as ΔW/γ, so a small γ makes A's device steps γ times finer in weight units (aihwkit `gamma`).
     public var gamma = 0.3
@@ -254,7 +258,7 @@ public struct UpdateParameters: Codable, Equatable, Sendable {
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case programming, rounding, bl, maxPulses = "max_pulses", passes, scheme
-        case transferThreshold = "transfer_threshold", transferRounding = "transfer_rounding"
+        case transferThreshold = "transfer_threshold", transferRounding = "transfer_rounding", chiBits = "chi_bits"
         case gamma, transferEvery = "transfer_every", transferColumns = "transfer_columns", transferLr = "transfer_lr"
     }
 
@@ -264,7 +268,7 @@ public struct UpdateParameters: Codable, Equatable, Sendable {
         func get<V: Decodable>(_ k: CodingKeys, _ v: inout V) throws { if let x = try c.decodeIfPresent(V.self, forKey: k) { v = x } }
         try get(.programming, &programming); try get(.rounding, &rounding); try get(.bl, &bl); try get(.maxPulses, &maxPulses); try get(.passes, &passes)
         try get(.scheme, &scheme); try get(.transferThreshold, &transferThreshold); try get(.transferRounding, &transferRounding)
-        try get(.gamma, &gamma); try get(.transferEvery, &transferEvery); try get(.transferColumns, &transferColumns)
+        try get(.chiBits, &chiBits); try get(.gamma, &gamma); try get(.transferEvery, &transferEvery); try get(.transferColumns, &transferColumns)
         try get(.transferLr, &transferLr)
     }
 }

@@ -13,6 +13,8 @@ final class MixedPrecisionAccumulator {
     /// χ, row-major like the weights (weight units).
     var chi: [Float]
     let threshold: Float, stochastic: Bool, cap: Float
+    /// Fixed-point χ (`chi_bits` > 0): range ±`range` device steps in 2^bits − 1 levels of `levelSteps`.
+    let range: Float, levelSteps: Float
     /// Digital accumulator operations: one add per synapse an update (or a column transfer) touches.
     private(set) var accumulatorOps = 0
 
@@ -20,6 +22,8 @@ final class MixedPrecisionAccumulator {
         chi = [Float](repeating: 0, count: count)
         threshold = Float(update.transferThreshold); stochastic = update.transferRounding == .stochastic
         cap = Float(update.maxPulses)
+        range = 2 * max(threshold, 1)
+        levelSteps = update.chiBits > 0 ? range / Float((1 << (update.chiBits - 1)) - 1) : 0
     }
 
     /// Adds `dw` to χ and writes the pulse counts of the transfer into `up` (raise W) and `down`
@@ -56,6 +60,11 @@ final class MixedPrecisionAccumulator {
     private func send(_ i: Int, _ d: Float, step: Float, _ x: UnsafeMutableBufferPointer<Float>, _ pu: UnsafeMutableBufferPointer<Float>,
                       _ pd: UnsafeMutableBufferPointer<Float>, _ rng: inout RandomStream) {
         x[i] += d
+        if levelSteps > 0 {
+            // Fixed point: the nearest level, saturating at the range (in weight units: × step).
+            let q = levelSteps * step, r = range * step
+            x[i] = Swift.min(Swift.max((x[i] / q).rounded() * q, -r), r)
+        }
         let a = abs(x[i]) * (1 / step)   // as χ·(1/step), the form the direct counts use
         var m: Float = 0
         if a >= threshold {

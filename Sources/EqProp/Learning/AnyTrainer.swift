@@ -34,7 +34,7 @@ public struct AnyTrainer: EpochTrainer {
 
     /// The trainer of `spec` (fully connected or P-conv) from `parameters`, on ideal weights or on
     /// crossbars of `options.device` whose device state is restored from `arrayState` when given.
-    /// BPTT needs ideal weights.
+    /// BPTT on crossbars needs a fully connected model.
     public init(spec: NetworkSpec, parameters: Parameters<Float>, arrayState: [[String: [Float]]] = [],
                 options: TrainingOptions, data: DataSet) throws {
         try options.validate()
@@ -46,8 +46,9 @@ public struct AnyTrainer: EpochTrainer {
         }
         let arrays = CrossbarArray.arrays(for: parameters, device: d, seed: options.seed)
         for (ci, st) in arrayState.enumerated() where ci < arrays.count { try arrays[ci].restore(st) }
+        if conv && options.algorithm == .bptt { throw InputError(options: "{algorithm} bptt on crossbars needs a fully connected model (P-conv trains with EP on crossbars)") }
         self = conv ? AnyTrainer(try Trainer(net: ConvNet(spec: spec, arrays: arrays, biases: parameters.biases), options: options, data: data))
-                    : AnyTrainer(try Trainer(net: Network(spec: spec, arrays: arrays, biases: parameters.biases), options: options, data: data))
+                    : AnyTrainer(try Trainer(crossbarNet: Network(spec: spec, arrays: arrays, biases: parameters.biases), options: options, data: data))
     }
 
     /// Trains one epoch (0-based index `epoch`) and returns the running train error in percent.

@@ -73,3 +73,24 @@ extension Network: DescendableModel where W: WritableArray {
         }
     }
 }
+
+extension Network where W == CrossbarArray {
+    /// The BPTT step on crossbars: ΔW = −lr·Σ_k w_k·∇W_k programmed as pulses with the device's
+    /// update scheme (a dense ΔW is the outer product Iᵀ·ΔW, so a pulse-train device programs it row
+    /// by row); the biases, held digitally, take the step exactly.
+    public mutating func program(_ results: [BPTTResult], weights w: [T], clock: ReadClock) {
+        var total = results[0].total
+        total.scale(w[0])
+        for k in 1..<results.count { total.add(results[k].total, scale: w[k]) }
+        for ci in arrays.indices {
+            let g = total.weights[ci]
+            var eye = Matrix<Float>(rows: g.rows, cols: g.rows)
+            for i in 0..<g.rows { eye[i, i] = 1 }
+            arrays[ci].update(post: eye, pre: g, scale: -Float(spec.learningRates[ci]), clock: clock)
+        }
+        for l in biases.indices {
+            let lr = T(spec.learningRates[l])
+            for j in biases[l].indices { biases[l][j] -= lr * total.biases[l][j] }
+        }
+    }
+}

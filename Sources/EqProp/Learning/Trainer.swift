@@ -129,8 +129,9 @@ public struct Trainer<M: EPModel>: EpochTrainer where M.Array.Scalar == Float {
     public let train: LabeledImages
     /// The test set (its first `options.testSubset` examples if set).
     public let test: LabeledImages
-    /// How BPTT gradients reach the weights (only ideal, directly writable arrays support BPTT).
-    let applyGradients: ((inout M, [M.BPTTResult], [Float]) -> Void)?
+    /// How BPTT gradients reach the weights: written directly (ideal arrays) or programmed as pulses
+    /// (fully connected crossbars), at the clock's epoch.
+    let applyGradients: ((inout M, [M.BPTTResult], [Float], ReadClock) -> Void)?
 
     /// Number of training examples.
     public var trainCount: Int { train.count }
@@ -147,13 +148,14 @@ public struct Trainer<M: EPModel>: EpochTrainer where M.Array.Scalar == Float {
     /// accumulator operations); nil on software weights, which do no hardware work.
     public private(set) var lastEpochCosts: ArrayCosts?
 
-    /// An EP trainer on any arrays (BPTT needs writable ideal weights: `init(idealNet:…)`).
+    /// An EP trainer on any arrays (BPTT needs writable ideal weights, `init(idealNet:…)`, or fully
+    /// connected crossbars, `init(crossbarNet:…)`).
     public init(net: M, options: TrainingOptions, data: DataSet) throws {
-        guard options.algorithm == .ep else { throw InputError("BPTT training needs ideal weights") }
+        guard options.algorithm == .ep else { throw InputError("BPTT training needs ideal weights or a fully connected model on crossbars") }
         try self.init(net: net, options: options, data: data, applyGradients: nil)
     }
 
-    init(net: M, options: TrainingOptions, data: DataSet, applyGradients: ((inout M, [M.BPTTResult], [Float]) -> Void)?) throws {
+    init(net: M, options: TrainingOptions, data: DataSet, applyGradients: ((inout M, [M.BPTTResult], [Float], ReadClock) -> Void)?) throws {
         try TrainingData.check(net.spec, fits: data)
         self.net = net; self.options = options; self.applyGradients = applyGradients
         (self.train, self.test) = try TrainingData.split(data, options)
@@ -226,14 +228,17 @@ public struct Trainer<M: EPModel>: EpochTrainer where M.Array.Scalar == Float {
                 net.applyEP(results, batchSize: B)
             case .bptt:
                 let window = options.bpttWindow ?? (spec.kind == .convolutional ? spec.K : spec.K + 1)
+                // On crossbars the forward and backward reads go through each chunk's own lane.
+                let clocks = parts.indices.map { epochClock.atLane($0) }
                 let results = parallelMap(parts.count) { k in
                     let (x, y, _) = batcher.batch(parts[k], as: Float.self)
-                    return current.bptt(current.context(x: x, y: y, clock: ReadClock(epoch: epoch), neuronNoise: nil), window: window)
+                    return current.bptt(current.context(x: x, y: y, clock: clocks[k], neuronNoise: nil), window: window)
                 }
+                epochClock = clocks[0]
                 for r in results { preds += Dynamics.predictions(M.finalState(r)) }
                 tUpdate = DispatchTime.now().uptimeNanoseconds
                 // Chunk gradients are of chunk means: weighted by chunk size / batch size.
-                applyGradients!(&net, results, parts.map { Float($0.count) / Float(B) })
+                applyGradients!(&net, results, parts.map { Float($0.count) / Float(B) }, epochClock)
             }
             meter.record(predictions: preds, labels: labels, batch: b, of: batcher.batchCount, progress: progress)
         }
@@ -255,6 +260,15 @@ public struct Trainer<M: EPModel>: EpochTrainer where M.Array.Scalar == Float {
 extension Trainer where M: DescendableModel {
     /// A trainer on directly writable (ideal) arrays: supports both EP and BPTT.
     public init(idealNet net: M, options: TrainingOptions, data: DataSet) throws {
-        try self.init(net: net, options: options, data: data) { net, results, weights in net.descend(results, weights: weights) }
+        try self.init(net: net, options: options, data: data) { net, results, weights, _ in net.descend(results, weights: weights) }
+    }
+}
+
+extension Trainer where M == Network<CrossbarArray> {
+    /// An EP or BPTT trainer of a fully connected network on crossbars. BPTT reads the arrays through
+    /// their read paths, as EP does, and programs its gradient step as pulses with the device's
+    /// update scheme: the two algorithms compared on the same device.
+    public init(crossbarNet net: M, options: TrainingOptions, data: DataSet) throws {
+        try self.init(net: net, options: options, data: data) { net, results, weights, clock in net.program(results, weights: weights, clock: clock) }
     }
 }

@@ -90,10 +90,7 @@ extension TrainingOptions {
         guard probeWindow >= 1 && probeWindow <= max(probeEvery, 1) else {
             throw InputError(options: "{probe_window} must be in 1…\(max(probeEvery, 1)) ({probe_every}; windows may not overlap) (got \(probeWindow))")
         }
-        if let d = device {
-            try d.validate()
-            if algorithm == .bptt { throw InputError(options: "{algorithm} bptt trains ideal weights; drop {device} (or use EP on the crossbar)") }
-        }
+        if let d = device { try d.validate() }
     }
 }
 
