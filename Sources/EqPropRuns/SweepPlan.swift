@@ -322,8 +322,13 @@ public struct SweepPlan: Codable, Equatable, Sendable {
         // Then every combination (fields can constrain each other).
         for run in runs() where run.seed == 1 {
             let (spec, device) = try resolve(run.assignments)
-            if try algorithm(run.assignments) == .bptt && device != nil && spec.kind == .convolutional {
-                throw InputError("sweep point \(run.key): algorithm bptt on crossbars needs a fully connected model")
+            if try algorithm(run.assignments) == .bptt {
+                if device != nil && spec.kind == .convolutional {
+                    throw InputError("sweep point \(run.key): algorithm bptt on crossbars needs a fully connected model")
+                }
+                if measure == .fidelity {
+                    throw InputError(options: "sweep point \(run.key): algorithm bptt with {measure} fidelity probes EP's update on the initial weights, as ep does; measure accuracy or both")
+                }
             }
             if measure != .fidelity && spec.epochs < 1 {
                 throw InputError("sweep point \(run.key): model field 'epochs' must be ≥ 1 to measure accuracy (got \(spec.epochs))")

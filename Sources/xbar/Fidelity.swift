@@ -55,7 +55,9 @@ struct Fidelity: ParsableCommand {
         }
         if schemeList != nil && dev == nil { throw InputError("--schemes needs --device NAME") }
         let sweep = windows.count > 1 || (schemeList?.count ?? 0) > 1
-        if sweep && (ablate || compareWhite) { throw InputError("several --window lengths or --schemes cannot be combined with --ablate or --compare-white") }
+        if (sweep || schemeList != nil) && (ablate || compareWhite) {
+            throw InputError("several --window lengths or --schemes cannot be combined with --ablate or --compare-white")
+        }
         var params = Parameters<Float>.initial(spec: spec, seed: seed)
         if let c = checkpoint {
             let ck = try TrainingRun.loadCheckpoint(c)
@@ -77,6 +79,7 @@ struct Fidelity: ParsableCommand {
             results = []
             for scheme in schemeList ?? [d.scheme] {
                 var v = d; v.scheme = scheme
+                try v.validate()
                 for w in windows {
                     Status.line("\(scheme.rawValue), window \(w)…", final: false)
                     results.append(FidelityRun.run(spec: spec, device: v, parameters: params, data: data.train, batches: batches, window: w,

@@ -58,6 +58,11 @@ import Testing
         (["fidelity", "--device", "epiram", "--schemes", "direct,turbo"], "--schemes must be a comma-separated list of"),
         (["fidelity", "--schemes", "direct"], "--schemes needs --device NAME"),
         (["fidelity", "--device", "epiram", "--window", "1,2", "--ablate"], "cannot be combined with --ablate"),
+        (["fidelity", "--device", "epiram", "--schemes", "direct", "--compare-white"], "cannot be combined with --ablate or --compare-white"),
+        (["fidelity", "--device", "ideal", "--schemes", "tiki-taka"], "field 'scheme' must be direct for the ideal device"),
+        (["train", "--probe-every", "5", "--probe-window", "5", "--train-subset", "40", "--epochs", "1"], "--probe-window must be at most the 2 batches of an epoch"),
+        (["sweep", "--vary", "algorithm=ep,bptt", "--measure", "fidelity", "--out", "/tmp/xbar-never-written"], "--measure fidelity probes EP's update"),
+        (["sweep", "--vary", "algorithm=ep,sgd", "--out", "/tmp/xbar-never-written"], "sweep field 'algorithm' must be ep or bptt"),
         // Found by a bad-input audit: each used to crash, hang, pass silently or print a multi-line error.
         (["train", "--lr", "1e300,1e300", "--train-subset", "200", "--test-subset", "100", "--epochs", "1", "--quiet"], "the weights became non-finite"),
         (["train", "--layers", "784,100000000,10"], "field 'layers' must be sizes in 1…"),

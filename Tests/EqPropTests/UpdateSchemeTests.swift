@@ -215,8 +215,8 @@ extension UpdateSchemeTests {
 
     /// χ in fixed point (`chi_bits`): range ±2 steps (threshold 1). With 3 bits the levels are 2/3
     /// step apart, so 0.26-step updates round to 0 and nothing ever moves; with 4 bits (2/7 step)
-    /// they round up to 2/7, 4/7, 6/7, 8/7: one pulse on the 4th update, 1/7 step left. A 10-step
-    /// update saturates at the range: 2 pulses instead of 10.
+    /// they round up to 2/7, 4/7, 6/7, 8/7: one pulse on the 4th update, and the 1/7 step left is
+    /// held as the nearest level, 2/7. A 10-step update saturates at the range: 2 pulses instead of 10.
     @Test func fixedPointChiRoundsAndSaturates() throws {
         let post = Matrix<Float>(rows: 1, cols: 2, storage: [1, 0]), pre = Matrix<Float>(rows: 1, cols: 3, storage: [1, 0, 0])
         func array(bits: Int) -> (CrossbarArray, Float) {
@@ -231,7 +231,7 @@ extension UpdateSchemeTests {
         var w: [Float] = []
         for _ in 0..<4 { four.update(post: post, pre: pre, scale: 0.26 * unit); w.append(four.weights[0, 0] / unit) }
         #expect(zip(w, [0, 0, 0, 1] as [Float]).allSatisfy { abs($0 - $1) < 1e-4 }, "\(w)")
-        #expect(abs(four.state["chi"]![0] / unit - 1.0 / 7) < 1e-4)
+        #expect(abs(four.state["chi"]![0] / unit - 2.0 / 7) < 1e-4)
         let (sat, u) = array(bits: 4), (float, uf) = array(bits: 0)
         sat.update(post: post, pre: pre, scale: 10 * u); float.update(post: post, pre: pre, scale: 10 * uf)
         #expect(abs(sat.weights[0, 0] / u - 2) < 1e-4 && abs(float.weights[0, 0] / uf - 10) < 1e-4)

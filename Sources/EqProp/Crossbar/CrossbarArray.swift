@@ -160,7 +160,8 @@ public final class CrossbarArray: SynapticArray, @unchecked Sendable {
         readPath.clearCaches(); backwardPath.clearCaches()
     }
 
-    /// Normalized conductances (G⁺, G⁻) of device (row, col): for tests and plots.
+    /// Normalized conductances (G⁺, G⁻) of device (row, col): for tests and plots (under Tiki-Taka,
+    /// of the slow array C; A's are in `state` as `fast_g_pos`, `fast_g_neg`).
     public func conductances(row: Int, col: Int) -> (Float, Float) {
         let i = row * inputs + col
         if let c = store.conductances { return (c.uPos[i], c.uNeg[i]) }
@@ -168,7 +169,8 @@ public final class CrossbarArray: SynapticArray, @unchecked Sendable {
         return (0.5 + w / (2 * fs), 0.5 - w / (2 * fs))
     }
 
-    /// Fault map (0 healthy, 1 stuck at G_min, 2 stuck at G_max) of the G⁺ and G⁻ devices.
+    /// Fault map (0 healthy, 1 stuck at G_min, 2 stuck at G_max) of the G⁺ and G⁻ devices (under
+    /// Tiki-Taka, of C).
     public var faults: (positive: [UInt8], negative: [UInt8]) {
         (store.conductances?.stuckPos ?? [], store.conductances?.stuckNeg ?? [])
     }

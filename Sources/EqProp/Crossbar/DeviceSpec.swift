@@ -237,10 +237,11 @@ public struct UpdateParameters: Codable, Equatable, Sendable {
     /// Mixed precision and Tiki-Taka v2: how |χ| (|H|) in steps becomes a pulse count.
     public var transferRounding: TransferRounding = .truncate
     /// Mixed precision and Tiki-Taka v2: bits of χ (H) as a signed fixed-point number covering
-    /// ±2·max(transfer_threshold, 1) device steps (0 = Float). After every add χ is rounded to the
-    /// nearest of its 2^bits − 1 levels and saturates at the range: updates below half a level vanish.
+    /// ±2·max(transfer_threshold, 1) device steps (0 = Float). After every add and every transfer χ
+    /// is rounded to the nearest of its 2^bits − 1 levels and saturates at the range: updates below
+    /// half a level vanish.
     public var chiBits = 0
-    /// Tiki-Taka: weight γ of the fast array in W = γ·A + C, in (0, 1]. An update ΔW is written into A
+    /// Tiki-Taka: weight γ of the fast array in W = γ·A + C, in [1e-4, 1]. An update ΔW is written into A
     /// as ΔW/γ, so a small γ makes A's device steps γ times finer in weight units (aihwkit `gamma`).
     public var gamma = 0.3
     /// Tiki-Taka: updates between two transfers from A to C (aihwkit `transfer_every`).
@@ -249,8 +250,8 @@ public struct UpdateParameters: Codable, Equatable, Sendable {
     /// The defaults (γ = 0.3, 32 columns every update) come from a one-seed scan of γ ∈ {0.1, 0.3, 1}
     /// × {32, 256} columns for P-1h on EpiRAM, 10k examples, 1 epoch.
     public var transferColumns = 32
-    /// Tiki-Taka: fraction lr of a read column â of A moved per transfer: C (v1) or H (v2) gains
-    /// lr·γ·â, and A loses lr·â (as pulses).
+    /// Tiki-Taka: fraction lr of a read column â of A moved per transfer: C (v1, as pulse counts
+    /// rounded as `rounding` says) or H (v2) receives lr·γ·â, and A loses what was moved (as pulses).
     public var transferLr = 1.0
 
     /// The default programming: stochastic pulse trains of length 31, two passes.

@@ -75,7 +75,10 @@ final class MixedPrecisionAccumulator {
         }
         let raise = x[i] > 0
         pu[i] = raise ? m : 0; pd[i] = raise ? 0 : m
-        if m > 0 { x[i] -= (raise ? m : -m) * step }
+        if m > 0 {
+            x[i] -= (raise ? m : -m) * step
+            if levelSteps > 0 { let q = levelSteps * step; x[i] = (x[i] / q).rounded() * q }   // the register holds levels only
+        }
     }
 
     /// χ for checkpoints, under `key`.

@@ -7,16 +7,18 @@ import Foundation
 /// - **Update.** ΔW is programmed into A as ΔW/γ (so A's device steps are γ times finer in weight
 ///   units), as `programming` and `passes` say.
 /// - **Transfer.** Every `transfer_every` updates, the next `transfer_columns` columns j of A (in
-///   cyclic order) are read through A's own forward read path (one read of a batch of one-hot inputs
-///   e_j: DAC, read noise, ADC), giving â_j. v1 programs C[:, j] += lr·γ·â_j as pulses (as
-///   `programming` says); v2 adds lr·γ·â_j to a digital buffer H and pulses C where |H| reaches
-///   `transfer_threshold` device steps, H keeping the remainder (mixed precision on C). The fraction
-///   lr is `transfer_lr`.
-/// - **Move.** What was read then leaves A: A[:, j] −= lr·â_j, as pulses on A. So γ·A + C (+ H) is
-///   conserved up to read and programming error, and what A holds below the read's resolution
-///   (an ADC step) stays in A until it is large enough to be read. (Gokmen & Haensch leave A as it is
-///   and rely on the device's symmetric point to forget; subtracting what was moved does the same for
-///   devices that have none, such as constant-step devices, and moves each update into C once.)
+///   cyclic order; at most the fan-in) are read through A's own forward read path (one read of a
+///   batch of one-hot inputs e_j: DAC, read noise, ADC), giving â_j. v1 sends C n pulses per device,
+///   n = lr·γ·|â_j|/step rounded as `rounding` says (capped at `max_pulses`); v2 adds lr·γ·â_j to a
+///   digital buffer H and pulses C where |H| reaches `transfer_threshold` device steps, H keeping the
+///   remainder (mixed precision on C). The fraction lr is `transfer_lr`.
+/// - **Move.** What was moved then leaves A, as pulses on A: v1 subtracts the n nominal steps C was
+///   sent (n·step/γ), v2 the lr·â_j that went into H. So γ·A + C (+ H) is conserved up to the
+///   devices' deviations from their nominal step, the read error and clipping, and what A holds
+///   below the read's resolution (an ADC step) or below one pulse of C stays in A until it is large
+///   enough. (Gokmen & Haensch leave A as it is and rely on the device's symmetric point to forget;
+///   subtracting what was moved does the same for devices that have none, such as constant-step
+///   devices.)
 ///
 /// Reads of W for the dynamics go through the array's read path on γ·A + C; conductance (1/f,
 /// telegraph) read noise is modelled on C's devices only (A's part of the read is γ-scaled).
@@ -82,21 +84,40 @@ final class TransferCompound: WeightStore {
                           lane: lane, clock: transferClock)
         transferClock.step(); transferReads += 1
         transferPath.clearCaches()
-        if let h = buffer {
-            if up.count != rows * cols { up = [Float](repeating: 0, count: rows * cols); down = up }
-            let step = 2 * slow.cells.fullScale * slow.programmer.meanStep
-            for (k, j) in picked.enumerated() {
-                let values = (0..<rows).map { lr * gamma * read[k, $0] }
+        if up.count != rows * cols { up = [Float](repeating: 0, count: rows * cols); down = up }
+        let step = 2 * slow.cells.fullScale * slow.programmer.meanStep
+        // What leaves A, per read column (weight units of A): v2 moves lr·â into H; v1 moves what C
+        // was sent, so content that rounds to no pulse stays in A.
+        var moved = Matrix<Float>(rows: columns, cols: rows)
+        for (k, j) in picked.enumerated() {
+            let values = (0..<rows).map { lr * gamma * read[k, $0] }
+            if let h = buffer {
                 h.transfer(column: j, cols: cols, values: values, step: step, up: &up, down: &down, rng: &slow.programmer.rng)
+                for r in 0..<rows { moved[k, r] = lr * read[k, r] }
+            } else {
+                for r in 0..<rows {
+                    let m = count(values[r] / step)
+                    up[r * cols + j] = values[r] > 0 ? m : 0; down[r * cols + j] = values[r] < 0 ? m : 0
+                    moved[k, r] = (values[r] > 0 ? m : -m) * step / gamma
+                }
             }
-            slow.programmer.program(up: up, down: down, into: slow.cells, pos: slow.responses.positive, neg: slow.responses.negative)
-            for j in picked { for r in 0..<rows { up[r * cols + j] = 0; down[r * cols + j] = 0 } }
-        } else {
-            slow.write([UpdateTerm(post: read, pre: probe, scale: lr * gamma)], passes: .one)
         }
-        // What was read leaves A (as pulses on A): content below the read's resolution stays there.
-        fast.write([UpdateTerm(post: read, pre: probe, scale: -lr)], passes: .one)
+        slow.programmer.program(up: up, down: down, into: slow.cells, pos: slow.responses.positive, neg: slow.responses.negative)
+        for j in picked { for r in 0..<rows { up[r * cols + j] = 0; down[r * cols + j] = 0 } }
+        fast.write([UpdateTerm(post: moved, pre: probe, scale: -1)], passes: .one)
         cachedWeights = nil
+    }
+
+    /// v1's pulse count for a transfer of `steps` device steps of C: |steps| rounded as `rounding`
+    /// says (stochastic rounding draws from C's write stream), capped at `max_pulses`.
+    private func count(_ steps: Float) -> Float {
+        let a = abs(steps)
+        var m = a.rounded(.down)
+        switch slow.programmer.rounding {
+        case .nearest: m = a.rounded()
+        case .stochastic: if Float(slow.programmer.rng.uniform()) < a - m { m += 1 }
+        }
+        return min(m, slow.programmer.cap)
     }
 
     func reset(seed: UInt64, tag: String, epoch: Int) {

@@ -77,7 +77,8 @@ extension Network: DescendableModel where W: WritableArray {
 extension Network where W == CrossbarArray {
     /// The BPTT step on crossbars: ΔW = −lr·Σ_k w_k·∇W_k programmed as pulses with the device's
     /// update scheme (a dense ΔW is the outer product Iᵀ·ΔW, so a pulse-train device programs it row
-    /// by row); the biases, held digitally, take the step exactly.
+    /// by row; on the `ideal` device this equals the software step up to float rounding); the
+    /// biases, held digitally, take the step exactly.
     public mutating func program(_ results: [BPTTResult], weights w: [T], clock: ReadClock) {
         var total = results[0].total
         total.scale(w[0])

@@ -159,6 +159,10 @@ public struct Trainer<M: EPModel>: EpochTrainer where M.Array.Scalar == Float {
         try TrainingData.check(net.spec, fits: data)
         self.net = net; self.options = options; self.applyGradients = applyGradients
         (self.train, self.test) = try TrainingData.split(data, options)
+        let batches = (train.count + net.spec.batchSize - 1) / net.spec.batchSize
+        if options.probeEvery > 0 && options.probeWindow > batches {
+            throw InputError(options: "{probe_window} must be at most the \(batches) batches of an epoch (got \(options.probeWindow)): a longer window is never logged")
+        }
     }
 
     /// Trains one epoch (0-based index `epoch`) and returns the running train error in percent.
@@ -228,7 +232,7 @@ public struct Trainer<M: EPModel>: EpochTrainer where M.Array.Scalar == Float {
                 net.applyEP(results, batchSize: B)
             case .bptt:
                 let window = options.bpttWindow ?? (spec.kind == .convolutional ? spec.K : spec.K + 1)
-                // On crossbars the forward and backward reads go through each chunk's own lane.
+                // On crossbars the relaxation's reads go through each chunk's own lane.
                 let clocks = parts.indices.map { epochClock.atLane($0) }
                 let results = parallelMap(parts.count) { k in
                     let (x, y, _) = batcher.batch(parts[k], as: Float.self)
@@ -265,9 +269,10 @@ extension Trainer where M: DescendableModel {
 }
 
 extension Trainer where M == Network<CrossbarArray> {
-    /// An EP or BPTT trainer of a fully connected network on crossbars. BPTT reads the arrays through
-    /// their read paths, as EP does, and programs its gradient step as pulses with the device's
-    /// update scheme: the two algorithms compared on the same device.
+    /// An EP or BPTT trainer of a fully connected network on crossbars. BPTT's forward relaxation
+    /// reads the arrays through their read paths, as EP's phases do; its backward pass uses the
+    /// weights the arrays hold, read exactly (an idealised backward pass, which favours BPTT), and its
+    /// gradient step is programmed as pulses with the device's update scheme.
     public init(crossbarNet net: M, options: TrainingOptions, data: DataSet) throws {
         try self.init(net: net, options: options, data: data) { net, results, weights, clock in net.program(results, weights: weights, clock: clock) }
     }
