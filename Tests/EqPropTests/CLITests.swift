@@ -49,7 +49,7 @@ import Testing
         (["train", "--device.levels", "8"], "--device.levels needs --device NAME"),
         (["train", "--model", "p-conv", "--device", "ideal", "--algorithm", "bptt", "--epochs", "1"], "--algorithm bptt on crossbars needs a fully connected model"),
         (["noise", "--device", "ideal"], "has no time-correlated read noise"),
-        (["train", "--device", "ideal", "--device.scheme", "tiki-taka"], "field 'scheme' has no effect on it"),
+        (["train", "--device", "ideal", "--device.scheme", "tiki-taka"], "field 'scheme' must be direct for the ideal device"),
         (["train", "--device", "epiram", "--device.gamma", "0"], "field 'gamma' must be in [1e-4, 1]"),
         (["train", "--device", "epiram", "--device.chi_bits", "40"], "field 'chi_bits' must be 0 (Float) or in 2…24"),
         (["train", "--probe-every", "2", "--probe-window", "3"], "--probe-window must be in 1…2"),
