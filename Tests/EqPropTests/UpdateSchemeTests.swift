@@ -207,6 +207,9 @@ extension UpdateSchemeTests {
         _ = trainer.trainEpoch(0, epochs: 1, progress: nil) { records.append($0) }
         #expect(records.map(\.batch) == [1, 5, 9] && records.allSatisfy { $0.window == 3 && $0.layers.count == 2 })
         #expect(records.allSatisfy { $0.layers.allSatisfy { $0.normRatio != nil } })
+        // The work of each window: 3 updates, each one χ add per synapse (32·16 + 16·10 = 672), and
+        // the reads of their phases.
+        #expect(records.allSatisfy { $0.costs?.accumulatorOps == 3 * 672 && ($0.costs?.reads ?? 0) > 0 })
         opts.probeWindow = 5
         #expect(throws: InputError.self) { try opts.validate() }
         opts.probeWindow = 0

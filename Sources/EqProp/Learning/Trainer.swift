@@ -180,7 +180,8 @@ public struct Trainer<M: EPModel>: EpochTrainer where M.Array.Scalar == Float {
             lastEpochCosts = net.arrays.allSatisfy(\.updatesAreExact) ? nil : net.arrays.reduce(ArrayCosts()) { $0 + $1.costs } - costsBefore
         }
         var meter = EpochMeter(epoch: epoch, epochs: epochs)
-        var probe: (start: Int, before: [Matrix<Float>], reference: [[Double]])?
+        var probe: (start: Int, before: [Matrix<Float>], reference: [[Double]], costs: ArrayCosts)?
+        let hardware = !net.arrays.allSatisfy(\.updatesAreExact)
         for b in 0..<batcher.batchCount {
             let idx = order[(b * spec.batchSize)..<min((b + 1) * spec.batchSize, order.count)]
             let labels = idx.map { train.labels[$0] }
@@ -192,7 +193,7 @@ public struct Trainer<M: EPModel>: EpochTrainer where M.Array.Scalar == Float {
             // batches on the weights held before its update, summed, against the change the arrays
             // made over the window. A window cut by the end of the epoch is dropped.
             if options.probeEvery > 0 && b % options.probeEvery == 0 && onProbe != nil && b + options.probeWindow <= batcher.batchCount {
-                probe = (start: b, before: net.weights, reference: [])
+                probe = (start: b, before: net.weights, reference: [], costs: hardware ? net.arrays.reduce(ArrayCosts()) { $0 + $1.costs } : ArrayCosts())
             }
             if probe != nil {
                 let (x, y, _) = batcher.batch(idx, as: Float.self)
@@ -200,8 +201,10 @@ public struct Trainer<M: EPModel>: EpochTrainer where M.Array.Scalar == Float {
             }
             defer {
                 if let p = probe, b == p.start + options.probeWindow - 1 {
+                    let costs = hardware ? net.arrays.reduce(ArrayCosts()) { $0 + $1.costs } - p.costs : nil
                     onProbe?(ProbeRecord(epoch: epoch + 1, batch: p.start + 1, window: options.probeWindow,
-                                         layers: FidelityProbe.compare(spec: spec, before: p.before, after: net.weights, reference: p.reference)))
+                                         layers: FidelityProbe.compare(spec: spec, before: p.before, after: net.weights, reference: p.reference),
+                                         costs: costs))
                     probe = nil
                 }
             }

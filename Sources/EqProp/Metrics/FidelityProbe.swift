@@ -56,6 +56,9 @@ public struct ProbeRecord: Codable, Sendable {
     public var window: Int
     /// One comparison per weight matrix.
     public var layers: [FidelityProbe.Layer]
+    /// The hardware work of the window's updates and of the reads of its phases (nil on software
+    /// weights): the cost of one update, per update when the window is 1.
+    public var costs: ArrayCosts?
 }
 
 /// Mean and 95 % interval over batches.
