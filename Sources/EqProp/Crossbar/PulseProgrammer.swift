@@ -75,7 +75,7 @@ final class PulseProgrammer {
     }
 
     /// Applies pulse counts decided elsewhere (`up` raises W, `down` lowers it): compound schemes that
-    /// count their own transfers (Tiki-Taka v2's buffer, column resets).
+X
     func program(up: [Float], down: [Float], into cells: ConductanceStorage, pos: any ResponseTable, neg: any ResponseTable) {
         apply(up: up, down: down, to: cells, pos: pos, neg: neg)
     }
