@@ -75,7 +75,7 @@ final class PulseProgrammer {
     }
 
     /// Applies pulse counts decided elsewhere (`up` raises W, `down` lowers it): compound schemes that
-X
+    /// count their own transfers (Tiki-Taka's transfers into C, through v2's buffer or as v1's counts).
     func program(up: [Float], down: [Float], into cells: ConductanceStorage, pos: any ResponseTable, neg: any ResponseTable) {
         apply(up: up, down: down, to: cells, pos: pos, neg: neg)
     }
