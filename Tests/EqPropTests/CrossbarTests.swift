@@ -254,7 +254,7 @@ import Testing
             ("name: x\nmodel: linear-step\nlevels: 1\n", "'levels'"),
             ("name: x\nmodel: linear-step\nc2c: -0.1\n", "'c2c'"),
             ("name: x\nmodel: linear-step\nstuck_min: 1.5\n", "'stuck_min'"),
-            ("name: x\nmodel: memristor\n", "field 'model' must be one of ideal, linear-step, soft-bounds, exponential (got 'memristor')"),
+            ("name: x\nmodel: memristor\n", "field 'model' must be one of ideal, linear-step, soft-bounds, exponential, aihwkit-linear-step, aihwkit-soft-bounds, aihwkit-exp-step, aihwkit-pow-step, aihwkit-piecewise-step (got 'memristor')"),
             ("name: x\nlevels: 64\n", "missing field 'model'"),
             ("name: x\nmodel: linear-step\nlevels: 2.5\n", "field 'levels' must be an integer"),
             ("name: x\nmodel: linear-step\nrounding: up\n", "field 'rounding' must be one of nearest, stochastic (got 'up')"),

@@ -79,7 +79,8 @@ struct PowerStepLaw: DeviceLaw {
     @Test func presetModelsMapToBuiltInLaws() throws {
         #expect(try DeviceSpec.load("ideal").law == nil)
         #expect(try DeviceSpec.load("epiram").law is ExponentialLaw)
-        #expect(try DeviceSpec.load("ecram").law is LinearStepLaw)
-        #expect(try DeviceSpec.load("reram-sb").law is SoftBoundsLaw)
+        #expect(try DeviceSpec.load("ecram").law is AihwkitLinearStepLaw)
+        #expect(try DeviceSpec.load("reram-sb").law is AihwkitLinearStepLaw)
+        #expect(try DeviceSpec.load("pcm-aihwkit").law is AihwkitExpStepLaw)
     }
 }

@@ -47,6 +47,18 @@ import Yams
         ("name: x\ndevice: 3\n", "field 'device' must be a mapping"),
         ("name: x\nforward:\n  adc_bits: 8\n", "missing field 'model'"),
         ("name: x\ndevice:\n  model: linear-step\nupdate:\n  bl: 0\n", "field 'bl' must be in 1…64"),
+        ("name: x\ndevice:\n  model: aihwkit-linear-step\n  weight_min: 0.2\n", "field 'weight_min' must be in [-1000, 0]"),
+        ("name: x\ndevice:\n  model: aihwkit-linear-step\n  weight_max: -0.1\n", "field 'weight_max' must be in [0, 1000] and greater than weight_min"),
+        ("name: x\ndevice:\n  model: aihwkit-linear-step\n  weight_min: 0\n  weight_max: 0\n", "field 'weight_max' must be"),
+        ("name: x\ndevice:\n  model: aihwkit-soft-bounds\n  dw_min: 1.5\n", "field 'dw_min' must be in (0, 1.2]"),
+        ("name: x\ndevice:\n  model: aihwkit-linear-step\n  weight_max_dtod: -0.1\n", "field 'weight_max_dtod' must be in [0, 10]"),
+        ("name: x\ndevice:\n  model: aihwkit-linear-step\n  gamma_down_dtod: .nan\n", "field 'gamma_down_dtod' must be in [0, 10]"),
+        ("name: x\ndevice:\n  model: aihwkit-exp-step\n  exp_gamma_up: 1000\n", "field 'exp_gamma_up' must be in [-100, 100]"),
+        ("name: x\ndevice:\n  model: aihwkit-pow-step\n  pow_gamma: -1\n", "field 'pow_gamma' must be in [0, 100]"),
+        ("name: x\ndevice:\n  model: aihwkit-piecewise-step\n  piecewise_up: [1, 0.5]\n", "field 'piecewise_down' must be as long as piecewise_up (2 values)"),
+        ("name: x\ndevice:\n  model: aihwkit-piecewise-step\n  piecewise_up: []\n  piecewise_down: []\n", "field 'piecewise_up' must be a list of 1…64"),
+        ("name: x\ndevice:\n  model: aihwkit-piecewise-step\n  piecewise_up: [1, -2]\n  piecewise_down: [1, 1]\n", "field 'piecewise_up' must be a list of step factors in [0, 1000]"),
+        ("name: x\ndevice:\n  model: aihwkit-linear-step\n  mult_noise: maybe\n", "'mult_noise'"),
     ])
     func badSectionsNameTheField(yaml: String, message: String) {
         do {

@@ -317,7 +317,7 @@ import Testing
         ck.arrayState[0]["g_pos"]![3] = -1
         try TrainingRun.saveCheckpoint(ck, to: path)
         let m = message { try TrainingRun.run(spec: Self.tiny, options: o, outDir: dir, resume: true, data: Self.data) }
-        #expect(m?.contains("crossbar state 'g_pos'[3] = -1.0 is outside the normalized conductance range") == true, "\(m ?? "no error")")
+        #expect(m?.contains("crossbar state 'g_pos'[3] = -1.0 is outside the devices' normalized conductance range [0.0, 1.0]") == true, "\(m ?? "no error")")
     }
 
     // MARK: Byte-reproducible artifacts

@@ -43,7 +43,7 @@ final class ConductanceStorage {
         fullScale = Float(spec.wMax / Double(w.cols).squareRoot())
         gain = spec.mapping == .reference ? 2 : 1
         offset = Float(spec.gMin / (spec.gMax - spec.gMin))
-        writeNoiseScale = Float(spec.writeNoiseStd * spec.dwMin)
+        writeNoiseScale = Float(spec.writeNoiseStd * spec.device.dwMinFraction)
         levels = spec.levels; rounding = spec.rounding
         let n = w.count
         func faultMap() -> [UInt8] {
@@ -103,13 +103,14 @@ final class ConductanceStorage {
         return h
     }
 
-    /// Clip to [0, 1], snap to the conductance grid (stochastic rounding draws from `rng`), and pin
-    /// stuck devices.
+    /// Clip to the device's bounds (the nominal range [0, 1] unless its law says otherwise), snap to
+    /// the conductance grid (levels spaced 1/(levels − 1) from u = 0; stochastic rounding draws from
+    /// `rng`), and pin stuck devices.
     @inline(__always)
-    func finish(_ u: Float, stuck: UInt8, rng: inout RandomStream) -> Float {
+    func finish(_ u: Float, stuck: UInt8, lower: Float = 0, upper: Float = 1, rng: inout RandomStream) -> Float {
         if stuck == 1 { return 0 }
         if stuck == 2 { return 1 }
-        var v = min(max(u, 0), 1)
+        var v = min(max(u, lower), upper)
         if levels >= 2 {
             let q = Float(levels - 1)
             let x = v * q
@@ -117,10 +118,14 @@ final class ConductanceStorage {
             case .nearest: v = x.rounded() / q
             case .stochastic: let f = x.rounded(.down); v = (f + (Float(rng.uniform()) < x - f ? 1 : 0)) / q
             }
-            v = min(max(v, 0), 1)
+            v = min(max(v, lower), upper)
         }
         return v
     }
+
+    /// The range of u that restored states may hold: [0, 1], widened by ProgrammedConductances to
+    /// the devices' own bounds when the law spreads them.
+    var envelope: ClosedRange<Float> = 0...1
 
     /// Device state for checkpoints: u of G⁺ and G⁻ and the write-noise draws. Device parameters and
     /// faults are not stored: they are re-drawn from the seed and match.
@@ -133,8 +138,8 @@ final class ConductanceStorage {
     func restore(_ s: [String: [Float]]) throws {
         for (k, v) in s {
             guard v.count == count else { throw InputError("crossbar state '\(k)' has \(v.count) values, expected \(count)") }
-            if k == "g_pos" || k == "g_neg", let i = v.firstIndex(where: { !($0 >= 0 && $0 <= 1) }) {
-                throw InputError("crossbar state '\(k)'[\(i)] = \(v[i]) is outside the normalized conductance range [0, 1]")
+            if k == "g_pos" || k == "g_neg", let i = v.firstIndex(where: { !envelope.contains($0) }) {
+                throw InputError("crossbar state '\(k)'[\(i)] = \(v[i]) is outside the devices' normalized conductance range [\(envelope.lowerBound), \(envelope.upperBound)]")
             }
             switch k {
             case "g_pos": uPos = v

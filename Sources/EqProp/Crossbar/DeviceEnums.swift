@@ -11,6 +11,19 @@ public enum DeviceModel: String, Codable, Sendable, CaseIterable {
     case softBounds = "soft-bounds"
     /// NeuroSim exponential LTP/LTD: G(P) = B(1 − e^{−P/A}) + G_min, A solved from the NL label.
     case exponential
+    /// aihwkit's LinearStepDevice (ConstantStep with γ = 0), in its weight units (`weight_min`, `weight_max`).
+    case aihwkitLinearStep = "aihwkit-linear-step"
+    /// aihwkit's SoftBoundsDevice: γ = 1 at each device's own bounds, in its weight units.
+    case aihwkitSoftBounds = "aihwkit-soft-bounds"
+    /// aihwkit's ExpStepDevice, in its weight units.
+    case aihwkitExpStep = "aihwkit-exp-step"
+    /// aihwkit's PowStepDevice, in its weight units.
+    case aihwkitPowStep = "aihwkit-pow-step"
+    /// aihwkit's PiecewiseStepDevice (a user-given step curve), in its weight units.
+    case aihwkitPiecewiseStep = "aihwkit-piecewise-step"
+
+    /// Whether the model is one of aihwkit's devices, whose parameters are in weight units.
+    public var isAihwkit: Bool { rawValue.hasPrefix("aihwkit-") }
 }
 
 /// Rounding of pulse counts and of conductances onto the grid: to the nearest value, or stochastically.

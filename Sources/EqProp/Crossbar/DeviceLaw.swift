@@ -9,6 +9,30 @@ public protocol PulseResponse: Sendable {
     func potentiated(_ u: Float, pulses n: Float) -> Float
     /// u after `n` depressing pulses (n ≥ 1, integer-valued) from `u`.
     func depressed(_ u: Float, pulses n: Float) -> Float
+    /// The device's hard bounds in u: pulses and their noise never take it outside. The default is
+    /// the nominal range [0, 1]; devices with device-to-device spread of their bounds (aihwkit's
+    /// `w_min_dtod`, `w_max_dtod`) may reach beyond it.
+    var lowerBound: Float { get }
+    /// Upper hard bound in u (default 1).
+    var upperBound: Float { get }
+    /// Δu of one pulse in the given direction, the unit of additive cycle-to-cycle noise
+    /// (`mult_noise: false`: each pulse adds dw_min_std × this step × ξ). The default is the step
+    /// from mid-range, u = ½.
+    func unitStep(up: Bool) -> Float
+    /// An extra cycle-to-cycle σ per pulse at u, in u, added to the step's own size before the
+    /// product with `dw_min_std` (aihwkit ExpStep's `dw_min_std_add` + `dw_min_std_slope`·|w|). Default 0.
+    func noiseFloor(at u: Float) -> Float
+}
+
+extension PulseResponse {
+    /// The nominal range's lower end, u = 0.
+    public var lowerBound: Float { 0 }
+    /// The nominal range's upper end, u = 1.
+    public var upperBound: Float { 1 }
+    /// The step from mid-range.
+    public func unitStep(up: Bool) -> Float { up ? potentiated(0.5, pulses: 1) - 0.5 : 0.5 - depressed(0.5, pulses: 1) }
+    /// No extra noise.
+    public func noiseFloor(at u: Float) -> Float { 0 }
 }
 
 /// A device law: the pulse response of a device family and its device-to-device variation.
@@ -47,12 +71,19 @@ public struct GeometricResponse: PulseResponse, Equatable {
     public var fixedUp: Float, fixedDown: Float
     /// Per-pulse factors ρ; 1 means a linear step.
     public var rhoUp: Double, rhoDown: Double
+    /// The device's hard bounds in u.
+    public var lowerBound: Float, upperBound: Float
 
-    /// A response from its steps, fixed points and per-pulse factors.
-    public init(stepUp: Float, stepDown: Float, fixedUp: Float, fixedDown: Float, rhoUp: Double, rhoDown: Double) {
+    /// A response from its steps, fixed points, per-pulse factors and hard bounds.
+    public init(stepUp: Float, stepDown: Float, fixedUp: Float, fixedDown: Float, rhoUp: Double, rhoDown: Double,
+                lowerBound: Float = 0, upperBound: Float = 1) {
         self.stepUp = stepUp; self.stepDown = stepDown; self.fixedUp = fixedUp; self.fixedDown = fixedDown
-        self.rhoUp = rhoUp; self.rhoDown = rhoDown
+        self.rhoUp = rhoUp; self.rhoDown = rhoDown; self.lowerBound = lowerBound; self.upperBound = upperBound
     }
+
+    /// Δu of one pulse from the bottom (up) or the top (down) of the nominal range: the step of a
+    /// linear response, and the unit of additive cycle-to-cycle noise.
+    public func unitStep(up: Bool) -> Float { up ? stepUp : stepDown }
 
     /// u after n pulses of potentiation, given `decay` = ρ_upⁿ (tabulated by the array).
     @inline(__always)
@@ -187,6 +218,16 @@ extension DeviceParameters {
                                  gammaUp: gammaUp, gammaDown: gammaDown, gammaDtod: gammaDtod)
         case .softBounds: return SoftBoundsLaw(dwMin: dwMin, upDown: upDown, dwMinDtod: dwMinDtod, upDownDtod: upDownDtod)
         case .exponential: return ExponentialLaw(pulses: pulses, nlLtp: nlLtp, nlLtd: nlLtd, nlDtod: nlDtod)
+        case .aihwkitLinearStep:
+            return AihwkitLinearStepLaw(pulsed: aihwkitPulsed, gammaUp: gammaUp, gammaDown: gammaDown, gammaUpDtod: gammaUpDtod,
+                                        gammaDownDtod: gammaDownDtod, meanBoundReference: meanBoundReference)
+        case .aihwkitSoftBounds: return AihwkitLinearStepLaw.softBounds(aihwkitPulsed)
+        case .aihwkitExpStep:
+            return AihwkitExpStepLaw(pulsed: aihwkitPulsed, aUp: expAUp, aDown: expADown, gammaUp: expGammaUp, gammaDown: expGammaDown,
+                                     a: expA, b: expB, stdAdd: dwMinStdAdd, stdSlope: dwMinStdSlope)
+        case .aihwkitPowStep:
+            return AihwkitPowStepLaw(pulsed: aihwkitPulsed, gamma: powGamma, gammaDtod: powGammaDtod, upDown: powUpDown, upDownDtod: powUpDownDtod)
+        case .aihwkitPiecewiseStep: return PiecewiseStepLaw(pulsed: aihwkitPulsed, up: piecewiseUp, down: piecewiseDown)
         }
     }
 }

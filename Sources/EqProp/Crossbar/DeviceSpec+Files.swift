@@ -99,7 +99,26 @@ extension DeviceSpec {
         if !(self.gMax.isFinite && self.gMax > self.gMin) { try fail("g_max", "greater than g_min (\(self.gMin))", self.gMax) }
         // Weights are Float: a range near Float's limit makes every product overflow.
         if !(self.wMax.isFinite && self.wMax > 0 && self.wMax <= 1e6) { try fail("w_max", "in (0, 1e6]", self.wMax) }
-        if !(self.dwMin.isFinite && self.dwMin > 0 && self.dwMin <= 1) { try fail("dw_min", "in (0, 1] (a fraction of the conductance range)", self.dwMin) }
+        if !(self.weightMin.isFinite && self.weightMin <= 0 && self.weightMin >= -1e3) { try fail("weight_min", "in [-1000, 0] (aihwkit's w_min ≤ 0)", self.weightMin) }
+        if !(self.weightMax.isFinite && self.weightMax >= 0 && self.weightMax <= 1e3 && self.weightMax > self.weightMin) {
+            try fail("weight_max", "in [0, 1000] and greater than weight_min (\(self.weightMin))", self.weightMax)
+        }
+        if self.model.isAihwkit {
+            let r = self.weightMax - self.weightMin
+            if !(self.dwMin.isFinite && self.dwMin > 0 && self.dwMin <= r) { try fail("dw_min", "in (0, \(r)] (weight units: at most weight_max − weight_min)", self.dwMin) }
+        } else if !(self.dwMin.isFinite && self.dwMin > 0 && self.dwMin <= 1) { try fail("dw_min", "in (0, 1] (a fraction of the conductance range)", self.dwMin) }
+        for (f, v) in [("exp_a_up", self.expAUp), ("exp_a_down", self.expADown)] where !(v.isFinite && abs(v) <= 1e6) { try fail(f, "in [-1e6, 1e6]", v) }
+        for (f, v) in [("exp_gamma_up", self.expGammaUp), ("exp_gamma_down", self.expGammaDown), ("exp_a", self.expA), ("exp_b", self.expB)]
+        where !(v.isFinite && abs(v) <= 100) { try fail(f, "in [-100, 100]", v) }
+        if !(self.powGamma.isFinite && self.powGamma >= 0 && self.powGamma <= 100) { try fail("pow_gamma", "in [0, 100]", self.powGamma) }
+        if !(self.powUpDown.isFinite && abs(self.powUpDown) < 1) { try fail("pow_up_down", "in (−1, 1)", self.powUpDown) }
+        for (f, v) in [("piecewise_up", self.piecewiseUp), ("piecewise_down", self.piecewiseDown)] {
+            if v.isEmpty || v.count > 64 { try fail(f, "a list of 1…64 step factors", "\(v.count) values") }
+            if let x = v.first(where: { !($0.isFinite && $0 >= 0 && $0 <= 1e3) }) { try fail(f, "a list of step factors in [0, 1000]", x) }
+        }
+        if self.piecewiseUp.count != self.piecewiseDown.count {
+            try fail("piecewise_down", "as long as piecewise_up (\(self.piecewiseUp.count) values)", "\(self.piecewiseDown.count) values")
+        }
         if !(self.upDown.isFinite && abs(self.upDown) < 1) { try fail("up_down", "in (−1, 1)", self.upDown) }
         // Spreads and noise amplitudes are relative (to a step, the range or the weight): beyond 10
         // (1000 %) a value is a typo that would end as an overflow reported as a divergence. Write
@@ -107,7 +126,11 @@ extension DeviceSpec {
         for (f, v, hi) in [("dw_min_dtod", self.dwMinDtod, 10.0), ("up_down_dtod", self.upDownDtod, 10), ("dw_min_std", self.dwMinStd, 10),
                            ("gamma_dtod", self.gammaDtod, 10), ("write_noise_std", self.writeNoiseStd, 1e4), ("nl_dtod", self.nlDtod, 100),
                            ("c2c", self.c2c, 10), ("white_noise", self.whiteNoise, 10), ("flicker_k", self.flickerK, 10),
-                           ("rtn_amplitude", self.rtnAmplitude, 10)]
+                           ("rtn_amplitude", self.rtnAmplitude, 10), ("weight_min_dtod", self.weightMinDtod, 10),
+                           ("weight_max_dtod", self.weightMaxDtod, 10), ("gamma_up_dtod", self.gammaUpDtod, 10),
+                           ("gamma_down_dtod", self.gammaDownDtod, 10), ("dw_min_std_add", self.dwMinStdAdd, 1e3),
+                           ("dw_min_std_slope", self.dwMinStdSlope, 10), ("pow_gamma_dtod", self.powGammaDtod, 10),
+                           ("pow_up_down_dtod", self.powUpDownDtod, 10)]
         where !(v.isFinite && v >= 0 && v <= hi) {
             try fail(f, "in [0, \(String(format: "%g", hi))]", v)
         }

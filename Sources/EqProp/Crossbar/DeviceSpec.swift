@@ -128,6 +128,54 @@ public struct DeviceParameters: Codable, Equatable, Sendable {
     public var nlDtod = 0.0
     /// Cycle-to-cycle σ per pulse as a fraction of the range; n pulses give σ·√n (NeuroSim).
     public var c2c = 0.0
+    // aihwkit's devices (`aihwkit-*` models): parameters in aihwkit's weight units (see `WeightUnits`);
+    // `dw_min`, `up_down`, `dw_min_dtod`, `up_down_dtod`, `dw_min_std`, `gamma_up/down` and
+    // `write_noise_std` keep their aihwkit meaning, with dw_min in weight units.
+    /// Mean lower bound w_min ≤ 0 of a device's weight (aihwkit `w_min`): u = 0.
+    public var weightMin = -0.6
+    /// Mean upper bound w_max ≥ 0 of a device's weight (aihwkit `w_max`): u = 1.
+    public var weightMax = 0.6
+    /// Device-to-device σ of the lower bound, relative: b_min = w_min(1 + σξ) (aihwkit `w_min_dtod`).
+    public var weightMinDtod = 0.0
+    /// Device-to-device σ of the upper bound, relative (aihwkit `w_max_dtod`).
+    public var weightMaxDtod = 0.0
+    /// Absolute device-to-device σ of γ⁺ of `aihwkit-linear-step` (aihwkit `gamma_up_dtod`).
+    public var gammaUpDtod = 0.0
+    /// Absolute device-to-device σ of γ⁻ of `aihwkit-linear-step` (aihwkit `gamma_down_dtod`).
+    public var gammaDownDtod = 0.0
+    /// `aihwkit-linear-step`: slopes referenced to the mean bounds (true) or each device's own.
+    public var meanBoundReference = true
+    /// Whether the per-pulse c2c noise `dw_min_std` multiplies the state-dependent step (true) or adds
+    /// dw_min_std × the device's step whatever its state (aihwkit `mult_noise`).
+    public var multNoise = true
+    /// ExpStep's A_up of y⁺ = 1 − A_up·e^{γ_up·z} (aihwkit `A_up`).
+    public var expAUp = 0.00081
+    /// ExpStep's A_down of y⁻ = 1 − A_down·e^{−γ_down·z} (aihwkit `A_down`).
+    public var expADown = 0.36833
+    /// ExpStep's γ_up (aihwkit `gamma_up` of ExpStepDevice).
+    public var expGammaUp = 12.44625
+    /// ExpStep's γ_down (aihwkit `gamma_down` of ExpStepDevice).
+    public var expGammaDown = 12.78785
+    /// ExpStep's a of z = 2a·w/(b_max − b_min) + b (aihwkit `a`).
+    public var expA = 0.244
+    /// ExpStep's b (aihwkit `b`).
+    public var expB = 0.2425
+    /// ExpStep's extra c2c term, absolute weight units (aihwkit `dw_min_std_add`).
+    public var dwMinStdAdd = 0.0
+    /// ExpStep's extra c2c term, relative to |w| (aihwkit `dw_min_std_slope`).
+    public var dwMinStdSlope = 0.0
+    /// PowStep's exponent γ (aihwkit `pow_gamma`).
+    public var powGamma = 1.0
+    /// Relative device-to-device σ of γ (aihwkit `pow_gamma_dtod`).
+    public var powGammaDtod = 0.0
+    /// Up/down asymmetry of γ (aihwkit `pow_up_down`).
+    public var powUpDown = 0.0
+    /// Device-to-device σ of that asymmetry (aihwkit `pow_up_down_dtod`).
+    public var powUpDownDtod = 0.0
+    /// PiecewiseStep's step factors of up pulses at nodes spaced evenly from b_min to b_max (aihwkit `piecewise_up`).
+    public var piecewiseUp: [Double] = [1]
+    /// PiecewiseStep's step factors of down pulses (aihwkit `piecewise_down`), as many as `piecewise_up`.
+    public var piecewiseDown: [Double] = [1]
     /// Number of distinct conductance states (0 = continuous).
     public var levels = 0
     /// Fractions of devices stuck at G_min and at G_max.
@@ -144,6 +192,12 @@ public struct DeviceParameters: Codable, Equatable, Sendable {
         case dwMinStd = "dw_min_std", gammaUp = "gamma_up", gammaDown = "gamma_down", gammaDtod = "gamma_dtod"
         case writeNoiseStd = "write_noise_std"
         case pulses, nlLtp = "nl_ltp", nlLtd = "nl_ltd", nlDtod = "nl_dtod", c2c
+        case weightMin = "weight_min", weightMax = "weight_max", weightMinDtod = "weight_min_dtod", weightMaxDtod = "weight_max_dtod"
+        case gammaUpDtod = "gamma_up_dtod", gammaDownDtod = "gamma_down_dtod", meanBoundReference = "mean_bound_reference"
+        case multNoise = "mult_noise", expAUp = "exp_a_up", expADown = "exp_a_down", expGammaUp = "exp_gamma_up"
+        case expGammaDown = "exp_gamma_down", expA = "exp_a", expB = "exp_b", dwMinStdAdd = "dw_min_std_add"
+        case dwMinStdSlope = "dw_min_std_slope", powGamma = "pow_gamma", powGammaDtod = "pow_gamma_dtod", powUpDown = "pow_up_down"
+        case powUpDownDtod = "pow_up_down_dtod", piecewiseUp = "piecewise_up", piecewiseDown = "piecewise_down"
         case levels, stuckMin = "stuck_min", stuckMax = "stuck_max"
     }
 
@@ -156,6 +210,13 @@ public struct DeviceParameters: Codable, Equatable, Sendable {
         try get(.dwMinStd, &dwMinStd); try get(.gammaUp, &gammaUp); try get(.gammaDown, &gammaDown); try get(.gammaDtod, &gammaDtod)
         try get(.writeNoiseStd, &writeNoiseStd)
         try get(.pulses, &pulses); try get(.nlLtp, &nlLtp); try get(.nlLtd, &nlLtd); try get(.nlDtod, &nlDtod); try get(.c2c, &c2c)
+        try get(.weightMin, &weightMin); try get(.weightMax, &weightMax); try get(.weightMinDtod, &weightMinDtod)
+        try get(.weightMaxDtod, &weightMaxDtod); try get(.gammaUpDtod, &gammaUpDtod); try get(.gammaDownDtod, &gammaDownDtod)
+        try get(.meanBoundReference, &meanBoundReference); try get(.multNoise, &multNoise)
+        try get(.expAUp, &expAUp); try get(.expADown, &expADown); try get(.expGammaUp, &expGammaUp); try get(.expGammaDown, &expGammaDown)
+        try get(.expA, &expA); try get(.expB, &expB); try get(.dwMinStdAdd, &dwMinStdAdd); try get(.dwMinStdSlope, &dwMinStdSlope)
+        try get(.powGamma, &powGamma); try get(.powGammaDtod, &powGammaDtod); try get(.powUpDown, &powUpDown)
+        try get(.powUpDownDtod, &powUpDownDtod); try get(.piecewiseUp, &piecewiseUp); try get(.piecewiseDown, &piecewiseDown)
         try get(.levels, &levels); try get(.stuckMin, &stuckMin); try get(.stuckMax, &stuckMax)
     }
 }
@@ -220,8 +281,12 @@ public struct UpdateParameters: Codable, Equatable, Sendable {
     public var programming: Programming = .stochastic
     /// Rounding of deterministic pulse counts and of conductances onto the grid (`levels`).
     public var rounding: Rounding = .stochastic
-    /// Pulse-train length of stochastic programming.
+    /// Pulse-train length of stochastic programming (the most slots with `bl_management`).
     public var bl = 31
+    /// Stochastic programming: choose the train length per sample, BL = min(⌈k⌉, bl) with k the
+    /// expected pulses of the sample's largest element, and cap the input side when k > bl (aihwkit's
+    /// `update_bl_management`, which also turns on its `update_management`). Off: always bl slots.
+    public var blManagement = false
     /// Largest number of pulses one device receives in one update.
     public var maxPulses = 100
     /// Whether the contrastive EP update is programmed in two passes or one pass of the difference.
@@ -258,7 +323,7 @@ public struct UpdateParameters: Codable, Equatable, Sendable {
     public init() {}
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case programming, rounding, bl, maxPulses = "max_pulses", passes, scheme
+        case programming, rounding, bl, blManagement = "bl_management", maxPulses = "max_pulses", passes, scheme
         case transferThreshold = "transfer_threshold", transferRounding = "transfer_rounding", chiBits = "chi_bits"
         case gamma, transferEvery = "transfer_every", transferColumns = "transfer_columns", transferLr = "transfer_lr"
     }
@@ -267,7 +332,7 @@ public struct UpdateParameters: Codable, Equatable, Sendable {
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         func get<V: Decodable>(_ k: CodingKeys, _ v: inout V) throws { if let x = try c.decodeIfPresent(V.self, forKey: k) { v = x } }
-        try get(.programming, &programming); try get(.rounding, &rounding); try get(.bl, &bl); try get(.maxPulses, &maxPulses); try get(.passes, &passes)
+        try get(.programming, &programming); try get(.rounding, &rounding); try get(.bl, &bl); try get(.blManagement, &blManagement); try get(.maxPulses, &maxPulses); try get(.passes, &passes)
         try get(.scheme, &scheme); try get(.transferThreshold, &transferThreshold); try get(.transferRounding, &transferRounding)
         try get(.chiBits, &chiBits); try get(.gamma, &gamma); try get(.transferEvery, &transferEvery); try get(.transferColumns, &transferColumns)
         try get(.transferLr, &transferLr)

@@ -14,11 +14,15 @@ final class PulseProgrammer {
     let scheme: Programming
     let rounding: Rounding
     let bl: Int
+    /// aihwkit's `update_bl_management`: BL chosen per sample (see `PulseTrains`).
+    let blManagement: Bool
     let cap: Float
     /// Mean Δu of one pulse (the law's), the unit of pulse counts.
     let meanStep: Float
     /// NeuroSim's c2c σ per √pulse (fraction of range), and aihwkit's per-pulse relative σ.
     let c2c: Float, dwMinStd: Float
+    /// Whether aihwkit's per-pulse c2c is additive (σ·step·ξ) rather than multiplicative.
+    let additiveNoise: Bool
 
     var rng: RandomStream
     /// Pulses fired and devices pulsed so far (both devices of a push–pull pair count).
@@ -34,10 +38,10 @@ final class PulseProgrammer {
     private var dwScratch = Matrix<Float>(rows: 0, cols: 0)
 
     init(spec: DeviceSpec, meanStep: Double, rng: RandomStream, count: Int) {
-        scheme = spec.programming; rounding = spec.rounding; bl = spec.bl; cap = Float(spec.maxPulses)
+        scheme = spec.programming; rounding = spec.rounding; bl = spec.bl; blManagement = spec.blManagement; cap = Float(spec.maxPulses)
         accumulator = spec.scheme == .mixedPrecision ? MixedPrecisionAccumulator(count: count, update: spec.update) : nil
         self.meanStep = Float(meanStep)
-        c2c = Float(spec.c2c); dwMinStd = Float(spec.dwMinStd)
+        c2c = Float(spec.c2c); dwMinStd = Float(spec.dwMinStd); additiveNoise = !spec.multNoise
         self.rng = rng
     }
 
@@ -67,7 +71,7 @@ final class PulseProgrammer {
             counts(dw: dwScratch, inverseUnit: 1 / (2 * cells.fullScale * meanStep), up: &up, down: &down)
         case .stochastic:
             for i in 0..<n { up[i] = 0; down[i] = 0 }
-            PulseTrains.coincidences(terms, bl: bl, unit: 2 * cells.fullScale * meanStep, rows: cells.rows, cols: cells.cols,
+            PulseTrains.coincidences(terms, bl: bl, blManagement: blManagement, unit: 2 * cells.fullScale * meanStep, rows: cells.rows, cols: cells.cols,
                                      rng: &rng, up: &up, down: &down)
             for i in 0..<n { up[i] = min(up[i], cap); down[i] = min(down[i], cap) }
         }
@@ -186,22 +190,36 @@ final class PulseProgrammer {
         var u = u0
         if up > 0 {
             let v = table.potentiated(u, device: i, pulses: up)
-            u = v + c2cNoise(v - u, pulses: up, rng: &rng, normals: &normals)
+            let unit = additiveNoise ? table.unitStep(device: i, up: true) : 0
+            u = v + c2cNoise(v - u, unit: unit, floor: table.noiseFloor(device: i, at: u), pulses: up, rng: &rng, normals: &normals)
         }
         if down > 0 {
             let v = table.depressed(u, device: i, pulses: down)
-            u = v + c2cNoise(u - v, pulses: down, rng: &rng, normals: &normals)
+            let unit = additiveNoise ? table.unitStep(device: i, up: false) : 0
+            u = v + c2cNoise(u - v, unit: unit, floor: table.noiseFloor(device: i, at: u), pulses: down, rng: &rng, normals: &normals)
         }
-        return cells.finish(u, stuck: 0, rng: &rng)
+        let b = table.bounds(device: i)
+        return cells.finish(u, stuck: 0, lower: b.lower, upper: b.upper, rng: &rng)
     }
 
     /// c2c noise of n pulses that moved the device by `moved`: NeuroSim's σ·√n (fraction of range),
-    /// plus aihwkit's per-pulse (1 + dw_min_std·ξ) factors, whose sum has σ·|moved|/√n.
+    /// plus aihwkit's per-pulse noise of relative σ = dw_min_std: multiplicative, each pulse's step
+    /// times (1 + σξ), whose sum over n pulses has σ·|moved|/√n; or additive (`unit` > 0, aihwkit's
+    /// `mult_noise: false`), each pulse adding σ·unit·ξ whatever its state-dependent size, σ·unit·√n
+    /// over n pulses. A law's noise floor f (aihwkit ExpStep's extra terms) adds σ·f per pulse to the
+    /// same draw, so one pulse has σ·(|Δ| + f)·ξ, as in aihwkit.
     @inline(__always)
-    func c2cNoise(_ moved: Float, pulses n: Float, rng: inout RandomStream, normals: inout NormalPool) -> Float {
+    func c2cNoise(_ moved: Float, unit: Float, floor: Float, pulses n: Float, rng: inout RandomStream, normals: inout NormalPool) -> Float {
         var s: Float = 0
         if c2c > 0 { s += c2c * n.squareRoot() * normals.next(&rng) }
-        if dwMinStd > 0 { s += dwMinStd * abs(moved) / n.squareRoot() * normals.next(&rng) }
+        if dwMinStd > 0 {
+            let root = n.squareRoot()
+            if additiveNoise {
+                s += dwMinStd * unit * root * normals.next(&rng)
+            } else {
+                s += (dwMinStd * abs(moved) / root + dwMinStd * floor * root) * normals.next(&rng)
+            }
+        }
         return s
     }
 }

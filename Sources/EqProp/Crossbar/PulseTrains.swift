@@ -5,14 +5,20 @@ import Foundation
 /// For every sample, input line j fires in each of BL slots with probability p_x = B|x_j| and output
 /// line i with p_d = A|d_i|; a coincidence is one pulse in the direction sign(scale·x_j·d_i). With
 /// A·B·BL·Δu_pulse = |scale|/(2w_fs), E[ΔW_ij] = scale·x_j·d_i; update management balances A and B
-/// (A/B = x_max/d_max) so both maxima fire with the same probability. Probabilities above 1 saturate
-/// (the update falls short).
+/// (A/B = x_max/d_max) so both maxima fire with the same probability √(k/BL), where
+/// k = |scale|·x_max·d_max/unit is the expected pulse count of the largest element.
+///
+/// Without bit-line management BL is fixed and probabilities above 1 saturate (the update falls
+/// short). With it (aihwkit's `update_bl_management`), each sample uses BL = min(⌈k⌉, bl) slots, so
+/// a small update is made of few, likely coincidences: the count of an element with expected value
+/// m is Binomial(BL, m/BL), of variance m(1 − m/BL), smaller than with bl slots. When k > bl, aihwkit
+/// caps the input side, p_x = |x_j|/x_max, and puts the rest on the output side,
+/// p_d = (|d_i|/d_max)·k/bl, which saturates.
 enum PulseTrains {
     /// Adds the coincidences of every term to `up` (pulses raising W) and `down` (lowering it).
     /// `unit` is the weight change of one pulse pair, 2·w_fs·Δu_pulse.
-    static func coincidences(_ terms: [UpdateTerm], bl: Int, unit: Float, rows outputs: Int, cols inputs: Int,
+    static func coincidences(_ terms: [UpdateTerm], bl: Int, blManagement: Bool = false, unit: Float, rows outputs: Int, cols inputs: Int,
                              rng: inout RandomStream, up: inout [Float], down: inout [Float]) {
-        let mask: UInt64 = bl == 64 ? ~0 : (1 << UInt64(bl)) - 1
         var rowBits = [UInt64](repeating: 0, count: outputs)
         var colBits = [UInt64](repeating: 0, count: inputs)
         for t in terms {
@@ -23,11 +29,24 @@ enum PulseTrains {
                 for i in 0..<outputs { dMax = max(dMax, abs(post[b, i])) }
                 for j in 0..<inputs { xMax = max(xMax, abs(pre[b, j])) }
                 if dMax == 0 || xMax == 0 || lr == 0 { continue }
-                let a = (lr * xMax / dMax).squareRoot(), bb = (lr * dMax / xMax).squareRoot()
+                var slots = bl, a: Float, bb: Float
+                if blManagement {
+                    let k = abs(scale) * xMax * dMax / unit
+                    slots = Swift.max(1, Swift.min(Int(k.rounded(.up)), bl))
+                    if k > Float(bl) {
+                        a = k / (Float(bl) * dMax); bb = 1 / xMax
+                    } else {
+                        let ab = abs(scale) / (unit * Float(slots))
+                        a = (ab * xMax / dMax).squareRoot(); bb = (ab * dMax / xMax).squareRoot()
+                    }
+                } else {
+                    a = (lr * xMax / dMax).squareRoot(); bb = (lr * dMax / xMax).squareRoot()
+                }
+                let mask: UInt64 = slots == 64 ? ~0 : (1 << UInt64(slots)) - 1
                 func train(_ p: Float) -> UInt64 {
                     if p <= 0 { return 0 }
                     var bits: UInt64 = 0
-                    for s in 0..<bl where Float(rng.uniform()) < p { bits |= 1 << UInt64(s) }
+                    for s in 0..<slots where Float(rng.uniform()) < p { bits |= 1 << UInt64(s) }
                     return bits & mask
                 }
                 for i in 0..<outputs { rowBits[i] = train(a * abs(post[b, i])) }

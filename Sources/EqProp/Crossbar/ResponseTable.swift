@@ -4,6 +4,12 @@ import Foundation
 protocol ResponseTable {
     func potentiated(_ u: Float, device i: Int, pulses n: Float) -> Float
     func depressed(_ u: Float, device i: Int, pulses n: Float) -> Float
+    /// Device i's hard bounds in u.
+    func bounds(device i: Int) -> (lower: Float, upper: Float)
+    /// Device i's unit of additive c2c noise (Δu of one pulse).
+    func unitStep(device i: Int, up: Bool) -> Float
+    /// Device i's extra c2c σ per pulse at u (before × dw_min_std).
+    func noiseFloor(device i: Int, at u: Float) -> Float
 }
 
 /// Draws the responses of `count` devices from `law` (the first draw is the nominal device, shared
@@ -38,6 +44,9 @@ struct LawTable<D: PulseResponse>: ResponseTable {
     @inline(__always) subscript(i: Int) -> D { perDevice.isEmpty ? nominal : perDevice[i] }
     @inline(__always) func potentiated(_ u: Float, device i: Int, pulses n: Float) -> Float { self[i].potentiated(u, pulses: n) }
     @inline(__always) func depressed(_ u: Float, device i: Int, pulses n: Float) -> Float { self[i].depressed(u, pulses: n) }
+    @inline(__always) func bounds(device i: Int) -> (lower: Float, upper: Float) { let d = self[i]; return (d.lowerBound, d.upperBound) }
+    @inline(__always) func unitStep(device i: Int, up: Bool) -> Float { self[i].unitStep(up: up) }
+    @inline(__always) func noiseFloor(device i: Int, at u: Float) -> Float { self[i].noiseFloor(at: u) }
 }
 
 /// The built-in laws' responses: without device-to-device spread, one nominal response shared by all
@@ -78,4 +87,8 @@ struct GeometricTable: ResponseTable {
         let d = self[i]
         return d.depressed(u, pulses: n, decay: Self.power(d.rhoDown, n, table: powersDown))
     }
+
+    @inline(__always) func bounds(device i: Int) -> (lower: Float, upper: Float) { let d = self[i]; return (d.lowerBound, d.upperBound) }
+    @inline(__always) func unitStep(device i: Int, up: Bool) -> Float { self[i].unitStep(up: up) }
+    @inline(__always) func noiseFloor(device i: Int, at u: Float) -> Float { 0 }
 }

@@ -52,6 +52,32 @@ final class ProgrammedConductances: WeightStore {
         responses = responseTables(law, count: w.count, maxPulses: spec.maxPulses, rng: &d2d)
         cells = ConductanceStorage(spec: spec, weights: w, faults: &faults, write: &write)
         programmer = PulseProgrammer(spec: spec, meanStep: law.meanStep, rng: write, count: w.count)
+        Self.applyDeviceBounds(cells, responses)
+    }
+
+    /// Devices whose law spreads their bounds: the initial write lands within each device's own
+    /// bounds, and restored states may lie anywhere within the widest of them.
+    private static func applyDeviceBounds(_ cells: ConductanceStorage, _ t: (positive: any ResponseTable, negative: any ResponseTable)) {
+        var lo: Float = 0, hi: Float = 1, inside = true
+        func include(_ b: (lower: Float, upper: Float)) {
+            lo = min(lo, b.lower); hi = max(hi, b.upper)
+            if b.lower != 0 || b.upper != 1 { inside = false }
+        }
+        for i in 0..<cells.count {
+            include(t.positive.bounds(device: i))
+            if cells.pushPull { include(t.negative.bounds(device: i)) }
+        }
+        guard !inside else { return }
+        cells.envelope = lo...hi
+        for i in 0..<cells.count {
+            let bp = t.positive.bounds(device: i)
+            if cells.stuckPos[i] == 0 { cells.uPos[i] = min(max(cells.uPos[i], bp.lower), bp.upper) }
+            if cells.pushPull && cells.stuckNeg[i] == 0 {
+                let bn = t.negative.bounds(device: i)
+                cells.uNeg[i] = min(max(cells.uNeg[i], bn.lower), bn.upper)
+            }
+        }
+        cells.cachedWeights = nil; cells.cachedH = nil
     }
 
     var weights: Matrix<Float> { cells.weights }

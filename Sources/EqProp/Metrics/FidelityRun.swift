@@ -132,15 +132,22 @@ public enum FidelityRun {
         add("quantization", fine, d.levels > 0) { $0.levels = d.levels; $0.rounding = d.rounding }
         // The preset's own pulse response, without its noise and variability.
         var own = d
-        own.c2c = 0; own.dwMinStd = 0; own.writeNoiseStd = 0; own.dwMinDtod = 0; own.upDownDtod = 0; own.gammaDtod = 0; own.nlDtod = 0
+        own.device = own.device.withoutDeviceSpread
+        own.c2c = 0; own.dwMinStd = 0; own.writeNoiseStd = 0; own.dwMinStdAdd = 0; own.dwMinStdSlope = 0
         own.stuckMin = 0; own.stuckMax = 0; own.levels = 0; own.dacBits = 0; own.adcBits = 0; own.whiteNoise = 0
         own.flickerK = 0; own.rtnAmplitude = 0
         add("nonlinearity/asymmetry", own, d.model != .ideal) { _ in }
         var linearOwn = own
-        if d.model == .exponential { linearOwn.nlLtp = 0; linearOwn.nlLtd = 0 } else { linearOwn.gammaUp = 0; linearOwn.gammaDown = 0; linearOwn.upDown = 0 }
-        add("c2c", linearOwn, d.c2c > 0 || d.dwMinStd > 0 || d.writeNoiseStd > 0) { $0.c2c = d.c2c; $0.dwMinStd = d.dwMinStd; $0.writeNoiseStd = d.writeNoiseStd }
-        add("d2d", linearOwn, d.dwMinDtod > 0 || d.upDownDtod > 0 || d.gammaDtod > 0 || d.nlDtod > 0) {
-            $0.dwMinDtod = d.dwMinDtod; $0.upDownDtod = d.upDownDtod; $0.gammaDtod = d.gammaDtod; $0.nlDtod = d.nlDtod
+        linearOwn.device = own.device.linearized
+        add("c2c", linearOwn, d.c2c > 0 || d.dwMinStd > 0 || d.writeNoiseStd > 0) {
+            $0.c2c = d.c2c; $0.dwMinStd = d.dwMinStd; $0.writeNoiseStd = d.writeNoiseStd; $0.dwMinStdAdd = d.dwMinStdAdd; $0.dwMinStdSlope = d.dwMinStdSlope
+        }
+        add("d2d", linearOwn, d.device.hasDeviceSpread) {
+            let spread = d.device
+            $0.dwMinDtod = spread.dwMinDtod; $0.upDownDtod = spread.upDownDtod; $0.gammaDtod = spread.gammaDtod; $0.nlDtod = spread.nlDtod
+            $0.weightMinDtod = spread.weightMinDtod; $0.weightMaxDtod = spread.weightMaxDtod
+            $0.gammaUpDtod = spread.gammaUpDtod; $0.gammaDownDtod = spread.gammaDownDtod
+            $0.powGammaDtod = spread.powGammaDtod; $0.powUpDownDtod = spread.powUpDownDtod
         }
         add("faults", fine, d.stuckMin + d.stuckMax > 0) { $0.stuckMin = d.stuckMin; $0.stuckMax = d.stuckMax }
         add("DAC", ideal, d.dacBits > 0) { $0.dacBits = d.dacBits; $0.dacBound = d.dacBound }
