@@ -322,6 +322,10 @@ public struct SweepPlan: Codable, Equatable, Sendable {
         // Then every combination (fields can constrain each other).
         for run in runs() where run.seed == 1 {
             let (spec, device) = try resolve(run.assignments)
+            if let device, device.wireResistance > 0, device.irDropModel == .exact {
+                do { try device.checkArrays(Parameters<Float>.initial(spec: spec, seed: 1).weights.map { ($0.rows, $0.cols) }) }
+                catch let e as InputError { throw InputError("sweep point \(run.key): \(e.message)") }
+            }
             if try algorithm(run.assignments) == .bptt {
                 if device != nil && spec.kind == .convolutional {
                     throw InputError("sweep point \(run.key): algorithm bptt on crossbars needs a fully connected model")

@@ -128,6 +128,7 @@ public enum SweepRunner {
         if plan.measure != .accuracy && status == .ok {
             var test = data.test
             if let n = plan.testSubset { test = test.subset(Array(0..<min(n, test.count))) }
+            try device?.checkArrays(params.weights.map { ($0.rows, $0.cols) })
             let f = FidelityRun.run(spec: spec, device: device, parameters: params, data: test, batches: plan.fidelityBatches, seed: seed)
             metrics["cosine"] = f.meanCosine
             metrics["relmse"] = f.layers.map(\.relmse.mean).reduce(0, +) / Double(max(f.layers.count, 1))

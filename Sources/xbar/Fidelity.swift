@@ -73,6 +73,7 @@ struct Fidelity: ParsableCommand {
         guard batches <= available else {
             throw InputError("--batches must be ≤ \(available) (\(data.train.count) training examples of '\(dataset)' in batches of \(spec.batchSize); got \(batches))")
         }
+        try dev?.checkArrays(params.weights.map { ($0.rows, $0.cols) })
         try OutputFolder.prepare(out)
         var results: [FidelityRun.Result]
         if let d = dev, sweep || schemeList != nil {

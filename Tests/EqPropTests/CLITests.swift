@@ -72,6 +72,8 @@ import Testing
         (["noise", "--device", "epiram", "--length", "1000000000000"], "--length must be even and in 64…"),
         (["devices", "show", "epiram", "--devices", "100000000"], "--devices must be in 2…100000"),
         (["devices", "show", "epiram", "--pulses", "0"], "--pulses must be in 1…100000 (got 0)"),
+        (["train", "--device", "epiram", "--device.wire_resistance", "1", "--device.ir_drop_model", "exact", "--epochs", "1"],
+         "ir_drop_model exact solves arrays of at most 65536 devices; weight matrix 1 is 512 × 784 (401408); use ir_drop_model first-order"),
         (["devices", "show", "epiram", "--devices", "100000", "--pulses", "100000"], "--devices × (2·--pulses + 1) must be at most 2e9"),
         (["devices", "show", "epiram", "--start", "middle"], "--start must be lower or zero (got 'middle')"),
         (["train", "--lr", "0.1,,0.1"], "--lr: empty value in '0.1,,0.1'"),

@@ -59,9 +59,10 @@ public final class CrossbarArray: SynapticArray, @unchecked Sendable {
         self.spec = spec; self.seed = seed; self.layer = layer
         outputs = w.rows; inputs = w.cols
         self.store = store
-        readPath = ReadPath(spec.forward, conductances: store.conductances != nil, seed: seed, layer: layer, outputs: w.rows, inputs: w.cols)
+        let range = store.conductances != nil ? (gMin: spec.gMin, gMax: spec.gMax) : nil
+        readPath = ReadPath(spec.forward, conductances: range, seed: seed, layer: layer, outputs: w.rows, inputs: w.cols)
         backwardPath = spec.backward.map {
-            ReadPath($0, conductances: store.conductances != nil, seed: seed, layer: layer, outputs: w.rows, inputs: w.cols, streamSuffix: "/backward")
+            ReadPath($0, conductances: range, seed: seed, layer: layer, outputs: w.rows, inputs: w.cols, streamSuffix: "/backward")
         } ?? readPath
     }
 

@@ -63,6 +63,14 @@ public enum UpdateScheme: String, Codable, Sendable, CaseIterable {
     /// Whether the scheme is a Tiki-Taka variant (a fast and a slow array).
     public var isTikiTaka: Bool { self == .tikiTaka || self == .tikiTakaV2 }
 }
+/// How IR drop is computed (`ir_drop_model`).
+public enum IRDropModel: String, Codable, Sendable, CaseIterable {
+    /// To first order in the wire resistance: I = G·x − r·M·x (`CrossbarCircuit.firstOrderKernel`).
+    case firstOrder = "first-order"
+    /// The nodal equations of the whole array, solved per input vector (`CrossbarCircuit.currents`).
+    case exact
+}
+
 /// How mixed precision (and Tiki-Taka v2's buffer) turns |χ| (in device steps) into a pulse count.
 public enum TransferRounding: String, Codable, Sendable, CaseIterable {
     /// ⌊|χ|⌋ pulses; the fraction stays in χ.

@@ -14,7 +14,7 @@ extension DeviceSpec {
         "model": DeviceModel.allCases.map(\.rawValue), "rounding": Rounding.allCases.map(\.rawValue),
         "programming": Programming.allCases.map(\.rawValue), "mapping": Mapping.allCases.map(\.rawValue),
         "passes": UpdatePasses.allCases.map(\.rawValue), "scheme": UpdateScheme.allCases.map(\.rawValue),
-        "transfer_rounding": TransferRounding.allCases.map(\.rawValue),
+        "transfer_rounding": TransferRounding.allCases.map(\.rawValue), "ir_drop_model": IRDropModel.allCases.map(\.rawValue),
     ]
 
     /// Decodes a device file: the `device:`, `forward:`, optional `backward:` and `update:` sections, or
@@ -79,6 +79,18 @@ extension DeviceSpec {
             throw InputError("device '\(result.name)' is ideal (exact weights): field '\(field)' has no effect on it; choose a device preset (xbar devices) to simulate it")
         }
         return result
+    }
+
+    /// Most devices of one array the exact IR-drop solve takes (a 256 × 256 array): it solves the
+    /// nodal equations for every input vector of every read.
+    public static let exactIRDropLimit = 65_536
+
+    /// Checks what depends on the arrays' shapes (rows × columns of each weight matrix).
+    public func checkArrays(_ shapes: [(rows: Int, cols: Int)]) throws {
+        guard self.wireResistance > 0 && self.irDropModel == .exact && self.model != .ideal else { return }
+        for (k, s) in shapes.enumerated() where s.rows * s.cols > Self.exactIRDropLimit {
+            throw InputError("device '\(name)': ir_drop_model exact solves arrays of at most \(Self.exactIRDropLimit) devices; weight matrix \(k + 1) is \(s.rows) × \(s.cols) (\(s.rows * s.cols)); use ir_drop_model first-order")
+        }
     }
 
     /// Checks every field; the error names the field and the allowed range.
@@ -159,6 +171,9 @@ extension DeviceSpec {
         }
         if self.noiseLength < 64 || self.noiseLength > 1 << 20 || self.noiseLength & (self.noiseLength - 1) != 0 {
             try fail("noise_length", "a power of two in 64…1048576", self.noiseLength)
+        }
+        if !(self.wireResistance.isFinite && self.wireResistance >= 0 && self.wireResistance <= 1e4) {
+            try fail("wire_resistance", "in [0, 10000] Ω per segment", self.wireResistance)
         }
         if !(1...64).contains(self.bl) { try fail("bl", "in 1…64", self.bl) }
         if !(self.transferThreshold.isFinite && self.transferThreshold >= 0 && self.transferThreshold <= 1000) {

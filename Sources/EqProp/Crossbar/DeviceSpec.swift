@@ -249,6 +249,12 @@ public struct IOParameters: Codable, Equatable, Sendable {
     /// Samples per synthesized noise trace (a power of two); half of each trace is used, so the
     /// lowest frequency present is 1/(noise_length·t_step).
     public var noiseLength = 4096
+    /// Resistance of one wire segment between neighbouring devices (Ω); 0 = no IR drop. The drop
+    /// scales with r·G and with the square of the lines' length (`IRDrop`).
+    public var wireResistance = 0.0
+    /// How IR drop is computed: `first-order` in r (one extra matrix product per read) or `exact`
+    /// (a nodal solve per input vector; arrays of at most 65,536 devices).
+    public var irDropModel: IRDropModel = .firstOrder
     /// Simulated time per dynamics step, and between the free and the nudged phase (s).
     public var tStep = 1e-6
     /// Simulated time between the free and the nudged phase (s).
@@ -261,7 +267,8 @@ public struct IOParameters: Codable, Equatable, Sendable {
         case dacBits = "dac_bits", dacBound = "dac_bound", adcBits = "adc_bits", adcBound = "adc_bound"
         case whiteNoise = "white_noise", flickerK = "flicker_k", flickerGamma = "flicker_gamma"
         case rtnAmplitude = "rtn_amplitude", rtnTau0 = "rtn_tau0", rtnTau1 = "rtn_tau1"
-        case noiseLength = "noise_length", tStep = "t_step", phaseGap = "phase_gap"
+        case noiseLength = "noise_length", wireResistance = "wire_resistance", irDropModel = "ir_drop_model"
+        case tStep = "t_step", phaseGap = "phase_gap"
     }
 
     /// Decodes the `forward:` section; missing fields keep their defaults.
@@ -271,7 +278,8 @@ public struct IOParameters: Codable, Equatable, Sendable {
         try get(.dacBits, &dacBits); try get(.dacBound, &dacBound); try get(.adcBits, &adcBits); try get(.adcBound, &adcBound)
         try get(.whiteNoise, &whiteNoise); try get(.flickerK, &flickerK); try get(.flickerGamma, &flickerGamma)
         try get(.rtnAmplitude, &rtnAmplitude); try get(.rtnTau0, &rtnTau0); try get(.rtnTau1, &rtnTau1)
-        try get(.noiseLength, &noiseLength); try get(.tStep, &tStep); try get(.phaseGap, &phaseGap)
+        try get(.noiseLength, &noiseLength); try get(.wireResistance, &wireResistance); try get(.irDropModel, &irDropModel)
+        try get(.tStep, &tStep); try get(.phaseGap, &phaseGap)
     }
 }
 

@@ -46,9 +46,12 @@ final class ReadPath {
     private var tag: String
     private let suffix: String
 
-    /// The periphery `spec` describes: DAC → conductance noise (flicker, telegraph; only when the
-    /// weights are stored as conductances) → white noise → ADC.
-    init(_ spec: IOParameters, conductances: Bool, seed: UInt64, layer: Int, outputs: Int, inputs: Int, streamSuffix: String = "") {
+    /// The periphery `spec` describes: DAC → IR drop and conductance noise (flicker, telegraph; both
+    /// only when the weights are stored as conductances, whose range (S) `conductances` gives) →
+    /// white noise → ADC.
+    init(_ spec: IOParameters, conductances range: (gMin: Double, gMax: Double)?, seed: UInt64, layer: Int, outputs: Int, inputs: Int,
+         streamSuffix: String = "") {
+        let conductances = range != nil
         self.seed = seed; self.layer = layer
         suffix = streamSuffix
         tag = "xbar/\(layer)" + streamSuffix
@@ -63,6 +66,9 @@ final class ReadPath {
         }
         var stages: [any ReadStage] = []
         if spec.dacBits > 0 { stages.append(Converter(.input, bits: spec.dacBits, bound: spec.dacBound)) }
+        if let range, spec.wireResistance > 0 {
+            stages.append(IRDrop(wire: spec.wireResistance, exact: spec.irDropModel == .exact, gMin: range.gMin, gMax: range.gMax))
+        }
         if conductances && !synths.isEmpty {
             let source = TraceSource(synthesizers: synths, seed: seed, tag: tag, outputs: outputs, inputs: inputs)
             traces = source
@@ -110,6 +116,7 @@ final class ReadPath {
             for s in stages { s.drive(&x) }
             var y = Matrix<Float>(rows: out.rows, cols: out.cols)
             if transposed { gemm(x, w, into: &y) } else { gemm(x, w, transposeB: true, into: &y) }
+            for s in stages { s.correct(&y, driven: x, storage: storage, direction: slot) }
             cache = ReadLane.Cache(input: input, driven: x, clean: y)
             lane.cache[slot] = cache
         }
@@ -122,5 +129,8 @@ final class ReadPath {
     }
 
     /// The held weights changed: clean products are stale. Not thread-safe (called under the lock).
-    func clearCaches() { for lane in lanes.values { lane.cache = [nil, nil] } }
+    func clearCaches() {
+        for lane in lanes.values { lane.cache = [nil, nil] }
+        for s in stages { s.weightsChanged() }
+    }
 }

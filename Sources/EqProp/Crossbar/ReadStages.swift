@@ -2,18 +2,25 @@ import Foundation
 
 /// One stage of an array's read periphery. A read drives the input through every stage's `drive`
 /// (in order), forms the product with the held weights, then passes the sensed output through every
-/// stage's `sense` (in order): DAC → product → conductance noise → white noise → ADC for the presets.
+/// stage's `sense` (in order): DAC → product (IR drop) → conductance noise → white noise → ADC.
 /// New periphery effects (IR drop, drift) are new stages; nothing else changes.
 protocol ReadStage: AnyObject {
     /// Transforms the input lines' values before they drive the array (B × lines in).
     func drive(_ x: inout Matrix<Float>)
     /// Transforms the sensed output (B × lines out) of one read.
     func sense(_ y: inout Matrix<Float>, _ read: ReadContext)
+    /// Corrects the clean product of the driven input before it is cached (deterministic effects of
+    /// the array's circuit, such as IR drop): `direction` 0 forward, 1 transposed.
+    func correct(_ y: inout Matrix<Float>, driven: Matrix<Float>, storage: ConductanceStorage?, direction: Int)
+    /// The held weights changed (what a stage derived from them is stale).
+    func weightsChanged()
 }
 
 extension ReadStage {
     func drive(_ x: inout Matrix<Float>) {}
     func sense(_ y: inout Matrix<Float>, _ read: ReadContext) {}
+    func correct(_ y: inout Matrix<Float>, driven: Matrix<Float>, storage: ConductanceStorage?, direction: Int) {}
+    func weightsChanged() {}
 }
 
 /// What a stage may use of the read in progress.

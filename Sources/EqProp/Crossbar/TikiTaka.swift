@@ -48,7 +48,7 @@ final class TransferCompound: WeightStore {
         fast = ProgrammedConductances(spec: direct, law: law, weights: Matrix(rows: w.rows, cols: w.cols), seed: seed, tag: "xbar/\(layer)/fast")
         gamma = Float(spec.gamma); every = spec.transferEvery; columns = min(spec.transferColumns, w.cols); lr = Float(spec.transferLr)
         buffer = spec.scheme == .tikiTakaV2 ? MixedPrecisionAccumulator(count: w.count, update: spec.update) : nil
-        transferPath = ReadPath(spec.forward, conductances: true, seed: seed, layer: layer, outputs: w.rows, inputs: w.cols,
+        transferPath = ReadPath(spec.forward, conductances: (spec.gMin, spec.gMax), seed: seed, layer: layer, outputs: w.rows, inputs: w.cols,
                                 streamSuffix: "/transfer")
     }
 

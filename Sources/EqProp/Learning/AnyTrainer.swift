@@ -44,6 +44,7 @@ public struct AnyTrainer: EpochTrainer {
                         : AnyTrainer(try Trainer(idealNet: IdealNetwork<Float>(spec: spec, parameters: parameters), options: options, data: data))
             return
         }
+        try d.checkArrays(parameters.weights.map { ($0.rows, $0.cols) })
         let arrays = CrossbarArray.arrays(for: parameters, device: d, seed: options.seed)
         for (ci, st) in arrayState.enumerated() where ci < arrays.count { try arrays[ci].restore(st) }
         if conv && options.algorithm == .bptt { throw InputError(options: "{algorithm} bptt on crossbars needs a fully connected model (P-conv trains with EP on crossbars)") }

@@ -150,6 +150,7 @@ public enum FidelityRun {
             $0.powGammaDtod = spread.powGammaDtod; $0.powUpDownDtod = spread.powUpDownDtod
         }
         add("faults", fine, d.stuckMin + d.stuckMax > 0) { $0.stuckMin = d.stuckMin; $0.stuckMax = d.stuckMax }
+        add("IR drop", fine, d.wireResistance > 0) { $0.wireResistance = d.wireResistance; $0.irDropModel = d.irDropModel }
         add("DAC", ideal, d.dacBits > 0) { $0.dacBits = d.dacBits; $0.dacBound = d.dacBound }
         add("ADC", ideal, d.adcBits > 0) { $0.adcBits = d.adcBits; $0.adcBound = d.adcBound }
         if d.model != .ideal { out.append(("all on", d, 1)) }
