@@ -8,7 +8,7 @@ struct Xbar: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "xbar",
         abstract: "Equilibrium Propagation on simulated memristive crossbars: train, check EP against BPTT, benchmark.",
-        subcommands: [Train.self, GDUCheck.self, Fidelity.self, Sweep.self, Table.self, Bench.self, Models.self, Devices.self, Noise.self])
+        subcommands: [Train.self, GDUCheck.self, Fidelity.self, Infer.self, Sweep.self, Table.self, Bench.self, Models.self, Devices.self, Noise.self])
 
     /// One clear error line and a non-zero exit for bad input; help and usage as usual.
     static func main() {
@@ -84,6 +84,7 @@ enum Status {
 protocol AcceptsDeviceOverrides {}
 extension Train: AcceptsDeviceOverrides {}
 extension Fidelity: AcceptsDeviceOverrides {}
+extension Infer: AcceptsDeviceOverrides {}
 extension SweepRun: AcceptsDeviceOverrides {}
 extension Bench: AcceptsDeviceOverrides {}
 extension Noise: AcceptsDeviceOverrides {}

@@ -72,6 +72,10 @@ import Testing
         (["noise", "--device", "epiram", "--length", "1000000000000"], "--length must be even and in 64…"),
         (["devices", "show", "epiram", "--devices", "100000000"], "--devices must be in 2…100000"),
         (["devices", "show", "epiram", "--pulses", "0"], "--pulses must be in 1…100000 (got 0)"),
+        (["infer", "--checkpoint", "x.safetensors", "--draws", "0"], "--draws must be in 1…100 (got 0)"),
+        (["infer", "--checkpoint", "x.safetensors", "--compensation", "local"], "--compensation must be none, global or both (got 'local')"),
+        (["infer", "--checkpoint", "x.safetensors", "--at", "1d,1h"], "--at: times must be increasing ('1h' is not after '1d')"),
+        (["infer", "--checkpoint", "/nonexistent/checkpoint.safetensors"], "/nonexistent/checkpoint.safetensors"),
         (["train", "--device", "epiram", "--device.wire_resistance", "1", "--device.ir_drop_model", "exact", "--epochs", "1"],
          "ir_drop_model exact solves arrays of at most 65536 devices; weight matrix 1 is 512 × 784 (401408); use ir_drop_model first-order"),
         (["devices", "show", "epiram", "--devices", "100000", "--pulses", "100000"], "--devices × (2·--pulses + 1) must be at most 2e9"),
@@ -115,6 +119,30 @@ import Testing
         let lines = r.stderr.split(separator: "\n")
         #expect(lines.count == 1, "\(args): expected one line, got \(r.stderr)")
         #expect(r.stderr.hasPrefix("error: ") && r.stderr.contains(expected), "\(args): \(r.stderr)")
+    }
+
+    /// A network trained on a drifting device, evaluated later: infer.json holds every time and draw,
+    /// and a software checkpoint is refused.
+    @Test func inferEvaluatesACheckpointOverTime() throws {
+        let tmp = NSTemporaryDirectory() + "xbar-infer-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: tmp) }
+        let small = ["--layers", "784,16,10", "--T", "4", "--K", "2", "--epochs", "1", "--train-subset", "200", "--test-subset", "50", "--quiet"]
+        var r = try Self.run(["train", "--device", "pcm"] + small + ["--out", tmp + "/pcm"])
+        #expect(r.status == 0, "\(r.stderr)")
+        r = try Self.run(["infer", "--checkpoint", tmp + "/pcm/checkpoint.safetensors", "--at", "1s,1y", "--draws", "2", "--test-subset", "50",
+                          "--compensation", "both", "--device.drift_nu", "0.1", "--out", tmp + "/infer"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let data = try #require(FileManager.default.contents(atPath: tmp + "/infer/infer.json"))
+        let docs = try #require(try JSONSerialization.jsonObject(with: data) as? [[String: Any]])
+        #expect(docs.map { $0["compensate"] as? Bool } == [false, true])
+        let doc = docs[1]
+        #expect((doc["errors"] as? [[Double]])?.map(\.count) == [2, 2])
+        #expect((doc["seconds"] as? [Double]) == [1, 31_557_600])
+        #expect(((doc["device"] as? [String: Any])?["device"] as? [String: Any])?["drift_nu"] as? Double == 0.1)
+        #expect(FileManager.default.fileExists(atPath: tmp + "/infer/infer.svg"))
+        r = try Self.run(["train"] + small + ["--out", tmp + "/soft"])
+        r = try Self.run(["infer", "--checkpoint", tmp + "/soft/checkpoint.safetensors", "--out", tmp + "/infer2"])
+        #expect(r.status != 0 && r.stderr.contains("holds software weights"), "\(r.stderr)")
     }
 
     @Test func devicesShowAndNoiseWriteTheirFiles() throws {

@@ -59,6 +59,8 @@ import Yams
         ("name: x\ndevice:\n  model: aihwkit-piecewise-step\n  piecewise_up: []\n  piecewise_down: []\n", "field 'piecewise_up' must be a list of 1…64"),
         ("name: x\ndevice:\n  model: aihwkit-piecewise-step\n  piecewise_up: [1, -2]\n  piecewise_down: [1, 1]\n", "field 'piecewise_up' must be a list of step factors in [0, 1000]"),
         ("name: x\ndevice:\n  model: aihwkit-linear-step\n  mult_noise: maybe\n", "'mult_noise'"),
+        ("name: x\ndevice:\n  model: linear-step\n  drift_nu: -0.1\n", "field 'drift_nu' must be in [0, 1]"),
+        ("name: x\ndevice:\n  model: linear-step\n  drift_t0: 0\n", "field 'drift_t0' must be in (0, 1e9] s"),
         ("name: x\ndevice:\n  model: linear-step\nforward:\n  wire_resistance: -1\n", "field 'wire_resistance' must be in [0, 10000] Ω per segment"),
         ("name: x\ndevice:\n  model: linear-step\nforward:\n  ir_drop_model: spice\n", "field 'ir_drop_model' must be one of first-order, exact (got 'spice')"),
     ])

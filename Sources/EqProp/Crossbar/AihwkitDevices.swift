@@ -304,8 +304,8 @@ extension DeviceParameters {
         return d
     }
 
-    /// Whether any device-to-device spread is set.
-    public var hasDeviceSpread: Bool { self != withoutDeviceSpread }
+    /// Whether any device-to-device spread of the pulse response is set (drift's is not one).
+    public var hasDeviceSpread: Bool { var d = self; d.driftNuDtod = 0; return d != d.withoutDeviceSpread }
 
     /// The same device with its step made state-independent (a constant, symmetric step), the
     /// reference of the ablation's c2c and d2d items.

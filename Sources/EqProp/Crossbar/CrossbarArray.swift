@@ -73,7 +73,7 @@ public final class CrossbarArray: SynapticArray, @unchecked Sendable {
 
     /// Guards what concurrent reads share: the store's lazily built weights and noise weights, the
     /// read path's lanes, and the epoch of the write stream.
-    private let lock = NSLock()
+    let lock = NSLock()
     private var writeEpoch: Int?
     private var readCount = 0
 
@@ -159,6 +159,7 @@ public final class CrossbarArray: SynapticArray, @unchecked Sendable {
         lock.lock(); defer { lock.unlock() }
         try store.restore(s)
         readPath.clearCaches(); backwardPath.clearCaches()
+        readPath.outputGain = 1; backwardPath.outputGain = 1
     }
 
     /// Normalized conductances (G⁺, G⁻) of device (row, col): for tests and plots (under Tiki-Taka,

@@ -172,6 +172,10 @@ extension DeviceSpec {
         if self.noiseLength < 64 || self.noiseLength > 1 << 20 || self.noiseLength & (self.noiseLength - 1) != 0 {
             try fail("noise_length", "a power of two in 64…1048576", self.noiseLength)
         }
+        for (f, v) in [("drift_nu", self.driftNu), ("drift_nu_dtod", self.driftNuDtod)] where !(v.isFinite && v >= 0 && v <= 1) {
+            try fail(f, "in [0, 1] (ν ≥ 0: conductance decays as t^−ν)", v)
+        }
+        if !(self.driftT0.isFinite && self.driftT0 > 0 && self.driftT0 <= 1e9) { try fail("drift_t0", "in (0, 1e9] s", self.driftT0) }
         if !(self.wireResistance.isFinite && self.wireResistance >= 0 && self.wireResistance <= 1e4) {
             try fail("wire_resistance", "in [0, 10000] Ω per segment", self.wireResistance)
         }

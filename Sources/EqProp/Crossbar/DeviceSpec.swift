@@ -176,6 +176,12 @@ public struct DeviceParameters: Codable, Equatable, Sendable {
     public var piecewiseUp: [Double] = [1]
     /// PiecewiseStep's step factors of down pulses (aihwkit `piecewise_down`), as many as `piecewise_up`.
     public var piecewiseDown: [Double] = [1]
+    /// Mean drift exponent ν̄ of G(t) = G(t₀)·((t + t₀)/t₀)^(−ν) after programming (0 = no drift; `Drift`).
+    public var driftNu = 0.0
+    /// Device-to-device σ of ν (absolute; ν = |ν̄ + σξ| per device).
+    public var driftNuDtod = 0.0
+    /// Time t₀ of the reference read after programming (s), from which drift is counted.
+    public var driftT0 = 20.0
     /// Number of distinct conductance states (0 = continuous).
     public var levels = 0
     /// Fractions of devices stuck at G_min and at G_max.
@@ -198,6 +204,7 @@ public struct DeviceParameters: Codable, Equatable, Sendable {
         case expGammaDown = "exp_gamma_down", expA = "exp_a", expB = "exp_b", dwMinStdAdd = "dw_min_std_add"
         case dwMinStdSlope = "dw_min_std_slope", powGamma = "pow_gamma", powGammaDtod = "pow_gamma_dtod", powUpDown = "pow_up_down"
         case powUpDownDtod = "pow_up_down_dtod", piecewiseUp = "piecewise_up", piecewiseDown = "piecewise_down"
+        case driftNu = "drift_nu", driftNuDtod = "drift_nu_dtod", driftT0 = "drift_t0"
         case levels, stuckMin = "stuck_min", stuckMax = "stuck_max"
     }
 
@@ -217,6 +224,7 @@ public struct DeviceParameters: Codable, Equatable, Sendable {
         try get(.expA, &expA); try get(.expB, &expB); try get(.dwMinStdAdd, &dwMinStdAdd); try get(.dwMinStdSlope, &dwMinStdSlope)
         try get(.powGamma, &powGamma); try get(.powGammaDtod, &powGammaDtod); try get(.powUpDown, &powUpDown)
         try get(.powUpDownDtod, &powUpDownDtod); try get(.piecewiseUp, &piecewiseUp); try get(.piecewiseDown, &piecewiseDown)
+        try get(.driftNu, &driftNu); try get(.driftNuDtod, &driftNuDtod); try get(.driftT0, &driftT0)
         try get(.levels, &levels); try get(.stuckMin, &stuckMin); try get(.stuckMax, &stuckMax)
     }
 }

@@ -81,6 +81,9 @@ final class ReadPath {
         self.stages = stages
     }
 
+    /// Digital gain applied to every output after the periphery (drift compensation; 1 otherwise).
+    var outputGain: Float = 1
+
     /// Reads are exact and deterministic: no stage.
     var isExact: Bool { stages.isEmpty }
 
@@ -103,8 +106,8 @@ final class ReadPath {
     func read(_ input: Matrix<Float>, transposed: Bool, weights w: Matrix<Float>, storage: ConductanceStorage?,
               into out: inout Matrix<Float>, accumulate: Bool, lane: ReadLane?, clock: ReadClock) {
         guard let lane, !isExact else {
-            if transposed { gemm(input, w, into: &out, beta: accumulate ? 1 : 0) }
-            else { gemm(input, w, transposeB: true, into: &out, beta: accumulate ? 1 : 0) }
+            if transposed { gemm(input, w, into: &out, alpha: outputGain, beta: accumulate ? 1 : 0) }
+            else { gemm(input, w, transposeB: true, into: &out, alpha: outputGain, beta: accumulate ? 1 : 0) }
             return
         }
         let slot = transposed ? 1 : 0
@@ -125,6 +128,7 @@ final class ReadPath {
         let context = ReadContext(direction: slot, driven: cache.driven, lane: lane, storage: storage,
                                   block: sample / usable, sample: sample % usable)
         for s in stages { s.sense(&y, context) }
+        if outputGain != 1 { for i in 0..<y.count { y.storage[i] *= outputGain } }
         if accumulate { Elementwise.axpy(1, y, &out) } else { out = y }
     }
 

@@ -39,6 +39,9 @@ final class TransferCompound: WeightStore {
     private(set) var sinceTransfer = 0, nextColumn = 0
     private var transferReads = 0
     private var cachedWeights: Matrix<Float>?
+    /// C's devices, then A's.
+    var allConductances: [ConductanceStorage] { [slow.cells, fast.cells] }
+    func conductancesChanged() { cachedWeights = nil }
     private var up: [Float] = [], down: [Float] = []
 
     init<L: DeviceLaw>(spec: DeviceSpec, law: L, weights w: Matrix<Float>, seed: UInt64, layer: Int) {

@@ -19,6 +19,16 @@ protocol WeightStore: AnyObject {
     func restore(_ s: [String: [Float]]) throws
     /// Programming work so far (pulses, devices pulsed, accumulator operations).
     var writeCosts: ArrayCosts { get }
+    /// Every conductance storage of the store (none when exact; C then A under Tiki-Taka), for
+    /// effects that act on all devices (drift). Call `conductancesChanged()` after changing them.
+    var allConductances: [ConductanceStorage] { get }
+    /// The conductances were changed from outside: what the store derived from them is stale.
+    func conductancesChanged()
+}
+
+extension WeightStore {
+    var allConductances: [ConductanceStorage] { conductances.map { [$0] } ?? [] }
+    func conductancesChanged() {}
 }
 
 /// Exactly stored weights, written with BLAS: the same calls as `DenseArray`, so an array of the

@@ -18,6 +18,9 @@ public struct AnyTrainer: EpochTrainer {
     private let restart: () -> Void
     /// Number of training examples.
     public let trainCount: Int
+    /// The crossbar arrays the network reads (empty on ideal weights), shared with it: what is done
+    /// to them (`CrossbarArray.age`) the network sees.
+    public private(set) var arrays: [CrossbarArray] = []
 
     /// Wraps `trainer` (it is moved into the wrapper; the wrapper's calls mutate it).
     public init<M: EPModel>(_ trainer: Trainer<M>) where M.Array.Scalar == Float {
@@ -50,6 +53,7 @@ public struct AnyTrainer: EpochTrainer {
         if conv && options.algorithm == .bptt { throw InputError(options: "{algorithm} bptt on crossbars needs a fully connected model (P-conv trains with EP on crossbars)") }
         self = conv ? AnyTrainer(try Trainer(net: ConvNet(spec: spec, arrays: arrays, biases: parameters.biases), options: options, data: data))
                     : AnyTrainer(try Trainer(crossbarNet: Network(spec: spec, arrays: arrays, biases: parameters.biases), options: options, data: data))
+        self.arrays = arrays
     }
 
     /// Trains one epoch (0-based index `epoch`) and returns the running train error in percent.
