@@ -135,6 +135,9 @@ public enum Benchmarks {
         public var phasesSecondsPerSample: Double
         /// Wall time per sample in the update (s).
         public var updateSecondsPerSample: Double
+        /// The hardware work of one timed epoch per sample (nil on ideal weights): its energy (J)
+        /// and latency (s) are the energy model's (`ArrayCosts`).
+        public var costsPerSample: ArrayCosts? = nil
     }
 
     /// Training speed of P-1h (or `spec`) on synthetic 784-pixel data, over `repeats` epochs.
@@ -158,7 +161,9 @@ public enum Benchmarks {
             rates.append(Double(samples) / dt)
         }
         let t = trainer.timing, n = Double(max(t.samples, 1))
-        return Throughput(samplesPerSecond: median(rates), phasesSecondsPerSample: t.phasesSeconds / n, updateSecondsPerSample: t.updateSeconds / n)
+        var out = Throughput(samplesPerSecond: median(rates), phasesSecondsPerSample: t.phasesSeconds / n, updateSecondsPerSample: t.updateSeconds / n)
+        out.costsPerSample = trainer.lastEpochCosts.map { $0.perSample(samples) }
+        return out
     }
 
     /// One noisy, quantized forward read of an out × in crossbar at batch B, against the ideal gemm
@@ -189,11 +194,14 @@ public enum Benchmarks {
         public var phasesSecondsPerSample: Double = 0
         /// Crossbar training wall time per sample in the update (device programming), s.
         public var updateSecondsPerSample: Double = 0
+        /// The hardware work of a crossbar training sample: conversions, energy (J) and latency (s).
+        public var costsPerSample: ArrayCosts? = nil
         enum CodingKeys: String, CodingKey {
             case device, shape, batchSize = "batch_size", noisyReadSeconds = "noisy_read_s", idealGemmSeconds = "ideal_gemm_s"
             case ratio, noiseSamplesPerSecond = "noise_samples_per_s", normalsPerSecond = "normals_per_s"
             case trainingSamplesPerSecond = "crossbar_training_samples_per_s", idealTrainingSamplesPerSecond = "ideal_training_samples_per_s"
             case phasesSecondsPerSample = "crossbar_phases_s_per_sample", updateSecondsPerSample = "crossbar_update_s_per_sample"
+            case costsPerSample = "crossbar_costs_per_sample"
         }
     }
 

@@ -107,6 +107,10 @@ public enum SweepRunner {
                 if let c = costs {
                     metrics["pulses"] = c.pulses; metrics["devices_pulsed"] = Double(c.devicesPulsed)
                     metrics["reads"] = Double(c.reads); metrics["accumulator_ops"] = Double(c.accumulatorOps)
+                    let samples = Double(max(perEpoch.count, 1) * trainer.trainCount)
+                    metrics["energy_per_sample"] = c.energy / samples; metrics["latency_per_sample"] = c.latency / samples
+                    metrics["read_energy_per_sample"] = (c.readEnergy + c.converterEnergy) / samples
+                    metrics["write_energy_per_sample"] = c.writeEnergy / samples
                 }
             }
             for e in 0..<spec.epochs {

@@ -29,6 +29,7 @@ struct Bench: ParsableCommand {
         let xt = try Benchmarks.trainingThroughput(spec: spec, algorithm: .ep, batches: max(batches / 5, 5), repeats: repeats, device: dev)
         x.trainingSamplesPerSecond = xt.samplesPerSecond
         x.phasesSecondsPerSample = xt.phasesSecondsPerSample; x.updateSecondsPerSample = xt.updateSecondsPerSample
+        x.costsPerSample = xt.costsPerSample
         x.idealTrainingSamplesPerSecond = r.epSamplesPerSecond
         if json {
             struct Both: Encodable { let training: Benchmarks.Result; let crossbar: Benchmarks.CrossbarResult }
@@ -42,6 +43,10 @@ struct Bench: ParsableCommand {
                              x.device, x.trainingSamplesPerSecond, x.idealTrainingSamplesPerSecond, x.idealTrainingSamplesPerSecond / x.trainingSamplesPerSecond))
                 print(String(format: "  per sample: phases %.0f µs vs %.0f ideal, update %.0f µs vs %.0f ideal",
                              x.phasesSecondsPerSample * 1e6, r.epPhasesSecondsPerSample * 1e6, x.updateSecondsPerSample * 1e6, r.epUpdateSecondsPerSample * 1e6))
+                if let c = x.costsPerSample {
+                    print(String(format: "  simulated hardware per sample: energy %.3g J (cells read %.3g, converters %.3g, writes %.3g), latency %.3g s (reads %.3g, writes %.3g)",
+                                 c.energy, c.readEnergy, c.converterEnergy, c.writeEnergy, c.latency, c.readLatency, c.writeLatency))
+                }
             }
             print(String(format: "%@ (T=%d, K=%d, batch %d), BLAS core %@, %d thread(s)", r.model, r.T, r.K, r.batchSize, r.blasCore, r.blasThreads))
             print(String(format: "EP   %8.0f samples/s  %6.2f MFLOP/sample  %5.1f%% of sgemm 512³", r.epSamplesPerSecond, r.epFlopsPerSample / 1e6, 100 * r.epFractionOfGemm))

@@ -130,8 +130,9 @@ struct Fidelity: ParsableCommand {
             }
             if let c = r.costs, r.batches > 0 {
                 let samples = Double(r.batches * spec.batchSize)
-                print(String(format: "  work per sample: %.0f pulses, %.0f devices pulsed, %.3g reads, %.0f accumulator ops",
-                             c.pulses / samples, Double(c.devicesPulsed) / samples, Double(c.reads) / samples, Double(c.accumulatorOps) / samples))
+                print(String(format: "  work per sample: %.0f pulses, %.0f devices pulsed, %.3g reads, %.0f accumulator ops; energy %.3g J, latency %.3g s",
+                             c.pulses / samples, Double(c.devicesPulsed) / samples, Double(c.reads) / samples, Double(c.accumulatorOps) / samples,
+                             c.energy / samples, c.latency / samples))
             }
         }
         if ablate {

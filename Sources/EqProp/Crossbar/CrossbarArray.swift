@@ -59,6 +59,7 @@ public final class CrossbarArray: SynapticArray, @unchecked Sendable {
         self.spec = spec; self.seed = seed; self.layer = layer
         outputs = w.rows; inputs = w.cols
         self.store = store
+        readEnergy = [EnergyModel(device: spec.device, io: spec.forward), EnergyModel(device: spec.device, io: spec.backward ?? spec.forward)]
         let range = store.conductances != nil ? (gMin: spec.gMin, gMax: spec.gMax) : nil
         readPath = ReadPath(spec.forward, conductances: range, seed: seed, layer: layer, outputs: w.rows, inputs: w.cols)
         backwardPath = spec.backward.map {
@@ -76,14 +77,23 @@ public final class CrossbarArray: SynapticArray, @unchecked Sendable {
     let lock = NSLock()
     private var writeEpoch: Int?
     private var readCount = 0
+    /// The energy model of forward and transposed reads, what reads have cost, and per direction the
+    /// summed conductance of each driven line (rebuilt after the conductances change).
+    private let readEnergy: [EnergyModel]
+    private var readCosts = ArrayCosts()
+    private var lineConductance: [[Double]?] = [nil, nil]
 
-    /// Reads, pulses, devices pulsed and accumulator operations since the array was made.
+    /// Reads, pulses, devices pulsed, accumulator operations, conversions, energy and latency since
+    /// the array was made.
     public var costs: ArrayCosts {
         lock.lock(); defer { lock.unlock() }
-        var c = store.writeCosts
+        var c = store.writeCosts + readCosts
         c.reads += readCount
         return c
     }
+
+    /// The conductances changed: derived sums are stale.
+    func conductancesChanged() { lineConductance = [nil, nil] }
 
     // MARK: SynapticArray
 
@@ -111,6 +121,12 @@ public final class CrossbarArray: SynapticArray, @unchecked Sendable {
         lock.lock()
         readCount += 1
         let w = store.weights, cells = store.conductances
+        let model = readEnergy[transposed ? 1 : 0]
+        if model.countsReads {
+            let d = transposed ? 1 : 0
+            if model.readV2T > 0, lineConductance[d] == nil, let c = cells { lineConductance[d] = model.lineConductance(c, transposed: transposed) }
+            model.addRead(input, sensed: transposed ? inputs : outputs, lines: lineConductance[d], to: &readCosts)
+        }
         let lane = path.isExact ? nil : path.lane(for: clock)
         if path.traces != nil, let c = cells { _ = c.noiseWeights }
         lock.unlock()
@@ -146,6 +162,7 @@ public final class CrossbarArray: SynapticArray, @unchecked Sendable {
         }
         store.write(terms, passes: spec.passes)
         readPath.clearCaches(); backwardPath.clearCaches()   // the clean products of the read caches are stale
+        conductancesChanged()
     }
 
     // MARK: State
@@ -159,6 +176,7 @@ public final class CrossbarArray: SynapticArray, @unchecked Sendable {
         lock.lock(); defer { lock.unlock() }
         try store.restore(s)
         readPath.clearCaches(); backwardPath.clearCaches()
+        conductancesChanged()
         readPath.outputGain = 1; backwardPath.outputGain = 1
     }
 

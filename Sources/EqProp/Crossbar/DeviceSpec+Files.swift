@@ -172,6 +172,13 @@ extension DeviceSpec {
         if self.noiseLength < 64 || self.noiseLength > 1 << 20 || self.noiseLength & (self.noiseLength - 1) != 0 {
             try fail("noise_length", "a power of two in 64…1048576", self.noiseLength)
         }
+        for (f, v, hi, unit) in [("write_voltage_up", self.writeVoltageUp, 100.0, "V"), ("write_voltage_down", self.writeVoltageDown, 100, "V"),
+                                 ("pulse_width_up", self.pulseWidthUp, 1, "s"), ("pulse_width_down", self.pulseWidthDown, 1, "s"),
+                                 ("read_voltage", self.readVoltage, 100, "V"), ("read_pulse_width", self.readPulseWidth, 1, "s"),
+                                 ("dac_fom", self.dacFom, 1e-6, "J"), ("adc_fom", self.adcFom, 1e-6, "J")]
+        where !(v.isFinite && v >= 0 && v <= hi) {
+            try fail(f, "in [0, \(String(format: "%g", hi))] \(unit)", v)
+        }
         for (f, v) in [("drift_nu", self.driftNu), ("drift_nu_dtod", self.driftNuDtod)] where !(v.isFinite && v >= 0 && v <= 1) {
             try fail(f, "in [0, 1] (ν ≥ 0: conductance decays as t^−ν)", v)
         }

@@ -176,6 +176,15 @@ public struct DeviceParameters: Codable, Equatable, Sendable {
     public var piecewiseUp: [Double] = [1]
     /// PiecewiseStep's step factors of down pulses (aihwkit `piecewise_down`), as many as `piecewise_up`.
     public var piecewiseDown: [Double] = [1]
+    /// Write pulse amplitude (V) of potentiation and depression, for the write energy V²·G·t per
+    /// pulse (0: write energy not modelled).
+    public var writeVoltageUp = 0.0
+    /// Write pulse amplitude (V) of depression.
+    public var writeVoltageDown = 0.0
+    /// Write pulse width (s) of potentiation, for the write energy and latency (0: not modelled).
+    public var pulseWidthUp = 0.0
+    /// Write pulse width (s) of depression.
+    public var pulseWidthDown = 0.0
     /// Mean drift exponent ν̄ of G(t) = G(t₀)·((t + t₀)/t₀)^(−ν) after programming (0 = no drift; `Drift`).
     public var driftNu = 0.0
     /// Device-to-device σ of ν (absolute; ν = |ν̄ + σξ| per device).
@@ -204,6 +213,8 @@ public struct DeviceParameters: Codable, Equatable, Sendable {
         case expGammaDown = "exp_gamma_down", expA = "exp_a", expB = "exp_b", dwMinStdAdd = "dw_min_std_add"
         case dwMinStdSlope = "dw_min_std_slope", powGamma = "pow_gamma", powGammaDtod = "pow_gamma_dtod", powUpDown = "pow_up_down"
         case powUpDownDtod = "pow_up_down_dtod", piecewiseUp = "piecewise_up", piecewiseDown = "piecewise_down"
+        case writeVoltageUp = "write_voltage_up", writeVoltageDown = "write_voltage_down"
+        case pulseWidthUp = "pulse_width_up", pulseWidthDown = "pulse_width_down"
         case driftNu = "drift_nu", driftNuDtod = "drift_nu_dtod", driftT0 = "drift_t0"
         case levels, stuckMin = "stuck_min", stuckMax = "stuck_max"
     }
@@ -224,6 +235,8 @@ public struct DeviceParameters: Codable, Equatable, Sendable {
         try get(.expA, &expA); try get(.expB, &expB); try get(.dwMinStdAdd, &dwMinStdAdd); try get(.dwMinStdSlope, &dwMinStdSlope)
         try get(.powGamma, &powGamma); try get(.powGammaDtod, &powGammaDtod); try get(.powUpDown, &powUpDown)
         try get(.powUpDownDtod, &powUpDownDtod); try get(.piecewiseUp, &piecewiseUp); try get(.piecewiseDown, &piecewiseDown)
+        try get(.writeVoltageUp, &writeVoltageUp); try get(.writeVoltageDown, &writeVoltageDown)
+        try get(.pulseWidthUp, &pulseWidthUp); try get(.pulseWidthDown, &pulseWidthDown)
         try get(.driftNu, &driftNu); try get(.driftNuDtod, &driftNuDtod); try get(.driftT0, &driftT0)
         try get(.levels, &levels); try get(.stuckMin, &stuckMin); try get(.stuckMax, &stuckMax)
     }
@@ -257,6 +270,15 @@ public struct IOParameters: Codable, Equatable, Sendable {
     /// Samples per synthesized noise trace (a power of two); half of each trace is used, so the
     /// lowest frequency present is 1/(noise_length·t_step).
     public var noiseLength = 4096
+    /// Read voltage (V) of a full-scale input (|x| = dac_bound): the cells' read energy is
+    /// Σ (V·x/dac_bound)²·G·t per device and read pulse (0: not modelled).
+    public var readVoltage = 0.0
+    /// Read pulse width t (s): the duration of one sample's read, for its energy and latency.
+    public var readPulseWidth = 0.0
+    /// DAC energy per conversion step (J; Walden figure of merit): a conversion costs fom·2^dac_bits.
+    public var dacFom = 0.0
+    /// ADC energy per conversion step (J): a conversion costs fom·2^adc_bits.
+    public var adcFom = 0.0
     /// Resistance of one wire segment between neighbouring devices (Ω); 0 = no IR drop. The drop
     /// scales with r·G and with the square of the lines' length (`IRDrop`).
     public var wireResistance = 0.0
@@ -275,7 +297,8 @@ public struct IOParameters: Codable, Equatable, Sendable {
         case dacBits = "dac_bits", dacBound = "dac_bound", adcBits = "adc_bits", adcBound = "adc_bound"
         case whiteNoise = "white_noise", flickerK = "flicker_k", flickerGamma = "flicker_gamma"
         case rtnAmplitude = "rtn_amplitude", rtnTau0 = "rtn_tau0", rtnTau1 = "rtn_tau1"
-        case noiseLength = "noise_length", wireResistance = "wire_resistance", irDropModel = "ir_drop_model"
+        case noiseLength = "noise_length", readVoltage = "read_voltage", readPulseWidth = "read_pulse_width", dacFom = "dac_fom", adcFom = "adc_fom"
+        case wireResistance = "wire_resistance", irDropModel = "ir_drop_model"
         case tStep = "t_step", phaseGap = "phase_gap"
     }
 
@@ -286,7 +309,8 @@ public struct IOParameters: Codable, Equatable, Sendable {
         try get(.dacBits, &dacBits); try get(.dacBound, &dacBound); try get(.adcBits, &adcBits); try get(.adcBound, &adcBound)
         try get(.whiteNoise, &whiteNoise); try get(.flickerK, &flickerK); try get(.flickerGamma, &flickerGamma)
         try get(.rtnAmplitude, &rtnAmplitude); try get(.rtnTau0, &rtnTau0); try get(.rtnTau1, &rtnTau1)
-        try get(.noiseLength, &noiseLength); try get(.wireResistance, &wireResistance); try get(.irDropModel, &irDropModel)
+        try get(.noiseLength, &noiseLength); try get(.readVoltage, &readVoltage); try get(.readPulseWidth, &readPulseWidth)
+        try get(.dacFom, &dacFom); try get(.adcFom, &adcFom); try get(.wireResistance, &wireResistance); try get(.irDropModel, &irDropModel)
         try get(.tStep, &tStep); try get(.phaseGap, &phaseGap)
     }
 }

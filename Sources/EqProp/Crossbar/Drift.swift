@@ -52,6 +52,7 @@ extension CrossbarArray {
             cells.cachedWeights = nil; cells.cachedH = nil
         }
         store.conductancesChanged()
+        conductancesChanged()
         var gain: Float = 1
         if compensate {
             func summedRowSums(_ w: Matrix<Float>) -> Double {

@@ -27,6 +27,9 @@ final class PulseProgrammer {
     var rng: RandomStream
     /// Pulses fired and devices pulsed so far (both devices of a push–pull pair count).
     private(set) var pulsesFired = 0.0, devicesPulsed = 0
+    /// Write energy (J) and programming time (s) so far (`WriteEnergy`).
+    private(set) var writeEnergy = 0.0, writeLatency = 0.0
+    let energyModel: WriteEnergy
     /// The digital accumulator of the mixed-precision scheme (nil: direct programming).
     let accumulator: MixedPrecisionAccumulator?
     /// Normals of the write path (c2c, write noise), drawn from `rng` in blocks.
@@ -42,6 +45,7 @@ final class PulseProgrammer {
         accumulator = spec.scheme == .mixedPrecision ? MixedPrecisionAccumulator(count: count, update: spec.update) : nil
         self.meanStep = Float(meanStep)
         c2c = Float(spec.c2c); dwMinStd = Float(spec.dwMinStd); additiveNoise = !spec.multNoise
+        energyModel = WriteEnergy(spec.device)
         self.rng = rng
     }
 
@@ -71,9 +75,12 @@ final class PulseProgrammer {
             counts(dw: dwScratch, inverseUnit: 1 / (2 * cells.fullScale * meanStep), up: &up, down: &down)
         case .stochastic:
             for i in 0..<n { up[i] = 0; down[i] = 0 }
-            PulseTrains.coincidences(terms, bl: bl, blManagement: blManagement, unit: 2 * cells.fullScale * meanStep, rows: cells.rows, cols: cells.cols,
+            let slots = PulseTrains.coincidences(terms, bl: bl, blManagement: blManagement, unit: 2 * cells.fullScale * meanStep, rows: cells.rows, cols: cells.cols,
                                      rng: &rng, up: &up, down: &down)
             for i in 0..<n { up[i] = min(up[i], cap); down[i] = min(down[i], cap) }
+            writeLatency += Double(slots) * (energyModel.upWidth + energyModel.downWidth)
+            apply(up: up, down: down, to: cells, pos: pos, neg: neg, rowByRow: false)
+            return
         }
         apply(up: up, down: down, to: cells, pos: pos, neg: neg)
     }
@@ -121,8 +128,15 @@ final class PulseProgrammer {
 
     /// Moves every device that gets pulses, patching the storage's cached weights and noise weights
     /// where devices moved (a rebuild is two passes over every device; an update moves a fraction).
-    private func apply<P: ResponseTable, N: ResponseTable>(up: [Float], down: [Float], to cells: ConductanceStorage, pos tPos: P, neg tNeg: N) {
+    private func apply<P: ResponseTable, N: ResponseTable>(up: [Float], down: [Float], to cells: ConductanceStorage, pos tPos: P, neg tNeg: N,
+                                                          rowByRow: Bool = true) {
         let n = cells.count
+        let countEnergy = energyModel.counts, model = energyModel
+        var energy = 0.0
+        if countEnergy && rowByRow {
+            writeLatency += model.rowByRow(up: up, down: down, rows: cells.rows, cols: cells.cols, pushPull: cells.pushPull)
+        }
+        defer { writeEnergy += energy }
         let pushPull = cells.pushPull, hasWriteNoise = cells.hasWriteNoise
         var rng = self.rng, normals = self.normals
         defer { self.rng = rng; self.normals = normals }
@@ -160,6 +174,10 @@ final class PulseProgrammer {
             for k in 0..<movedCount {
                 let i = Int(moved[k])
                 sent += Double(pu[i] + pd[i])
+                if countEnergy {
+                    energy += model.energy(u: gp[i], up: pu[i], down: pd[i])
+                    if pushPull { energy += model.energy(u: gn[i], up: pd[i], down: pu[i]) }
+                }
                 gp[i] = pulse(gp[i], tPos, i, up: pu[i], down: pd[i], stuck: sp[i], cells: cells, rng: &rng, normals: &normals)
                 if hasWriteNoise { np[i] = normals.next(&rng) }
                 if pushPull {

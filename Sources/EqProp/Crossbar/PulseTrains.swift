@@ -16,9 +16,12 @@ import Foundation
 /// p_d = (|d_i|/d_max)·k/bl, which saturates.
 enum PulseTrains {
     /// Adds the coincidences of every term to `up` (pulses raising W) and `down` (lowering it).
-    /// `unit` is the weight change of one pulse pair, 2·w_fs·Δu_pulse.
+    /// `unit` is the weight change of one pulse pair, 2·w_fs·Δu_pulse. Returns the pulse slots used,
+    /// summed over the samples that pulse (for the programming latency).
+    @discardableResult
     static func coincidences(_ terms: [UpdateTerm], bl: Int, blManagement: Bool = false, unit: Float, rows outputs: Int, cols inputs: Int,
-                             rng: inout RandomStream, up: inout [Float], down: inout [Float]) {
+                             rng: inout RandomStream, up: inout [Float], down: inout [Float]) -> Int {
+        var used = 0
         var rowBits = [UInt64](repeating: 0, count: outputs)
         var colBits = [UInt64](repeating: 0, count: inputs)
         for t in terms {
@@ -42,6 +45,7 @@ enum PulseTrains {
                 } else {
                     a = (lr * xMax / dMax).squareRoot(); bb = (lr * dMax / xMax).squareRoot()
                 }
+                used += slots
                 let mask: UInt64 = slots == 64 ? ~0 : (1 << UInt64(slots)) - 1
                 func train(_ p: Float) -> UInt64 {
                     if p <= 0 { return 0 }
@@ -62,5 +66,6 @@ enum PulseTrains {
                 }
             }
         }
+        return used
     }
 }

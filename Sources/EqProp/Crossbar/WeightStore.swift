@@ -105,6 +105,7 @@ final class ProgrammedConductances: WeightStore {
     var writeCosts: ArrayCosts {
         var c = ArrayCosts()
         c.pulses = programmer.pulsesFired; c.devicesPulsed = programmer.devicesPulsed
+        c.writeEnergy = programmer.writeEnergy; c.writeLatency = programmer.writeLatency
         c.accumulatorOps = programmer.accumulator?.accumulatorOps ?? 0
         return c
     }

@@ -48,22 +48,60 @@ public struct ArrayCosts: Codable, Equatable, Sendable {
     public var reads = 0
     /// Digital accumulator operations (mixed precision: one add per synapse per update).
     public var accumulatorOps = 0
+    /// DAC and ADC conversions: one per driven and per sensed line of every sample of every read.
+    public var dacConversions = 0.0, adcConversions = 0.0
+    /// Energy (J) of the cells during reads (V²·G·t per device), of the converters, and of the
+    /// write pulses (V²·G·t per pulse); see `EnergyModel`.
+    public var readEnergy = 0.0, converterEnergy = 0.0, writeEnergy = 0.0
+    /// Latency (s) of the reads (one read pulse per sample) and of the programming (row by row for
+    /// pulse counts, 2·BL slots per sample for stochastic trains).
+    public var readLatency = 0.0, writeLatency = 0.0
 
     /// No work yet.
     public init() {}
     enum CodingKeys: String, CodingKey {
         case pulses, devicesPulsed = "devices_pulsed", reads, accumulatorOps = "accumulator_ops"
+        case dacConversions = "dac_conversions", adcConversions = "adc_conversions", readEnergy = "read_energy"
+        case converterEnergy = "converter_energy", writeEnergy = "write_energy", readLatency = "read_latency", writeLatency = "write_latency"
     }
+    /// Decodes counts; those written before the energy model existed are 0.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        pulses = try c.decode(Double.self, forKey: .pulses); devicesPulsed = try c.decode(Int.self, forKey: .devicesPulsed)
+        reads = try c.decode(Int.self, forKey: .reads); accumulatorOps = try c.decode(Int.self, forKey: .accumulatorOps)
+        func get(_ k: CodingKeys) throws -> Double { try c.decodeIfPresent(Double.self, forKey: k) ?? 0 }
+        dacConversions = try get(.dacConversions); adcConversions = try get(.adcConversions)
+        readEnergy = try get(.readEnergy); converterEnergy = try get(.converterEnergy); writeEnergy = try get(.writeEnergy)
+        readLatency = try get(.readLatency); writeLatency = try get(.writeLatency)
+    }
+    /// The counts divided by `samples` (per training sample).
+    public func perSample(_ samples: Int) -> ArrayCosts {
+        let n = Double(max(samples, 1))
+        var c = ArrayCosts()
+        c.pulses = pulses / n; c.devicesPulsed = Int((Double(devicesPulsed) / n).rounded()); c.reads = Int((Double(reads) / n).rounded())
+        c.accumulatorOps = Int((Double(accumulatorOps) / n).rounded())
+        c.dacConversions = dacConversions / n; c.adcConversions = adcConversions / n; c.readEnergy = readEnergy / n
+        c.converterEnergy = converterEnergy / n; c.writeEnergy = writeEnergy / n; c.readLatency = readLatency / n; c.writeLatency = writeLatency / n
+        return c
+    }
+    /// Total energy (J): cells read, converters, write pulses.
+    public var energy: Double { readEnergy + converterEnergy + writeEnergy }
+    /// Total latency (s): reads and programming, one after the other.
+    public var latency: Double { readLatency + writeLatency }
     /// The sum of two counts.
     public static func + (a: ArrayCosts, b: ArrayCosts) -> ArrayCosts {
         var c = a
         c.pulses += b.pulses; c.devicesPulsed += b.devicesPulsed; c.reads += b.reads; c.accumulatorOps += b.accumulatorOps
+        c.dacConversions += b.dacConversions; c.adcConversions += b.adcConversions; c.readEnergy += b.readEnergy
+        c.converterEnergy += b.converterEnergy; c.writeEnergy += b.writeEnergy; c.readLatency += b.readLatency; c.writeLatency += b.writeLatency
         return c
     }
     /// The work done between two counts (`a` after `b`).
     public static func - (a: ArrayCosts, b: ArrayCosts) -> ArrayCosts {
         var c = a
         c.pulses -= b.pulses; c.devicesPulsed -= b.devicesPulsed; c.reads -= b.reads; c.accumulatorOps -= b.accumulatorOps
+        c.dacConversions -= b.dacConversions; c.adcConversions -= b.adcConversions; c.readEnergy -= b.readEnergy
+        c.converterEnergy -= b.converterEnergy; c.writeEnergy -= b.writeEnergy; c.readLatency -= b.readLatency; c.writeLatency -= b.writeLatency
         return c
     }
 }

@@ -1,0 +1,103 @@
+import Foundation
+
+/// What reads and writes cost in energy and time, from the preset's voltages, pulse widths and
+/// converter figures of merit (all 0 by default: not modelled). Counted in `ArrayCosts`.
+///
+/// - **Cells read**: a sample's read drives line j with V_read·x̃_j, x̃ = x/dac_bound clipped to ±1
+///   (amplitude coding), for one read pulse t_read; every device on the line dissipates V²·G·t_read:
+///   E = V_read²·t_read·Σ_j x̃_j²·Σ_(devices on line j) G, both devices of a pair (or the reference)
+///   included, G = G_min + u·(G_max − G_min) in siemens.
+/// - **Converters**: one DAC conversion per driven line and one ADC conversion per sensed line of every
+///   sample, each costing its figure of merit × 2^bits (Walden); none without a converter.
+/// - **Writes**: each pulse dissipates V²·G·t in its device (G before the pulse), with the amplitude
+///   and width of its direction (`write_voltage_up/down`, `pulse_width_up/down`); a FeFET's
+///   capacitive write is not this form, which then is an assumption.
+/// - **Latency**: reads take one read pulse per sample; pulse counts are programmed row by row (a row's
+///   up pulses, then its down pulses, all columns at once: the row's largest count sets its time);
+///   stochastic trains take 2·BL pulse slots per sample (up, then down), all devices at once.
+struct EnergyModel {
+    let gMin: Double, gRange: Double
+    /// V_read²·t_read (V²·s), t_read (s), DAC range, and the energy of one DAC and one ADC conversion (J).
+    let readV2T: Double, readPulse: Double, dacBound: Double, dacEnergy: Double, adcEnergy: Double
+    let dacBits: Int, adcBits: Int
+
+    init(device d: DeviceParameters, io: IOParameters) {
+        gMin = d.gMin; gRange = d.gMax - d.gMin
+        readV2T = io.readVoltage * io.readVoltage * io.readPulseWidth; readPulse = io.readPulseWidth
+        dacBound = io.dacBound; dacBits = io.dacBits; adcBits = io.adcBits
+        dacEnergy = io.dacBits > 0 ? io.dacFom * Double(1 << io.dacBits) : 0
+        adcEnergy = io.adcBits > 0 ? io.adcFom * Double(1 << io.adcBits) : 0
+    }
+
+    /// Whether reads have any cost to count.
+    var countsReads: Bool { readPulse > 0 || dacBits > 0 || adcBits > 0 }
+
+    /// Per driven line, the summed conductance (S) of the devices on it: columns of W (forward) or rows
+    /// (transposed), both devices of every pair.
+    func lineConductance(_ c: ConductanceStorage, transposed: Bool) -> [Double] {
+        var g = [Double](repeating: 0, count: transposed ? c.rows : c.cols)
+        for i in 0..<c.rows {
+            for j in 0..<c.cols {
+                let k = i * c.cols + j
+                let pair = 2 * gMin + gRange * Double(c.uPos[k] + c.uNeg[k])
+                g[transposed ? i : j] += pair
+            }
+        }
+        return g
+    }
+
+    /// Adds the cost of one read of `input` (B × driven lines) sensing `sensed` lines.
+    func addRead(_ input: Matrix<Float>, sensed: Int, lines g: [Double]?, to c: inout ArrayCosts) {
+        let b = Double(input.rows), driven = Double(input.cols)
+        if dacBits > 0 { c.dacConversions += b * driven; c.converterEnergy += b * driven * dacEnergy }
+        if adcBits > 0 { c.adcConversions += b * Double(sensed); c.converterEnergy += b * Double(sensed) * adcEnergy }
+        c.readLatency += b * readPulse
+        guard readV2T > 0, let g else { return }
+        var e = 0.0
+        let bound = Float(dacBound)
+        for r in 0..<input.rows {
+            for j in 0..<input.cols {
+                let x = Double(min(max(input[r, j] / bound, -1), 1))
+                e += x * x * g[j]
+            }
+        }
+        c.readEnergy += readV2T * e
+    }
+}
+
+/// The write side of the energy model, kept by the `PulseProgrammer`.
+struct WriteEnergy {
+    let gMin: Double, gRange: Double
+    /// V²·t of an up and of a down pulse (V²·s), and the two pulse widths (s).
+    let upV2T: Double, downV2T: Double, upWidth: Double, downWidth: Double
+
+    init(_ d: DeviceParameters) {
+        gMin = d.gMin; gRange = d.gMax - d.gMin
+        upV2T = d.writeVoltageUp * d.writeVoltageUp * d.pulseWidthUp; downV2T = d.writeVoltageDown * d.writeVoltageDown * d.pulseWidthDown
+        upWidth = d.pulseWidthUp; downWidth = d.pulseWidthDown
+    }
+
+    /// Whether writes have any cost to count.
+    var counts: Bool { upWidth > 0 || downWidth > 0 }
+
+    /// Energy (J) of `up` and `down` pulses on a device at u.
+    @inline(__always) func energy(u: Float, up: Float, down: Float) -> Double {
+        (gMin + gRange * Double(u)) * (Double(up) * upV2T + Double(down) * downV2T)
+    }
+
+    /// Time (s) to program pulse counts row by row: each row's up phase lasts its largest up count ×
+    /// the up width, then its down phase likewise. `up` raises W (G⁺ up, G⁻ down on a pair).
+    func rowByRow(up: [Float], down: [Float], rows: Int, cols: Int, pushPull: Bool) -> Double {
+        var t = 0.0
+        for i in 0..<rows {
+            var mu: Float = 0, md: Float = 0
+            for j in 0..<cols {
+                let k = i * cols + j
+                // On a pair, a device is pulsed up by `up` (G⁺) or by `down` (G⁻), and down by the other.
+                if pushPull { let m = max(up[k], down[k]); mu = max(mu, m); md = max(md, m) } else { mu = max(mu, up[k]); md = max(md, down[k]) }
+            }
+            t += Double(mu) * upWidth + Double(md) * downWidth
+        }
+        return t
+    }
+}

@@ -1,0 +1,96 @@
+import Foundation
+import Testing
+@testable import EqProp
+
+/// The energy and latency counters against hand counts on tiny arrays.
+@Suite struct EnergyTests {
+    /// A noise-free 2 × 3 array of a fine device with every energy field set.
+    static func device(_ f: (inout DeviceSpec) -> Void = { _ in }) -> DeviceSpec {
+        var d = DeviceSpec(); d.name = "e"; d.model = .linearStep; d.dwMin = 1e-3; d.gMin = 1e-6; d.gMax = 1e-4
+        d.programming = .deterministic; d.rounding = .nearest; d.maxPulses = 1000
+        d.dacBits = 4; d.adcBits = 6; d.dacBound = 2; d.adcBound = 100
+        d.readVoltage = 0.5; d.readPulseWidth = 1e-8; d.dacFom = 1e-15; d.adcFom = 1e-14
+        d.writeVoltageUp = 2; d.writeVoltageDown = 3; d.pulseWidthUp = 1e-6; d.pulseWidthDown = 2e-6
+        f(&d)
+        return d
+    }
+
+    static let w = Matrix<Float>(rows: 2, cols: 3, storage: [0.1, -0.2, 0.05, 0.3, 0, -0.1])
+
+    /// Conductance (S) of device (row, col) of each half of the pair.
+    static func siemens(_ a: CrossbarArray, _ i: Int, _ j: Int) -> (Double, Double) {
+        let (p, n) = a.conductances(row: i, col: j)
+        return (1e-6 + Double(p) * (1e-4 - 1e-6), 1e-6 + Double(n) * (1e-4 - 1e-6))
+    }
+
+    @Test func readCostsMatchAHandCount() {
+        let a = CrossbarArray(spec: Self.device(), weights: Self.w, seed: 1, layer: 0)
+        // Inputs with one beyond the DAC range (clipped to ±1 after dividing by dac_bound 2).
+        let x = Matrix<Float>(rows: 2, cols: 3, storage: [1, -0.5, 3, 0, 2, -1])
+        var y = Matrix<Float>(rows: 2, cols: 2)
+        a.multiply(x, into: &y, accumulate: false, clock: ReadClock())
+        let c = a.costs
+        // Hand count: 2 samples × 3 driven lines through the DAC, × 2 sensed lines through the ADC.
+        #expect(c.reads == 1 && c.dacConversions == 6 && c.adcConversions == 4)
+        #expect(abs(c.converterEnergy - (6 * 1e-15 * 16 + 4 * 1e-14 * 64)) < 1e-24)
+        #expect(abs(c.readLatency - 2 * 1e-8) < 1e-20)
+        var e = 0.0
+        for b in 0..<2 {
+            for j in 0..<3 {
+                let v = 0.5 * min(max(Double(x[b, j]) / 2, -1), 1)
+                for i in 0..<2 { let (gp, gn) = Self.siemens(a, i, j); e += v * v * (gp + gn) * 1e-8 }
+            }
+        }
+        #expect(abs(c.readEnergy / e - 1) < 1e-6, "cells \(c.readEnergy) vs \(e)")
+        // A transposed read drives the 2 output lines and senses the 3 input lines.
+        var back = Matrix<Float>(rows: 1, cols: 3)
+        a.multiplyTransposed(Matrix(rows: 1, cols: 2, storage: [1, 1]), into: &back, accumulate: false, clock: ReadClock())
+        var eT = 0.0
+        for i in 0..<2 { for j in 0..<3 { let (gp, gn) = Self.siemens(a, i, j); eT += 0.25 * 0.25 * (gp + gn) * 1e-8 } }
+        let d = a.costs - c
+        #expect(d.dacConversions == 2 && d.adcConversions == 3 && abs(d.readEnergy / eT - 1) < 1e-6, "\(d.readEnergy) vs \(eT)")
+    }
+
+    /// Deterministic counts: each pulse costs V²·G·t at the device's conductance before it, and rows
+    /// are programmed one after another (up phase, then down phase, at the row's largest count).
+    @Test func writeCostsMatchAHandCount() {
+        let a = CrossbarArray(spec: Self.device(), weights: Self.w, seed: 1, layer: 0)
+        let before = (0..<2).map { i in (0..<3).map { j in Self.siemens(a, i, j) } }
+        // ΔW_00 = 7 steps up, ΔW_12 = 3 steps down: unit = 2·w_fs·dw_min per pulse pair.
+        let unit = 2 * a.fullScale * 1e-3
+        a.update(post: Matrix(rows: 1, cols: 2, storage: [1, 0]), pre: Matrix(rows: 1, cols: 3, storage: [7 * unit, 0, 0]), scale: 1)
+        a.update(post: Matrix(rows: 1, cols: 2, storage: [0, 1]), pre: Matrix(rows: 1, cols: 3, storage: [0, 0, -3 * unit]), scale: 1)
+        let c = a.costs
+        #expect(c.pulses == 2 * (7 + 3))
+        // Device (0,0): G⁺ gets 7 up pulses, G⁻ 7 down; device (1,2): G⁺ 3 down, G⁻ 3 up.
+        let eUp = 2.0 * 2 * 1e-6, eDown = 3.0 * 3 * 2e-6
+        let want = 7 * eUp * before[0][0].0 + 7 * eDown * before[0][0].1 + 3 * eDown * before[1][2].0 + 3 * eUp * before[1][2].1
+        #expect(abs(c.writeEnergy / want - 1) < 1e-6, "write energy \(c.writeEnergy) vs \(want)")
+        // First update: row 0 pulses 7 up then 7 down (pair), row 1 nothing; second: row 1, 3 and 3.
+        #expect(abs(c.writeLatency - (7 * (1e-6 + 2e-6) + 3 * (1e-6 + 2e-6))) < 1e-15)
+    }
+
+    /// Stochastic trains: 2·BL slots per pulsing sample, the whole array at once.
+    @Test func stochasticTrainsTakeTheirSlots() {
+        let a = CrossbarArray(spec: Self.device { $0.programming = .stochastic; $0.bl = 10 }, weights: Self.w, seed: 1, layer: 0)
+        let post = Matrix<Float>(rows: 3, cols: 2, storage: [0.1, 0.2, 0, 0, 0.3, -0.1])   // the second sample is zero
+        let pre = Matrix<Float>(rows: 3, cols: 3, storage: [0.1, 0, 0.2, 0.5, 0.5, 0.5, 0.3, 0.3, 0])
+        a.update(post: post, pre: pre, scale: 0.01)
+        #expect(abs(a.costs.writeLatency - 2 * 10 * (1e-6 + 2e-6)) < 1e-15)
+    }
+
+    /// Unset fields cost nothing; counts written before the energy model decode with zeros.
+    @Test func unmodelledCostsAreZeroAndOldCountsDecode() throws {
+        var d = Self.device(); d.readVoltage = 0; d.readPulseWidth = 0; d.dacBits = 0; d.adcBits = 0
+        d.writeVoltageUp = 0; d.writeVoltageDown = 0; d.pulseWidthUp = 0; d.pulseWidthDown = 0
+        let a = CrossbarArray(spec: d, weights: Self.w, seed: 1, layer: 0)
+        var y = Matrix<Float>(rows: 1, cols: 2)
+        a.multiply(Matrix(rows: 1, cols: 3, storage: [1, 1, 1]), into: &y, accumulate: false, clock: ReadClock())
+        a.update(post: Matrix(rows: 1, cols: 2, storage: [1, 1]), pre: Matrix(rows: 1, cols: 3, storage: [0.01, 0.01, 0.01]), scale: 1)
+        let c = a.costs
+        #expect(c.reads == 1 && c.pulses > 0 && c.energy == 0 && c.latency == 0 && c.dacConversions == 0)
+        let old = #"{"pulses":12,"devices_pulsed":3,"reads":4,"accumulator_ops":0}"#
+        let decoded = try JSONDecoder().decode(ArrayCosts.self, from: Data(old.utf8))
+        #expect(decoded.pulses == 12 && decoded.reads == 4 && decoded.energy == 0)
+    }
+}
