@@ -64,6 +64,14 @@ final class ConductanceStorage {
                 uPos[i] = finish(uPos[i], stuck: stuckPos[i], rng: &write)
                 uNeg[i] = finish(uNeg[i], stuck: stuckNeg[i], rng: &write)
             }
+        case .oneSided:
+            // Each sign of the weight on its own device, the other at G_min (aihwkit's set_weights).
+            uPos = w.storage.map { min(max($0 / fs, 0), 1) }
+            uNeg = w.storage.map { min(max(-$0 / fs, 0), 1) }
+            for i in 0..<n {
+                uPos[i] = finish(uPos[i], stuck: stuckPos[i], rng: &write)
+                uNeg[i] = finish(uNeg[i], stuck: stuckNeg[i], rng: &write)
+            }
         case .reference:
             uNeg = [Float](repeating: 0.5, count: n)
             stuckNeg = [UInt8](repeating: 0, count: n)
@@ -73,6 +81,11 @@ final class ConductanceStorage {
 
     /// Whether both devices of a weight are programmed (push–pull).
     var pushPull: Bool { mapping == .differential }
+    /// Whether the second device of a weight is programmed too (a pair), not a fixed reference.
+    var pairs: Bool { mapping != .reference }
+    /// ΔW of one pulse per unit of Δu per pulse (`meanStep`): a push–pull pair or a reference
+    /// device moves W by 2·w_fs·Δu, one device of a one-sided pair by w_fs·Δu.
+    var pulseGain: Float { mapping == .oneSided ? fullScale : 2 * fullScale }
     var hasWriteNoise: Bool { !writeNoisePos.isEmpty }
 
     /// W_ij from the device states of weight i.

@@ -41,6 +41,10 @@ public enum Mapping: String, Codable, Sendable, CaseIterable {
     case differential
     /// One device per weight against a reference device held at mid-range: W = 2·w_fs·(u − ½).
     case reference
+    /// Two potentiation-only devices per weight, W = w_fs·(u⁺ − u⁻) (aihwkit's `OneSidedUnitCell`,
+    /// PCM's usual pair): raising W potentiates G⁺, lowering it potentiates G⁻; when both have
+    /// climbed (`refresh_upper`, `refresh_lower`) the pair is reset and its difference written back.
+    case oneSided = "one-sided"
 }
 
 /// How the contrastive EP update (nudged minus free) is programmed onto the array.

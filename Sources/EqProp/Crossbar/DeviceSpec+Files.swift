@@ -179,6 +179,14 @@ extension DeviceSpec {
         where !(v.isFinite && v >= 0 && v <= hi) {
             try fail(f, "in [0, \(String(format: "%g", hi))] \(unit)", v)
         }
+        for (f, v) in [("refresh_upper", self.refreshUpper), ("refresh_lower", self.refreshLower), ("reset_level", self.resetLevel), ("reset_std", self.resetStd)]
+        where !(v.isFinite && v >= 0 && v <= 1) {
+            try fail(f, "in [0, 1] (a fraction of the conductance range)", v)
+        }
+        if self.refreshLower > self.refreshUpper { try fail("refresh_lower", "at most refresh_upper (\(self.refreshUpper))", self.refreshLower) }
+        if self.mapping == .oneSided && self.scheme.isTikiTaka {
+            try fail("mapping", "differential or reference with a Tiki-Taka scheme (one-sided pairs refresh themselves)", "one-sided")
+        }
         for (f, v) in [("drift_nu", self.driftNu), ("drift_nu_dtod", self.driftNuDtod)] where !(v.isFinite && v >= 0 && v <= 1) {
             try fail(f, "in [0, 1] (ν ≥ 0: conductance decays as t^−ν)", v)
         }

@@ -193,6 +193,15 @@ public struct DeviceParameters: Codable, Equatable, Sendable {
     public var driftT0 = 20.0
     /// Number of distinct conductance states (0 = continuous).
     public var levels = 0
+    /// One-sided pairs: a pair is refreshed when its larger device is above this fraction of the range
+    /// and its smaller above `refresh_lower` (aihwkit `refresh_upper_thres`).
+    public var refreshUpper = 0.75
+    /// One-sided pairs: the smaller device's threshold of a refresh (aihwkit `refresh_lower_thres`).
+    public var refreshLower = 0.25
+    /// One-sided pairs: the normalized conductance a refresh resets both devices to, and its σ.
+    public var resetLevel = 0.0
+    /// σ of the reset level (normalized conductance).
+    public var resetStd = 0.0
     /// Fractions of devices stuck at G_min and at G_max.
     public var stuckMin = 0.0
     /// Fraction of devices stuck at G_max (stuck_min + stuck_max ≤ 1).
@@ -216,6 +225,7 @@ public struct DeviceParameters: Codable, Equatable, Sendable {
         case writeVoltageUp = "write_voltage_up", writeVoltageDown = "write_voltage_down"
         case pulseWidthUp = "pulse_width_up", pulseWidthDown = "pulse_width_down"
         case driftNu = "drift_nu", driftNuDtod = "drift_nu_dtod", driftT0 = "drift_t0"
+        case refreshUpper = "refresh_upper", refreshLower = "refresh_lower", resetLevel = "reset_level", resetStd = "reset_std"
         case levels, stuckMin = "stuck_min", stuckMax = "stuck_max"
     }
 
@@ -238,6 +248,7 @@ public struct DeviceParameters: Codable, Equatable, Sendable {
         try get(.writeVoltageUp, &writeVoltageUp); try get(.writeVoltageDown, &writeVoltageDown)
         try get(.pulseWidthUp, &pulseWidthUp); try get(.pulseWidthDown, &pulseWidthDown)
         try get(.driftNu, &driftNu); try get(.driftNuDtod, &driftNuDtod); try get(.driftT0, &driftT0)
+        try get(.refreshUpper, &refreshUpper); try get(.refreshLower, &refreshLower); try get(.resetLevel, &resetLevel); try get(.resetStd, &resetStd)
         try get(.levels, &levels); try get(.stuckMin, &stuckMin); try get(.stuckMax, &stuckMax)
     }
 }

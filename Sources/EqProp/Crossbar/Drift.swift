@@ -47,7 +47,7 @@ extension CrossbarArray {
             }
             for i in 0..<cells.count {
                 cells.uPos[i] = aged(cells.uPos[i])
-                if cells.pushPull { cells.uNeg[i] = aged(cells.uNeg[i]) }
+                if cells.pairs { cells.uNeg[i] = aged(cells.uNeg[i]) }
             }
             cells.cachedWeights = nil; cells.cachedH = nil
         }

@@ -64,7 +64,7 @@ final class PulseProgrammer {
         if let acc = accumulator {
             if dwScratch.count != n { dwScratch = Matrix<Float>(rows: cells.rows, cols: cells.cols) }
             for (k, t) in terms.enumerated() { gemm(t.post, transposeA: true, t.pre, into: &dwScratch, alpha: t.scale, beta: k == 0 ? 0 : 1) }
-            acc.transfer(dwScratch, step: 2 * cells.fullScale * meanStep, up: &up, down: &down, rng: &rng)
+            acc.transfer(dwScratch, step: cells.pulseGain * meanStep, up: &up, down: &down, rng: &rng)
             apply(up: up, down: down, to: cells, pos: pos, neg: neg)
             return
         }
@@ -72,10 +72,10 @@ final class PulseProgrammer {
         case .deterministic:
             if dwScratch.count != n { dwScratch = Matrix<Float>(rows: cells.rows, cols: cells.cols) }
             for (k, t) in terms.enumerated() { gemm(t.post, transposeA: true, t.pre, into: &dwScratch, alpha: t.scale, beta: k == 0 ? 0 : 1) }
-            counts(dw: dwScratch, inverseUnit: 1 / (2 * cells.fullScale * meanStep), up: &up, down: &down)
+            counts(dw: dwScratch, inverseUnit: 1 / (cells.pulseGain * meanStep), up: &up, down: &down)
         case .stochastic:
             for i in 0..<n { up[i] = 0; down[i] = 0 }
-            let slots = PulseTrains.coincidences(terms, bl: bl, blManagement: blManagement, unit: 2 * cells.fullScale * meanStep, rows: cells.rows, cols: cells.cols,
+            let slots = PulseTrains.coincidences(terms, bl: bl, blManagement: blManagement, unit: cells.pulseGain * meanStep, rows: cells.rows, cols: cells.cols,
                                      rng: &rng, up: &up, down: &down)
             for i in 0..<n { up[i] = min(up[i], cap); down[i] = min(down[i], cap) }
             writeLatency += Double(slots) * (energyModel.upWidth + energyModel.downWidth)
@@ -130,6 +130,7 @@ final class PulseProgrammer {
     /// where devices moved (a rebuild is two passes over every device; an update moves a fraction).
     private func apply<P: ResponseTable, N: ResponseTable>(up: [Float], down: [Float], to cells: ConductanceStorage, pos tPos: P, neg tNeg: N,
                                                           rowByRow: Bool = true) {
+        if cells.mapping == .oneSided { return applyOneSided(up: up, down: down, to: cells, pos: tPos, neg: tNeg, rowByRow: rowByRow) }
         let n = cells.count
         let countEnergy = energyModel.counts, model = energyModel
         var energy = 0.0
@@ -197,6 +198,66 @@ final class PulseProgrammer {
         pulsesFired += sent * Double(devicesPerSynapse); devicesPulsed += movedCount * devicesPerSynapse
         w?.storage = ww; h?.storage = hh
         cells.cachedWeights = w; cells.cachedH = h
+    }
+
+    /// Refresh settings of one-sided pairs (thresholds and reset level in u, and its σ).
+    private var refresh: (upper: Float, lower: Float, level: Float, sigma: Float) = (0.75, 0.25, 0, 0)
+    /// One-sided pairs refreshed so far.
+    private(set) var refreshes = 0
+
+    func configureRefresh(_ d: DeviceParameters) {
+        refresh = (Float(d.refreshUpper), Float(d.refreshLower), Float(d.resetLevel), Float(d.resetStd))
+    }
+
+    /// One-sided pairs: `up` potentiates G⁺, `down` potentiates G⁻ (no device is ever depressed).
+    /// After its pulses a pair whose larger device is above `refresh_upper` and smaller above
+    /// `refresh_lower` is refreshed: both devices are reset to `reset_level` ± `reset_std` (then
+    /// clipped and snapped as any device) and the difference they held, d = u⁺ − u⁻, is written back
+    /// as round(|d|/meanStep) potentiating pulses (at most `max_pulses`) on G⁺ (d > 0) or G⁻.
+    private func applyOneSided<P: ResponseTable, N: ResponseTable>(up: [Float], down: [Float], to cells: ConductanceStorage,
+                                                                  pos tPos: P, neg tNeg: N, rowByRow: Bool) {
+        var rng = self.rng, normals = self.normals
+        defer { self.rng = rng; self.normals = normals }
+        let model = energyModel
+        if model.counts && rowByRow {
+            // Both devices are potentiated, on different columns, at once: a row takes its largest count.
+            writeLatency += model.rowByRow(up: zip(up, down).map { max($0, $1) }, down: [Float](repeating: 0, count: up.count),
+                                           rows: cells.rows, cols: cells.cols, pushPull: false)
+        }
+        for i in 0..<cells.count where up[i] + down[i] > 0 {
+            if up[i] > 0 {
+                if model.counts { writeEnergy += model.energy(u: cells.uPos[i], up: up[i], down: 0) }
+                cells.uPos[i] = pulse(cells.uPos[i], tPos, i, up: up[i], down: 0, stuck: cells.stuckPos[i], cells: cells, rng: &rng, normals: &normals)
+                if cells.hasWriteNoise { cells.writeNoisePos[i] = normals.next(&rng) }
+                pulsesFired += Double(up[i]); devicesPulsed += 1
+            }
+            if down[i] > 0 {
+                if model.counts { writeEnergy += model.energy(u: cells.uNeg[i], up: down[i], down: 0) }
+                cells.uNeg[i] = pulse(cells.uNeg[i], tNeg, i, up: down[i], down: 0, stuck: cells.stuckNeg[i], cells: cells, rng: &rng, normals: &normals)
+                if cells.hasWriteNoise { cells.writeNoiseNeg[i] = normals.next(&rng) }
+                pulsesFired += Double(down[i]); devicesPulsed += 1
+            }
+            let hi = max(cells.uPos[i], cells.uNeg[i]), lo = min(cells.uPos[i], cells.uNeg[i])
+            guard hi > refresh.upper && lo > refresh.lower else { continue }
+            refreshes += 1
+            let d = cells.uPos[i] - cells.uNeg[i]
+            let bp = tPos.bounds(device: i), bn = tNeg.bounds(device: i)
+            let rp = refresh.level + (refresh.sigma > 0 ? refresh.sigma * normals.next(&rng) : 0)
+            let rn = refresh.level + (refresh.sigma > 0 ? refresh.sigma * normals.next(&rng) : 0)
+            cells.uPos[i] = cells.finish(rp, stuck: cells.stuckPos[i], lower: bp.lower, upper: bp.upper, rng: &rng)
+            cells.uNeg[i] = cells.finish(rn, stuck: cells.stuckNeg[i], lower: bn.lower, upper: bn.upper, rng: &rng)
+            let count = min((abs(d) / meanStep).rounded(), cap)
+            if count > 0 {
+                if d > 0 {
+                    cells.uPos[i] = pulse(cells.uPos[i], tPos, i, up: count, down: 0, stuck: cells.stuckPos[i], cells: cells, rng: &rng, normals: &normals)
+                } else {
+                    cells.uNeg[i] = pulse(cells.uNeg[i], tNeg, i, up: count, down: 0, stuck: cells.stuckNeg[i], cells: cells, rng: &rng, normals: &normals)
+                }
+                pulsesFired += Double(count); devicesPulsed += 1
+            }
+            if cells.hasWriteNoise { cells.writeNoisePos[i] = normals.next(&rng); cells.writeNoiseNeg[i] = normals.next(&rng) }
+        }
+        cells.cachedWeights = nil; cells.cachedH = nil
     }
 
     /// Device i moved by `up` potentiating and `down` depressing pulses, with c2c noise, clipping and

@@ -88,7 +88,7 @@ final class TransferCompound: WeightStore {
         transferClock.step(); transferReads += 1
         transferPath.clearCaches()
         if up.count != rows * cols { up = [Float](repeating: 0, count: rows * cols); down = up }
-        let step = 2 * slow.cells.fullScale * slow.programmer.meanStep
+        let step = slow.cells.pulseGain * slow.programmer.meanStep
         // What leaves A, per read column (weight units of A): v2 moves lr·â into H; v1 moves what C
         // was sent, so content that rounds to no pulse stays in A.
         var moved = Matrix<Float>(rows: columns, cols: rows)

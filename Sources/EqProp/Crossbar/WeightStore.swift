@@ -62,6 +62,7 @@ final class ProgrammedConductances: WeightStore {
         responses = responseTables(law, count: w.count, maxPulses: spec.maxPulses, rng: &d2d)
         cells = ConductanceStorage(spec: spec, weights: w, faults: &faults, write: &write)
         programmer = PulseProgrammer(spec: spec, meanStep: law.meanStep, rng: write, count: w.count)
+        programmer.configureRefresh(spec.device)
         Self.applyDeviceBounds(cells, responses)
     }
 
@@ -75,14 +76,14 @@ final class ProgrammedConductances: WeightStore {
         }
         for i in 0..<cells.count {
             include(t.positive.bounds(device: i))
-            if cells.pushPull { include(t.negative.bounds(device: i)) }
+            if cells.pairs { include(t.negative.bounds(device: i)) }
         }
         guard !inside else { return }
         cells.envelope = lo...hi
         for i in 0..<cells.count {
             let bp = t.positive.bounds(device: i)
             if cells.stuckPos[i] == 0 { cells.uPos[i] = min(max(cells.uPos[i], bp.lower), bp.upper) }
-            if cells.pushPull && cells.stuckNeg[i] == 0 {
+            if cells.pairs && cells.stuckNeg[i] == 0 {
                 let bn = t.negative.bounds(device: i)
                 cells.uNeg[i] = min(max(cells.uNeg[i], bn.lower), bn.upper)
             }
@@ -105,7 +106,7 @@ final class ProgrammedConductances: WeightStore {
     var writeCosts: ArrayCosts {
         var c = ArrayCosts()
         c.pulses = programmer.pulsesFired; c.devicesPulsed = programmer.devicesPulsed
-        c.writeEnergy = programmer.writeEnergy; c.writeLatency = programmer.writeLatency
+        c.writeEnergy = programmer.writeEnergy; c.writeLatency = programmer.writeLatency; c.refreshes = programmer.refreshes
         c.accumulatorOps = programmer.accumulator?.accumulatorOps ?? 0
         return c
     }

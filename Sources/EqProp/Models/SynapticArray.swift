@@ -56,6 +56,8 @@ public struct ArrayCosts: Codable, Equatable, Sendable {
     /// Latency (s) of the reads (one read pulse per sample) and of the programming (row by row for
     /// pulse counts, 2·BL slots per sample for stochastic trains).
     public var readLatency = 0.0, writeLatency = 0.0
+    /// One-sided pairs refreshed (reset and rewritten).
+    public var refreshes = 0
 
     /// No work yet.
     public init() {}
@@ -63,6 +65,7 @@ public struct ArrayCosts: Codable, Equatable, Sendable {
         case pulses, devicesPulsed = "devices_pulsed", reads, accumulatorOps = "accumulator_ops"
         case dacConversions = "dac_conversions", adcConversions = "adc_conversions", readEnergy = "read_energy"
         case converterEnergy = "converter_energy", writeEnergy = "write_energy", readLatency = "read_latency", writeLatency = "write_latency"
+        case refreshes
     }
     /// Decodes counts; those written before the energy model existed are 0.
     public init(from decoder: Decoder) throws {
@@ -73,6 +76,7 @@ public struct ArrayCosts: Codable, Equatable, Sendable {
         dacConversions = try get(.dacConversions); adcConversions = try get(.adcConversions)
         readEnergy = try get(.readEnergy); converterEnergy = try get(.converterEnergy); writeEnergy = try get(.writeEnergy)
         readLatency = try get(.readLatency); writeLatency = try get(.writeLatency)
+        refreshes = try c.decodeIfPresent(Int.self, forKey: .refreshes) ?? 0
     }
     /// The counts divided by `samples` (per training sample).
     public func perSample(_ samples: Int) -> ArrayCosts {
@@ -82,6 +86,7 @@ public struct ArrayCosts: Codable, Equatable, Sendable {
         c.accumulatorOps = Int((Double(accumulatorOps) / n).rounded())
         c.dacConversions = dacConversions / n; c.adcConversions = adcConversions / n; c.readEnergy = readEnergy / n
         c.converterEnergy = converterEnergy / n; c.writeEnergy = writeEnergy / n; c.readLatency = readLatency / n; c.writeLatency = writeLatency / n
+        c.refreshes = Int((Double(refreshes) / n).rounded())
         return c
     }
     /// Total energy (J): cells read, converters, write pulses.
@@ -94,6 +99,7 @@ public struct ArrayCosts: Codable, Equatable, Sendable {
         c.pulses += b.pulses; c.devicesPulsed += b.devicesPulsed; c.reads += b.reads; c.accumulatorOps += b.accumulatorOps
         c.dacConversions += b.dacConversions; c.adcConversions += b.adcConversions; c.readEnergy += b.readEnergy
         c.converterEnergy += b.converterEnergy; c.writeEnergy += b.writeEnergy; c.readLatency += b.readLatency; c.writeLatency += b.writeLatency
+        c.refreshes += b.refreshes
         return c
     }
     /// The work done between two counts (`a` after `b`).
@@ -102,6 +108,7 @@ public struct ArrayCosts: Codable, Equatable, Sendable {
         c.pulses -= b.pulses; c.devicesPulsed -= b.devicesPulsed; c.reads -= b.reads; c.accumulatorOps -= b.accumulatorOps
         c.dacConversions -= b.dacConversions; c.adcConversions -= b.adcConversions; c.readEnergy -= b.readEnergy
         c.converterEnergy -= b.converterEnergy; c.writeEnergy -= b.writeEnergy; c.readLatency -= b.readLatency; c.writeLatency -= b.writeLatency
+        c.refreshes -= b.refreshes
         return c
     }
 }
