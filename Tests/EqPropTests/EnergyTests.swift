@@ -94,3 +94,29 @@ import Testing
         #expect(decoded.pulses == 12 && decoded.reads == 4 && decoded.energy == 0)
     }
 }
+
+extension EnergyTests {
+    /// On a tiny P network trained one epoch: W01 is only read forward (32 driven, 16 sensed lines per
+    /// sample) and W12 forward and transposed at every step (16 → 10 and 10 → 16), whatever chunks the
+    /// batch is split into; the epoch's costs are the arrays' sums.
+    @Test func aTinyNetworksCountsAddUp() throws {
+        let spec = NetworkSpec(name: "tiny", kind: .prototypical, layers: [32, 16, 10], activation: .sigm, T: 6, K: 2,
+                               beta: 0.5, nudging: .symmetric, learningRates: [0.1, 0.05], batchSize: 10, epochs: 1)
+        let data = DataSet.synthetic(features: 32, train: 40, test: 10)
+        var options = TrainingOptions(seed: 3, dataset: "synthetic")
+        options.device = Self.device()
+        var t = try AnyTrainer(spec: spec, parameters: .initial(spec: spec, seed: 3), options: options, data: data)
+        _ = t.trainEpoch(0)
+        let c0 = t.arrays[0].costs, c1 = t.arrays[1].costs
+        // Sample reads: 40 samples × (T + 2K) = 10 steps (free, then two nudged phases of symmetric
+        // nudging), each one read pulse of 1e-8 s; W12 is read twice per step.
+        let s0 = 40.0 * 10
+        #expect(abs(c0.readLatency - s0 * 1e-8) < 1e-15 && abs(c1.readLatency - 2 * s0 * 1e-8) < 1e-15, "\(c0.readLatency), \(c1.readLatency)")
+        #expect(c0.dacConversions == s0 * 32 && c0.adcConversions == s0 * 16)
+        #expect(c1.dacConversions == s0 * (16 + 10) && c1.adcConversions == s0 * (10 + 16))
+        let epoch = try #require(t.lastEpochCosts)
+        let sum = c0 + c1
+        #expect(epoch.dacConversions == sum.dacConversions && epoch.adcConversions == sum.adcConversions)
+        #expect(abs(epoch.energy / sum.energy - 1) < 1e-12 && epoch.writeEnergy > 0 && epoch.readEnergy > 0)
+    }
+}
