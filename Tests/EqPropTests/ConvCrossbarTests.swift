@@ -34,7 +34,7 @@ import Testing
 
     /// A near-ideal linear device (steps of 1e-4 of the range, stochastic rounding) with fewer and
     /// fewer conductance levels: the mean cosine of the realized update with −lr·∇BPTT falls.
-    @Test func quantizationLowersConvFidelityMonotonically() {
+    @Test(.tags(.slow), .skippedWhenFast) func quantizationLowersConvFidelityMonotonically() {
         var cos: [Double] = []
         for levels in [256, 64, 16] {
             var d = DeviceSpec()
@@ -50,7 +50,7 @@ import Testing
     /// P-conv trains on a noisy device preset (EpiRAM: DAC/ADC, white and 1/f read noise, exponential
     /// law), with every update scheme, checkpoints the device state (and χ, or Tiki-Taka's fast array
     /// and transfer position) of its three arrays, and resumes to the same weights and device state.
-    @Test(arguments: UpdateScheme.allCases)
+    @Test(.tags(.slow), .skippedWhenFast, arguments: UpdateScheme.allCases)
     func convTrainsOnACrossbarAndResumes(scheme: UpdateScheme) throws {
         var s = Self.spec; s.T = 6; s.K = 3; s.epochs = 2
         var dev = try DeviceSpec.load("epiram")

@@ -186,7 +186,7 @@ import Testing
     /// `xbar train --model p-conv` learns: 2k Fashion-MNIST examples, one epoch, 1000 test images.
     /// Measured (xbar train --model p-conv --epochs 1 --train-subset 2000 --test-subset 1000):
     /// 46.4 % (seed 1), 35.1 % (seed 2); chance is 90 %.
-    @Test func pConvLearnsFashionMNIST() throws {
+    @Test(.tags(.slow), .skippedWhenFast) func pConvLearnsFashionMNIST() throws {
         var spec = try NetworkSpec.load("p-conv")
         spec.epochs = 1
         let dir = NSTemporaryDirectory() + "xbar-pconv-\(UUID().uuidString)"

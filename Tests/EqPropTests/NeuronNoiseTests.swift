@@ -21,7 +21,7 @@ import Testing
         return recs.last!.testError
     }
 
-    @Test func noiseBreaksSmallBetaAndSymmetricNudgingHelps() throws {
+    @Test(.tags(.slow), .skippedWhenFast) func noiseBreaksSmallBetaAndSymmetricNudgingHelps() throws {
         let clean = try Self.testError(beta: 0.1, nudging: .oneSided, sigma: 0)
         let small = try Self.testError(beta: 0.1, nudging: .oneSided, sigma: 0.04)
         let large = try Self.testError(beta: 0.4, nudging: .oneSided, sigma: 0.04)

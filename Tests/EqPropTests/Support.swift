@@ -1,3 +1,5 @@
+import Foundation
+import Testing
 @testable import EqProp
 @testable import EqPropRuns
 
@@ -49,4 +51,17 @@ extension CrossbarArray {
     var count: Int { outputs * inputs }
     /// The responses of the G⁺ devices of a built-in law.
     var devPos: GeometricTable { (store as! ProgrammedConductances).responses.positive as! GeometricTable }
+}
+
+extension Tag {
+    /// Tests that train on real data for more than a few seconds (measured serially in release:
+    /// P-conv learning 440 s, conv fidelity 39 s, conv crossbars 22 s, neuron noise 15 s, P-1h 9 s).
+    @Tag static var slow: Self
+}
+
+extension Trait where Self == ConditionTrait {
+    /// Skips a `slow` test when `XBAR_FAST_TESTS` is set (`scripts/test --fast`).
+    static var skippedWhenFast: Self {
+        .enabled(if: ProcessInfo.processInfo.environment["XBAR_FAST_TESTS"] == nil, "slow: skipped by scripts/test --fast")
+    }
 }

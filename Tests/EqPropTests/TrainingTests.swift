@@ -10,7 +10,7 @@ import Testing
 
     /// P-1h with EP, 10k Fashion-MNIST examples, one epoch. Measured test error with seeds 1, 2, 3:
     /// 22.25 %, 23.46 %, 24.20 % (chance: 90 %); bound 30 %.
-    @Test func p1hLearnsFashionMNIST() throws {
+    @Test(.tags(.slow), .skippedWhenFast) func p1hLearnsFashionMNIST() throws {
         var spec = try NetworkSpec.load("p-1h")
         spec.epochs = 1
         let recs = try TrainingRun.run(spec: spec, options: TrainingOptions(algorithm: .ep, seed: 1, trainSubset: 10_000),
