@@ -59,6 +59,40 @@ public enum SweepExecutor {
         return text.split(separator: "\n").compactMap { try? dec.decode(SweepRecord.self, from: Data($0.utf8)) }
     }
 
+    /// A plan names presets; what they hold can change between a run and its resume (an edited
+    /// preset, or a program with other presets or new fields). Every finished run must have been made
+    /// with the model and device the plan resolves to now, or the sweep would mix configurations.
+    static func checkConfigurations(_ done: [SweepRecord], of runs: [SweepPlan.Run], plan: SweepPlan, outDir: String) throws {
+        let byKey = Dictionary(runs.map { ($0.key, $0) }, uniquingKeysWith: { a, _ in a })
+        for rec in done {
+            guard let run = byKey[rec.key] else { continue }
+            let (spec, device) = try plan.resolve(run.assignments)
+            if let field = differingField(rec.device, device) ?? differingField(rec.model, spec).map({ "model." + $0 }) {
+                throw InputError(options: "{resume}: run '\(rec.key)' in '\(outDir)' was made with another configuration than the plan gives now (\(field) differs): a preset or the program changed since it ran. Finish the sweep with the program and presets that started it, or start a new {out}")
+            }
+        }
+    }
+
+    /// The first field (dotted path) in which two encodable values differ, nil if they are equal.
+    static func differingField<T: Encodable>(_ a: T, _ b: T) -> String? {
+        let enc = JSONEncoder(); enc.outputFormatting = .sortedKeys
+        guard let da = try? enc.encode(a), let db = try? enc.encode(b) else { return "?" }
+        if da == db { return nil }
+        func walk(_ x: Any?, _ y: Any?, _ path: String) -> String? {
+            if let dx = x as? [String: Any], let dy = y as? [String: Any] {
+                // Fields before a preset's descriptive metadata (its name, source and lists).
+                let meta: Set<String> = ["name", "source", "measured", "assumed"]
+                for k in Set(dx.keys).union(dy.keys).sorted(by: { (meta.contains($0) ? 1 : 0, $0) < (meta.contains($1) ? 1 : 0, $1) }) {
+                    if let f = walk(dx[k], dy[k], path.isEmpty ? k : path + "." + k) { return f }
+                }
+                return nil
+            }
+            let sx = x.map { "\($0)" }, sy = y.map { "\($0)" }
+            return sx == sy ? nil : (path.isEmpty ? "the value" : path)
+        }
+        return walk(try? JSONSerialization.jsonObject(with: da), try? JSONSerialization.jsonObject(with: db), "") ?? "a field"
+    }
+
     /// Runs the plan's unfinished runs (of shard (k, n) if given) on `jobs` workers, one BLAS thread each,
     /// appending each record to `results.jsonl`; `resume` continues a folder that holds the same plan.
     public static func execute(plan: SweepPlan, outDir: String, resume: Bool, jobs: Int, shard: (Int, Int)? = nil,
@@ -89,9 +123,11 @@ public enum SweepExecutor {
             try AtomicFile.write(String(decoding: encodePlan(plan, shard: shard), as: UTF8.self) + "\n", to: planPath)
         }
         let writer = try JSONLWriter(path: (outDir as NSString).appendingPathComponent(resultsName))
-        let finished = Set(records(outDir).map(\.key))
+        let recorded = records(outDir)
+        let finished = Set(recorded.map(\.key))
         var all = plan.runs()
         if let (k, n) = shard { all = SweepPlan.shard(all, k: k, of: n) }
+        try checkConfigurations(recorded, of: all, plan: plan, outDir: outDir)
         let todo = all.filter { !finished.contains($0.key) }
         // One BLAS thread per run: results must not depend on --jobs (OpenBLAS sums differ by thread count).
         let blasBefore = BLASThreads.count

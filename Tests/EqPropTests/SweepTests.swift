@@ -82,6 +82,32 @@ import Testing
     }
 
     /// SIGKILL mid-sweep, a torn last line, then --resume: every run exactly once, every line parses.
+    /// A plan names presets; a resume whose presets resolve differently from the finished runs' (an
+    /// edited preset, another program) is refused, naming the run and the field.
+    @Test func resumeRefusesRunsMadeWithAnotherConfiguration() throws {
+        var plan = Self.smallPlan(seeds: 1)
+        plan.vary = [.init(field: "device.levels", values: ["16", "64"])]
+        plan.measure = .fidelity
+        let dir = Self.tempDir("stale")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        _ = try SweepExecutor.execute(plan: plan, outDir: dir, resume: false, jobs: 1)
+        // Unchanged: the resume finds nothing to do.
+        #expect(try SweepExecutor.execute(plan: plan, outDir: dir, resume: true, jobs: 1).skipped == 2)
+        // A finished run recorded with another white-noise level than the preset now gives.
+        let path = dir + "/" + SweepExecutor.resultsName
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        var recs = text.split(separator: "\n").map { try! JSONDecoder().decode(SweepRecord.self, from: Data($0.utf8)) }
+        recs[0].device?.forward.whiteNoise = 0.123
+        let enc = JSONEncoder(); enc.outputFormatting = .sortedKeys
+        try (recs.map { String(decoding: try! enc.encode($0), as: UTF8.self) }.joined(separator: "\n") + "\n").write(toFile: path, atomically: false, encoding: .utf8)
+        do {
+            _ = try SweepExecutor.execute(plan: plan, outDir: dir, resume: true, jobs: 1)
+            Issue.record("resumed a sweep whose finished run has another configuration")
+        } catch let e as InputError {
+            #expect(e.message.contains("run '\(recs[0].key)'") && e.message.contains("(forward.white_noise differs)"), "\(e.message)")
+        }
+    }
+
     @Test func killedSweepResumesWithEveryRunExactlyOnce() throws {
         let bin = try #require(CLITests.binary, "xbar binary not found next to the tests")
         let dir = Self.tempDir("kill")
