@@ -52,18 +52,4 @@ import Testing
         a.update(post: Matrix(rows: 1, cols: 1, storage: [1]), pre: Matrix(rows: 1, cols: 1, storage: [step]), scale: 1)
         #expect(a.costs.refreshes == 1 && abs(a.conductances(row: 0, col: 0).0 - 0.81) < 1e-6)
     }
-
-    @Test(arguments: [
-        ("name: x\ndevice:\n  model: linear-step\n  refresh_lower: 0.8\n", "field 'refresh_lower' must be at most refresh_upper (0.75)"),
-        ("name: x\ndevice:\n  model: linear-step\n  reset_level: 1.5\n", "field 'reset_level' must be in [0, 1]"),
-        ("name: x\ndevice:\n  model: linear-step\n  mapping: one-sided\nupdate:\n  scheme: tiki-taka\n", "field 'mapping' must be differential or reference with a Tiki-Taka scheme"),
-    ])
-    func badRefreshSettingsNameTheField(yaml: String, message: String) {
-        do {
-            _ = try DeviceSpec.decode(yaml: yaml, source: "t.yaml")
-            Issue.record("accepted: \(yaml)")
-        } catch let e as InputError {
-            #expect(e.message.contains(message), "\(e.message)")
-        } catch { Issue.record("\(error)") }
-    }
 }

@@ -122,14 +122,23 @@ public final class CrossbarArray: SynapticArray, @unchecked Sendable {
         readCount += 1
         let w = store.weights, cells = store.conductances
         let model = readEnergy[transposed ? 1 : 0]
-        if model.countsReads {
-            let d = transposed ? 1 : 0
-            if model.readV2T > 0, lineConductance[d] == nil, let c = cells { lineConductance[d] = model.lineConductance(c, transposed: transposed) }
-            model.addRead(input, sensed: transposed ? inputs : outputs, lines: lineConductance[d], to: &readCosts)
+        var lines: [Double]? = nil
+        if model.readV2T > 0, let c = cells {
+            if lineConductance[0] == nil {
+                let (columns, rows) = model.lineConductances(c)
+                lineConductance = [columns, rows]
+            }
+            lines = lineConductance[transposed ? 1 : 0]
         }
         let lane = path.isExact ? nil : path.lane(for: clock)
         if path.traces != nil, let c = cells { _ = c.noiseWeights }
         lock.unlock()
+        if model.countsReads {
+            // Counted outside the lock (concurrent lanes read the same array), then added under it.
+            var cost = ArrayCosts()
+            model.addRead(input, sensed: transposed ? inputs : outputs, lines: lines, to: &cost)
+            lock.lock(); readCosts = readCosts + cost; lock.unlock()
+        }
         path.read(input, transposed: transposed, weights: w, storage: cells, into: &out, accumulate: accumulate, lane: lane, clock: clock)
     }
 

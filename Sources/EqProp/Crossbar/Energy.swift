@@ -32,18 +32,21 @@ struct EnergyModel {
     /// Whether reads have any cost to count.
     var countsReads: Bool { readPulse > 0 || dacBits > 0 || adcBits > 0 }
 
-    /// Per driven line, the summed conductance (S) of the devices on it: columns of W (forward) or rows
-    /// (transposed), both devices of every pair.
-    func lineConductance(_ c: ConductanceStorage, transposed: Bool) -> [Double] {
-        var g = [Double](repeating: 0, count: transposed ? c.rows : c.cols)
-        for i in 0..<c.rows {
-            for j in 0..<c.cols {
-                let k = i * c.cols + j
-                let pair = 2 * gMin + gRange * Double(c.uPos[k] + c.uNeg[k])
-                g[transposed ? i : j] += pair
+    /// Per driven line, the summed conductance (S) of the devices on it, both devices of every pair:
+    /// for forward reads (the columns of W) and for transposed reads (its rows), in one pass.
+    func lineConductances(_ c: ConductanceStorage) -> (columns: [Double], rows: [Double]) {
+        var colU = [Float](repeating: 0, count: c.cols), rowU = [Double](repeating: 0, count: c.rows)
+        c.uPos.withUnsafeBufferPointer { p in c.uNeg.withUnsafeBufferPointer { n in
+            colU.withUnsafeMutableBufferPointer { col in
+                for i in 0..<c.rows {
+                    let base = i * c.cols
+                    var row: Float = 0
+                    for j in 0..<c.cols { let s = p[base + j] + n[base + j]; col[j] += s; row += s }
+                    rowU[i] = Double(row)
+                }
             }
-        }
-        return g
+        } }
+        return (colU.map { 2 * gMin * Double(c.rows) + gRange * Double($0) }, rowU.map { 2 * gMin * Double(c.cols) + gRange * $0 })
     }
 
     /// Adds the cost of one read of `input` (B × driven lines) sensing `sensed` lines.
@@ -53,14 +56,18 @@ struct EnergyModel {
         if adcBits > 0 { c.adcConversions += b * Double(sensed); c.converterEnergy += b * Double(sensed) * adcEnergy }
         c.readLatency += b * readPulse
         guard readV2T > 0, let g else { return }
-        var e = 0.0
-        let bound = Float(dacBound)
-        for r in 0..<input.rows {
-            for j in 0..<input.cols {
-                let x = Double(min(max(input[r, j] / bound, -1), 1))
-                e += x * x * g[j]
+        // Σ_b x̃² per line, then weighted by the line's conductance.
+        let inv = 1 / Float(dacBound), lines = input.cols
+        var x2 = [Float](repeating: 0, count: lines)
+        input.storage.withUnsafeBufferPointer { p in
+            x2.withUnsafeMutableBufferPointer { s in
+                for r in 0..<input.rows {
+                    for j in 0..<lines { let x = min(max(p[r * lines + j] * inv, -1), 1); s[j] += x * x }
+                }
             }
         }
+        var e = 0.0
+        for j in 0..<lines { e += Double(x2[j]) * g[j] }
         c.readEnergy += readV2T * e
     }
 }
@@ -89,15 +96,16 @@ struct WriteEnergy {
     /// the up width, then its down phase likewise. `up` raises W (G⁺ up, G⁻ down on a pair).
     func rowByRow(up: [Float], down: [Float], rows: Int, cols: Int, pushPull: Bool) -> Double {
         var t = 0.0
-        for i in 0..<rows {
-            var mu: Float = 0, md: Float = 0
-            for j in 0..<cols {
-                let k = i * cols + j
+        up.withUnsafeBufferPointer { pu in down.withUnsafeBufferPointer { pd in
+            for i in 0..<rows {
+                let base = i * cols
+                var mu: Float = 0, md: Float = 0
+                for j in 0..<cols { mu = max(mu, pu[base + j]); md = max(md, pd[base + j]) }
                 // On a pair, a device is pulsed up by `up` (G⁺) or by `down` (G⁻), and down by the other.
-                if pushPull { let m = max(up[k], down[k]); mu = max(mu, m); md = max(md, m) } else { mu = max(mu, up[k]); md = max(md, down[k]) }
+                if pushPull { let m = max(mu, md); mu = m; md = m }
+                t += Double(mu) * upWidth + Double(md) * downWidth
             }
-            t += Double(mu) * upWidth + Double(md) * downWidth
-        }
+        } }
         return t
     }
 }
