@@ -6,14 +6,14 @@ let package = Package(
     products: [
         .library(name: "EqProp", targets: ["EqProp"]),
         .library(name: "EqPropRuns", targets: ["EqPropRuns"]),
-        .executable(name: "xbar", targets: ["xbar"]),
+        .executable(name: "xbar", targets: ["xbar"])
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-numerics", from: "1.0.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.0"),
         // `swift package generate-documentation --target EqProp` (DocC); not used by the build.
-        .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.4.0"),
+        .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.4.0")
     ],
     targets: [
         // C libraries from Debian (scripts/setup installs them).
@@ -26,7 +26,7 @@ let package = Package(
             dependencies: [
                 "CBLAS", "CFFTW", "CZlib",
                 .product(name: "RealModule", package: "swift-numerics"),
-                .product(name: "Yams", package: "Yams"),
+                .product(name: "Yams", package: "Yams")
             ],
             // The presets (Models/, linked here) ship with the library: `DeviceSpec.load("epiram")`
             // works from any folder and in packages that depend on this one.
@@ -41,9 +41,9 @@ let package = Package(
             name: "xbar",
             dependencies: [
                 "EqProp", "EqPropRuns",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser")
             ]
         ),
-        .testTarget(name: "EqPropTests", dependencies: ["EqProp", "EqPropRuns"]),
+        .testTarget(name: "EqPropTests", dependencies: ["EqProp", "EqPropRuns"])
     ]
 )

@@ -17,6 +17,6 @@ let package = Package(
         .target(name: "FuzzDriver"),
         .executableTarget(name: "FuzzIDX", dependencies: deps),
         .executableTarget(name: "FuzzSafetensors", dependencies: deps),
-        .executableTarget(name: "FuzzPresetYAML", dependencies: deps),
+        .executableTarget(name: "FuzzPresetYAML", dependencies: deps)
     ]
 )

@@ -6,12 +6,14 @@ import PackageDescription
 
 // A path dependency's package identity is its folder's name, which depends on where the repository
 // was cloned; read it from the path.
-let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../..").standardizedFileURL
+let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../..")
+    .standardizedFileURL
 
 let package = Package(
     name: "CustomDevice",
     dependencies: [.package(path: "../..")],
     targets: [
-        .executableTarget(name: "CustomDevice", dependencies: [.product(name: "EqProp", package: root.lastPathComponent)]),
+        .executableTarget(
+            name: "CustomDevice", dependencies: [.product(name: "EqProp", package: root.lastPathComponent)])
     ]
 )

@@ -42,15 +42,19 @@ public enum Benchmarks {
         enum CodingKeys: String, CodingKey {
             case model, T, K, batchSize = "batch_size", epSamplesPerSecond = "ep_samples_per_s"
             case bpttSamplesPerSecond = "bptt_samples_per_s", epFlopsPerSample = "ep_flops_per_sample"
-            case bpttFlopsPerSample = "bptt_flops_per_sample", sgemmInputProjectionGflops = "sgemm_input_projection_gflops"
+            case bpttFlopsPerSample = "bptt_flops_per_sample", sgemmInputProjectionGflops =
+                "sgemm_input_projection_gflops"
             case sgemm512Gflops = "sgemm_512_gflops", epFractionOfGemm = "ep_fraction_of_gemm"
-            case bpttFractionOfGemm = "bptt_fraction_of_gemm", blasCore = "blas_core", blasThreads = "blas_threads", repeats
-            case epPhasesSecondsPerSample = "ep_phases_s_per_sample", epUpdateSecondsPerSample = "ep_update_s_per_sample"
+            case bpttFractionOfGemm = "bptt_fraction_of_gemm", blasCore = "blas_core", blasThreads = "blas_threads",
+                repeats
+            case epPhasesSecondsPerSample = "ep_phases_s_per_sample", epUpdateSecondsPerSample =
+                "ep_update_s_per_sample"
         }
     }
 
     static func median(_ v: [Double]) -> Double {
-        let s = v.sorted(); return s.isEmpty ? 0 : (s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2)
+        let s = v.sorted();
+        return s.isEmpty ? 0 : (s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2)
     }
 
     /// Median GFLOP/s of `C = A·B` for an m×k by k×n product (timed calls ≥ `seconds` in total).
@@ -93,7 +97,9 @@ public enum Benchmarks {
     /// is done once per batch; every step runs each deeper convolution forward and transposed.
     public static func convFlopsPerSample(_ s: NetworkSpec, algorithm: Algorithm) -> Double {
         let g = s.convGeometry!, m = g.convLayers
-        func conv(_ l: Int) -> Double { Double(g.convSide(l) * g.convSide(l) * g.channels[l] * g.kernel * g.kernel * g.channels[l - 1]) }
+        func conv(_ l: Int) -> Double {
+            Double(g.convSide(l) * g.convSide(l) * g.channels[l] * g.kernel * g.kernel * g.channels[l - 1])
+        }
         let fc = Double(g.classes * g.units(m))
         let deep = m >= 2 ? (2...m).map(conv).reduce(0, +) : 0
         let step = 2 * deep + 2 * fc
@@ -111,12 +117,16 @@ public enum Benchmarks {
     }
 
     /// Samples/s of training a P-conv network on synthetic data (median of `repeats` epochs).
-    public static func convThroughput(spec: NetworkSpec, algorithm: Algorithm, batches: Int, repeats: Int) throws -> Double {
+    public static func convThroughput(spec: NetworkSpec, algorithm: Algorithm, batches: Int, repeats: Int) throws
+        -> Double
+    {
         let g = spec.convGeometry!
-        let data = DataSet.synthetic(features: g.image * g.image * g.channels[0], train: spec.batchSize * batches, test: 10, seed: 1)
+        let data = DataSet.synthetic(
+            features: g.image * g.image * g.channels[0], train: spec.batchSize * batches, test: 10, seed: 1)
         var options = TrainingOptions(algorithm: algorithm, seed: 1, dataset: "synthetic")
         options.evalBatchSize = 10
-        var trainer = try AnyTrainer(spec: spec, parameters: .initial(spec: spec, seed: 1), options: options, data: data)
+        var trainer = try AnyTrainer(
+            spec: spec, parameters: .initial(spec: spec, seed: 1), options: options, data: data)
         var rates: [Double] = []
         for r in 0..<repeats {
             let t0 = DispatchTime.now().uptimeNanoseconds
@@ -141,17 +151,20 @@ public enum Benchmarks {
     }
 
     /// Training speed of P-1h (or `spec`) on synthetic 784-pixel data, over `repeats` epochs.
-    public static func trainingThroughput(spec: NetworkSpec, algorithm: Algorithm, batches: Int, repeats: Int, device: DeviceSpec? = nil) throws -> Throughput {
+    public static func trainingThroughput(
+        spec: NetworkSpec, algorithm: Algorithm, batches: Int, repeats: Int, device: DeviceSpec? = nil
+    ) throws -> Throughput {
         let data = DataSet.synthetic(features: spec.layers[0], train: spec.batchSize * batches, test: 10, seed: 1)
         var options = TrainingOptions(algorithm: algorithm, seed: 1, dataset: "synthetic")
         options.evalBatchSize = 10
         options.device = device
-        var trainer = try AnyTrainer(spec: spec, parameters: .initial(spec: spec, seed: 1), options: options, data: data)
+        var trainer = try AnyTrainer(
+            spec: spec, parameters: .initial(spec: spec, seed: 1), options: options, data: data)
         return time(&trainer, repeats: repeats, samples: data.train.count)
     }
 
     static func time(_ trainer: inout AnyTrainer, repeats: Int, samples: Int) -> Throughput {
-        _ = trainer.trainEpoch(0)   // warm-up
+        _ = trainer.trainEpoch(0)  // warm-up
         trainer.restartTiming()
         var rates: [Double] = []
         for r in 0..<repeats {
@@ -161,7 +174,9 @@ public enum Benchmarks {
             rates.append(Double(samples) / dt)
         }
         let t = trainer.timing, n = Double(max(t.samples, 1))
-        var out = Throughput(samplesPerSecond: median(rates), phasesSecondsPerSample: t.phasesSeconds / n, updateSecondsPerSample: t.updateSeconds / n)
+        var out = Throughput(
+            samplesPerSecond: median(rates), phasesSecondsPerSample: t.phasesSeconds / n,
+            updateSecondsPerSample: t.updateSeconds / n)
         out.costsPerSample = trainer.lastEpochCosts.map { $0.perSample(samples) }
         return out
     }
@@ -197,10 +212,13 @@ public enum Benchmarks {
         /// The hardware work of a crossbar training sample: conversions, energy (J) and latency (s).
         public var costsPerSample: ArrayCosts? = nil
         enum CodingKeys: String, CodingKey {
-            case device, shape, batchSize = "batch_size", noisyReadSeconds = "noisy_read_s", idealGemmSeconds = "ideal_gemm_s"
+            case device, shape, batchSize = "batch_size", noisyReadSeconds = "noisy_read_s", idealGemmSeconds =
+                "ideal_gemm_s"
             case ratio, noiseSamplesPerSecond = "noise_samples_per_s", normalsPerSecond = "normals_per_s"
-            case trainingSamplesPerSecond = "crossbar_training_samples_per_s", idealTrainingSamplesPerSecond = "ideal_training_samples_per_s"
-            case phasesSecondsPerSample = "crossbar_phases_s_per_sample", updateSecondsPerSample = "crossbar_update_s_per_sample"
+            case trainingSamplesPerSecond = "crossbar_training_samples_per_s", idealTrainingSamplesPerSecond =
+                "ideal_training_samples_per_s"
+            case phasesSecondsPerSample = "crossbar_phases_s_per_sample", updateSecondsPerSample =
+                "crossbar_update_s_per_sample"
             case costsPerSample = "crossbar_costs_per_sample"
         }
     }
@@ -219,27 +237,35 @@ public enum Benchmarks {
 
     /// Times a forward read of an out × in crossbar of `device` at batch `batch` against the ideal gemm,
     /// and the noise and normal-sampling rates (training fields are left 0).
-    public static func crossbar(device: DeviceSpec, outputs: Int = 512, inputs: Int = 784, batch: Int = 20) -> CrossbarResult {
+    public static func crossbar(device: DeviceSpec, outputs: Int = 512, inputs: Int = 784, batch: Int = 20)
+        -> CrossbarResult
+    {
         var rng = RandomStream(seed: 1, stream: "bench")
-        let w = Matrix<Float>(rows: outputs, cols: inputs, storage: (0..<(outputs * inputs)).map { _ in Float(rng.uniform(-0.05, 0.05)) })
-        let x = Matrix<Float>(rows: batch, cols: inputs, storage: (0..<(batch * inputs)).map { _ in Float(rng.uniform()) })
-        let x2 = Matrix<Float>(rows: batch, cols: inputs, storage: (0..<(batch * inputs)).map { _ in Float(rng.uniform()) })
+        let w = Matrix<Float>(
+            rows: outputs, cols: inputs, storage: (0..<(outputs * inputs)).map { _ in Float(rng.uniform(-0.05, 0.05)) })
+        let x = Matrix<Float>(
+            rows: batch, cols: inputs, storage: (0..<(batch * inputs)).map { _ in Float(rng.uniform()) })
+        let x2 = Matrix<Float>(
+            rows: batch, cols: inputs, storage: (0..<(batch * inputs)).map { _ in Float(rng.uniform()) })
         let arr = CrossbarArray(spec: device, weights: w, seed: 1, layer: 0)
         let dense = DenseArray(w)
         var y = Matrix<Float>(rows: batch, cols: outputs)
         // Alternate two inputs so that no read reuses the previous one's clean product.
         var flip = false
         let clock = ReadClock()
-        let noisy = medianTime { flip.toggle(); arr.multiply(flip ? x : x2, into: &y, accumulate: false, clock: clock); clock.step() }
+        let noisy = medianTime {
+            flip.toggle(); arr.multiply(flip ? x : x2, into: &y, accumulate: false, clock: clock); clock.step()
+        }
         let ideal = medianTime { dense.multiply(x, into: &y, accumulate: false) }
         let synth = NoiseSynthesizer(spectrum: .flicker(k: 1e-4, gamma: 1), length: 4096, dt: 1e-6)
         var nrng = RandomStream(seed: 2, stream: "bench-noise")
         let traceTime = medianTime { _ = synth.trace(using: &nrng) }
         var gauss = [Float](repeating: 0, count: 1 << 16)
         let gaussTime = medianTime { gauss.withUnsafeMutableBufferPointer { nrng.fillNormal($0, sigma: 1) } }
-        return CrossbarResult(device: device.name, shape: [outputs, inputs], batchSize: batch, noisyReadSeconds: noisy,
-                              idealGemmSeconds: ideal, ratio: noisy / ideal, noiseSamplesPerSecond: 4096 / traceTime,
-                              normalsPerSecond: Double(gauss.count) / gaussTime)
+        return CrossbarResult(
+            device: device.name, shape: [outputs, inputs], batchSize: batch, noisyReadSeconds: noisy,
+            idealGemmSeconds: ideal, ratio: noisy / ideal, noiseSamplesPerSecond: 4096 / traceTime,
+            normalsPerSecond: Double(gauss.count) / gaussTime)
     }
 
     /// Measures EP and BPTT training of a one-hidden-layer P network (`spec`) on synthetic data and the
@@ -247,15 +273,18 @@ public enum Benchmarks {
     public static func run(spec: NetworkSpec, batches: Int = 100, repeats: Int = 5) throws -> Result {
         let epRun = try trainingThroughput(spec: spec, algorithm: .ep, batches: batches, repeats: repeats)
         let ep = epRun.samplesPerSecond
-        let bp = try trainingThroughput(spec: spec, algorithm: .bptt, batches: batches, repeats: repeats).samplesPerSecond
+        let bp = try trainingThroughput(spec: spec, algorithm: .bptt, batches: batches, repeats: repeats)
+            .samplesPerSecond
         let g1 = sgemmGflops(m: spec.batchSize, n: spec.layers[1], k: spec.layers[0])
         let g2 = sgemmGflops(m: 512, n: 512, k: 512)
         let fe = flopsPerSample(spec, algorithm: .ep), fb = flopsPerSample(spec, algorithm: .bptt)
-        return Result(model: spec.name, T: spec.T, K: spec.K, batchSize: spec.batchSize,
-                      epSamplesPerSecond: ep, bpttSamplesPerSecond: bp, epFlopsPerSample: fe, bpttFlopsPerSample: fb,
-                      sgemmInputProjectionGflops: g1, sgemm512Gflops: g2,
-                      epFractionOfGemm: ep * fe / (g2 * 1e9), bpttFractionOfGemm: bp * fb / (g2 * 1e9),
-                      epPhasesSecondsPerSample: epRun.phasesSecondsPerSample, epUpdateSecondsPerSample: epRun.updateSecondsPerSample,
-                      blasCore: BLASThreads.coreName, blasThreads: BLASThreads.count, repeats: repeats)
+        return Result(
+            model: spec.name, T: spec.T, K: spec.K, batchSize: spec.batchSize,
+            epSamplesPerSecond: ep, bpttSamplesPerSecond: bp, epFlopsPerSample: fe, bpttFlopsPerSample: fb,
+            sgemmInputProjectionGflops: g1, sgemm512Gflops: g2,
+            epFractionOfGemm: ep * fe / (g2 * 1e9), bpttFractionOfGemm: bp * fb / (g2 * 1e9),
+            epPhasesSecondsPerSample: epRun.phasesSecondsPerSample,
+            epUpdateSecondsPerSample: epRun.updateSecondsPerSample,
+            blasCore: BLASThreads.coreName, blasThreads: BLASThreads.count, repeats: repeats)
     }
 }

@@ -19,7 +19,8 @@ public struct StorageError: Error, CustomStringConvertible, LocalizedError {
     /// One line: operation, path, reason, and for a full disk or quota what to do.
     public var description: String {
         let reason = String(cString: strerror(code))
-        let hint = code == ENOSPC || code == EDQUOT
+        let hint =
+            code == ENOSPC || code == EDQUOT
             ? "; files written before are intact: free space, then resume" : ""
         return "cannot \(operation) '\(path)': \(reason)\(hint)"
     }
@@ -69,8 +70,10 @@ enum POSIXIO {
             var st = stat()
             if stat(prefix, &st) == 0 {
                 if st.st_mode & S_IFMT == S_IFDIR { continue }
-                throw InputError(prefix == dir || prefix == dir + "/" ? "'\(dir)': a file is in the way (a folder is needed)"
-                                                                      : "'\(dir)': '\(prefix)' is a file, not a folder")
+                throw InputError(
+                    prefix == dir || prefix == dir + "/"
+                        ? "'\(dir)': a file is in the way (a folder is needed)"
+                        : "'\(dir)': '\(prefix)' is a file, not a folder")
             }
             throw StorageError("create the folder", prefix, code: code)
         }
@@ -144,7 +147,7 @@ public final class JSONLWriter {
             try POSIXIO.writeAll(fd, data, path: path)
             try POSIXIO.sync(fd, path: path)
         } catch {
-            _ = ftruncate(fd, st.st_size)   // no torn line left behind
+            _ = ftruncate(fd, st.st_size)  // no torn line left behind
             throw error
         }
     }

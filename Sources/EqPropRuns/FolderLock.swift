@@ -26,11 +26,17 @@ public final class FolderLock {
         guard fd >= 0 else { throw StorageError("create the lock file", path) }
         guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
             let code = errno
-            let holder = (try? String(contentsOfFile: path, encoding: .utf8))?
+            let holder =
+                (try? String(contentsOfFile: path, encoding: .utf8))?
                 .trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
             close(fd)
             if code == EWOULDBLOCK {
-                throw InputError(options: "'\(folder)' is being written by another xbar (\(holder.isEmpty ? "unknown process" : holder)); wait for it to finish, or choose another {out}")
+                throw InputError(
+                    options:
+                        "'\(folder)' is being written by another xbar "
+                        + "(\(holder.isEmpty ? "unknown process" : holder)); wait for it to finish, or choose "
+                        + "another {out}"
+                )
             }
             throw StorageError("lock", path, code: code)
         }
@@ -55,7 +61,8 @@ public final class FolderLock {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder) else { return }
         for n in names {
             guard let r = n.range(of: AtomicFile.temporaryMarker, options: .backwards),
-                  !n[r.upperBound...].isEmpty, n[r.upperBound...].allSatisfy(\.isNumber) else { continue }
+                !n[r.upperBound...].isEmpty, n[r.upperBound...].allSatisfy(\.isNumber)
+            else { continue }
             unlink((folder as NSString).appendingPathComponent(n))
         }
     }

@@ -20,8 +20,12 @@ public enum SVGChart {
         /// Markers only, no connecting line (scatter of random-search points).
         public var pointsOnly: Bool
         /// A series drawn as a solid line unless `dashed` or `pointsOnly` is set.
-        public init(name: String, x: [Double], y: [Double], color: String, dashed: Bool = false, spread: [Double]? = nil, pointsOnly: Bool = false) {
-            self.name = name; self.x = x; self.y = y; self.color = color; self.dashed = dashed; self.spread = spread; self.pointsOnly = pointsOnly
+        public init(
+            name: String, x: [Double], y: [Double], color: String, dashed: Bool = false, spread: [Double]? = nil,
+            pointsOnly: Bool = false
+        ) {
+            self.name = name; self.x = x; self.y = y; self.color = color; self.dashed = dashed; self.spread = spread;
+            self.pointsOnly = pointsOnly
         }
     }
 
@@ -51,16 +55,23 @@ public enum SVGChart {
         /// Line panels only: logarithmic x axis (all x > 0).
         public var logX: Bool
         /// A panel; axis labels default to empty and both axes to linear.
-        public init(title: String, xLabel: String = "", yLabel: String = "", content: Content, logY: Bool = false, logX: Bool = false) {
-            self.title = title; self.xLabel = xLabel; self.yLabel = yLabel; self.content = content; self.logY = logY; self.logX = logX
+        public init(
+            title: String, xLabel: String = "", yLabel: String = "", content: Content, logY: Bool = false,
+            logX: Bool = false
+        ) {
+            self.title = title; self.xLabel = xLabel; self.yLabel = yLabel; self.content = content; self.logY = logY;
+            self.logX = logX
         }
     }
 
     /// Ten distinct colors (the tab10 set, reordered) as hex strings, for series and bar groups.
-    public static let palette = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#7f7f7f", "#bcbd22"]
+    public static let palette = [
+        "#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#7f7f7f", "#bcbd22"
+    ]
 
     static func esc(_ s: String) -> String {
-        s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
+        s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(
+            of: ">", with: "&gt;")
     }
 
     static func fmt(_ v: Double) -> String {
@@ -86,13 +97,19 @@ public enum SVGChart {
 
     /// A standalone SVG document: `title` above `panels` laid out in `columns` columns, each panel
     /// panelWidth × panelHeight SVG pixels.
-    public static func render(title: String, panels: [Panel], columns: Int = 2, panelWidth: Double = 420, panelHeight: Double = 280) -> String {
+    public static func render(
+        title: String, panels: [Panel], columns: Int = 2, panelWidth: Double = 420, panelHeight: Double = 280
+    ) -> String {
         let cols = max(1, min(columns, panels.count))
         let rows = (panels.count + cols - 1) / cols
         let W = Double(cols) * panelWidth, H = Double(rows) * panelHeight + 36
-        var s = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(W))\" height=\"\(Int(H))\" viewBox=\"0 0 \(Int(W)) \(Int(H))\" font-family=\"Helvetica, Arial, sans-serif\">\n"
+        var s =
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(W))\" height=\"\(Int(H))\" viewBox=\"0 0 "
+            + "\(Int(W)) \(Int(H))\" font-family=\"Helvetica, Arial, sans-serif\">\n"
         s += "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
-        s += "<text x=\"\(W / 2)\" y=\"24\" text-anchor=\"middle\" font-size=\"16\" font-weight=\"bold\">\(esc(title))</text>\n"
+        s +=
+            "<text x=\"\(W / 2)\" y=\"24\" text-anchor=\"middle\" font-size=\"16\" "
+            + "font-weight=\"bold\">\(esc(title))</text>\n"
         for (i, p) in panels.enumerated() {
             let ox = Double(i % cols) * panelWidth, oy = 36 + Double(i / cols) * panelHeight
             s += panel(p, ox: ox, oy: oy, w: panelWidth, h: panelHeight)
@@ -102,9 +119,15 @@ public enum SVGChart {
 
     static func panel(_ p: Panel, ox: Double, oy: Double, w: Double, h: Double) -> String {
         let left = ox + 62, right = ox + w - 14, top = oy + 28, bottom = oy + h - 48
-        var s = "<g>\n<text x=\"\((left + right) / 2)\" y=\"\(oy + 16)\" text-anchor=\"middle\" font-size=\"13\">\(esc(p.title))</text>\n"
-        s += "<text x=\"\((left + right) / 2)\" y=\"\(oy + h - 10)\" text-anchor=\"middle\" font-size=\"11\">\(esc(p.xLabel))</text>\n"
-        s += "<text transform=\"translate(\(ox + 14),\((top + bottom) / 2)) rotate(-90)\" text-anchor=\"middle\" font-size=\"11\">\(esc(p.yLabel))</text>\n"
+        var s =
+            "<g>\n<text x=\"\((left + right) / 2)\" y=\"\(oy + 16)\" text-anchor=\"middle\" "
+            + "font-size=\"13\">\(esc(p.title))</text>\n"
+        s +=
+            "<text x=\"\((left + right) / 2)\" y=\"\(oy + h - 10)\" text-anchor=\"middle\" "
+            + "font-size=\"11\">\(esc(p.xLabel))</text>\n"
+        s +=
+            "<text transform=\"translate(\(ox + 14),\((top + bottom) / 2)) rotate(-90)\" text-anchor=\"middle\" "
+            + "font-size=\"11\">\(esc(p.yLabel))</text>\n"
         let tr: (Double) -> Double = p.logY ? { log10(max($0, 1e-300)) } : { $0 }
         var ys: [Double] = []
         var xs: [Double] = []
@@ -112,17 +135,23 @@ public enum SVGChart {
         case .lines(let series):
             for se in series {
                 ys += se.y.filter(\.isFinite).map(tr); xs += se.x
-                if let sp = se.spread { for (y, d) in zip(se.y, sp) where y.isFinite && d.isFinite { ys += [tr(y - d), tr(y + d)] } }
+                if let sp = se.spread {
+                    for (y, d) in zip(se.y, sp) where y.isFinite && d.isFinite { ys += [tr(y - d), tr(y + d)] }
+                }
             }
-        case .bars(_, let groups): for g in groups { ys += g.values.filter(\.isFinite).map(tr) }; if !p.logY { ys.append(0) }
-        case .heatmap(let xl, let yl, let values): return s + heatmap(xl, yl, values, left: left, right: right, top: top, bottom: bottom) + "</g>\n"
+        case .bars(_, let groups):
+            for g in groups { ys += g.values.filter(\.isFinite).map(tr) }; if !p.logY { ys.append(0) }
+        case .heatmap(let xl, let yl, let values):
+            return s + heatmap(xl, yl, values, left: left, right: right, top: top, bottom: bottom) + "</g>\n"
         }
         var ylo = ys.min() ?? 0, yhi = ys.max() ?? 1
         if ylo == yhi { ylo -= 0.5; yhi += 0.5 }
         let pad = (yhi - ylo) * 0.06
         ylo -= pad; yhi += pad
         let Y: (Double) -> Double = { bottom - (tr($0) - ylo) / (yhi - ylo) * (bottom - top) }
-        s += "<rect x=\"\(left)\" y=\"\(top)\" width=\"\(right - left)\" height=\"\(bottom - top)\" fill=\"none\" stroke=\"#444\"/>\n"
+        s +=
+            "<rect x=\"\(left)\" y=\"\(top)\" width=\"\(right - left)\" height=\"\(bottom - top)\" fill=\"none\" "
+            + "stroke=\"#444\"/>\n"
         var yt: [Double] = ticks(ylo, yhi)
         if p.logY {
             // Decades, plus 2× and 5× when the range spans fewer than three decades.
@@ -147,35 +176,52 @@ public enum SVGChart {
             if p.logX {
                 let unique = Array(Set(xs)).sorted()
                 let mults: [Double] = (xhi - xlo) < 3 ? [1, 2, 5] : [1]
-                xt = unique.count <= 8 ? unique : (Int(floor(xlo))...Int(ceil(xhi))).flatMap { e in mults.map { $0 * pow(10, Double(e)) } }
-                    .filter { log10($0) >= xlo && log10($0) <= xhi }
+                xt =
+                    unique.count <= 8
+                    ? unique
+                    : (Int(floor(xlo))...Int(ceil(xhi))).flatMap { e in mults.map { $0 * pow(10, Double(e)) } }
+                        .filter { log10($0) >= xlo && log10($0) <= xhi }
             }
             for t in xt {
-                s += "<text x=\"\(X(t))\" y=\"\(bottom + 14)\" text-anchor=\"middle\" font-size=\"10\">\(fmt(t))</text>\n"
+                s +=
+                    "<text x=\"\(X(t))\" y=\"\(bottom + 14)\" text-anchor=\"middle\" "
+                    + "font-size=\"10\">\(fmt(t))</text>\n"
             }
             for se in series {
                 if let sp = se.spread {
                     let ok = zip(zip(se.x, se.y), sp).filter { $0.0.1.isFinite && $0.1.isFinite }
-                    let upper = ok.map { "\(X($0.0.0)),\(Y($0.0.1 + $0.1))" }, lower = ok.reversed().map { "\(X($0.0.0)),\(Y($0.0.1 - $0.1))" }
-                    s += "<polygon fill=\"\(se.color)\" fill-opacity=\"0.18\" stroke=\"none\" points=\"\((upper + lower).joined(separator: " "))\"/>\n"
+                    let upper = ok.map { "\(X($0.0.0)),\(Y($0.0.1 + $0.1))" },
+                        lower = ok.reversed().map { "\(X($0.0.0)),\(Y($0.0.1 - $0.1))" }
+                    s +=
+                        "<polygon fill=\"\(se.color)\" fill-opacity=\"0.18\" stroke=\"none\" "
+                        + "points=\"\((upper + lower).joined(separator: " "))\"/>\n"
                     for ((x, y), d) in ok {
-                        s += "<circle cx=\"\(X(x))\" cy=\"\(Y(y))\" r=\"3\" fill=\"\(se.color)\"><title>\(fmt(x)): \(fmt(y)) ± \(fmt(d))</title></circle>\n"
+                        s +=
+                            "<circle cx=\"\(X(x))\" cy=\"\(Y(y))\" r=\"3\" fill=\"\(se.color)\"><title>\(fmt(x)): "
+                            + "\(fmt(y)) ± \(fmt(d))</title></circle>\n"
                     }
                 }
                 if se.pointsOnly {
                     for (x, y) in zip(se.x, se.y) where y.isFinite {
-                        s += "<circle cx=\"\(X(x))\" cy=\"\(Y(y))\" r=\"3\" fill=\"\(se.color)\" fill-opacity=\"0.8\"><title>\(fmt(x)): \(fmt(y))</title></circle>\n"
+                        s +=
+                            "<circle cx=\"\(X(x))\" cy=\"\(Y(y))\" r=\"3\" fill=\"\(se.color)\" "
+                            + "fill-opacity=\"0.8\"><title>\(fmt(x)): \(fmt(y))</title></circle>\n"
                     }
                     continue
                 }
-                let pts = zip(se.x, se.y).filter { $0.1.isFinite }.map { "\(X($0.0)),\(Y($0.1))" }.joined(separator: " ")
-                s += "<polyline fill=\"none\" stroke=\"\(se.color)\" stroke-width=\"1.6\"\(se.dashed ? " stroke-dasharray=\"5,3\"" : "") points=\"\(pts)\"/>\n"
+                let pts = zip(se.x, se.y).filter { $0.1.isFinite }.map { "\(X($0.0)),\(Y($0.1))" }.joined(
+                    separator: " ")
+                s +=
+                    "<polyline fill=\"none\" stroke=\"\(se.color)\" "
+                    + "stroke-width=\"1.6\"\(se.dashed ? " stroke-dasharray=\"5,3\"" : "") points=\"\(pts)\"/>\n"
             }
             // Legend: unique names only.
             var seen = Set<String>(); var ly = top + 12
             for se in series where !se.name.isEmpty && !seen.contains(se.name) {
                 seen.insert(se.name)
-                s += "<line x1=\"\(right - 190)\" y1=\"\(ly - 4)\" x2=\"\(right - 170)\" y2=\"\(ly - 4)\" stroke=\"\(se.color)\" stroke-width=\"2\"\(se.dashed ? " stroke-dasharray=\"5,3\"" : "")/>"
+                s +=
+                    "<line x1=\"\(right - 190)\" y1=\"\(ly - 4)\" x2=\"\(right - 170)\" y2=\"\(ly - 4)\" "
+                    + "stroke=\"\(se.color)\" stroke-width=\"2\"\(se.dashed ? " stroke-dasharray=\"5,3\"" : "")/>"
                 s += "<text x=\"\(right - 166)\" y=\"\(ly)\" font-size=\"10\">\(esc(se.name))</text>\n"
                 ly += 13
             }
@@ -187,13 +233,21 @@ public enum SVGChart {
                 for (gi, grp) in groups.enumerated() where ci < grp.values.count && grp.values[ci].isFinite {
                     let x = left + Double(ci) * slot + slot * 0.1 + Double(gi) * bw
                     let y = Y(grp.values[ci])
-                    s += "<rect x=\"\(x)\" y=\"\(min(y, base))\" width=\"\(bw)\" height=\"\(abs(base - y))\" fill=\"\(grp.color)\"><title>\(esc(grp.name)) \(esc(c)): \(fmt(grp.values[ci]))</title></rect>\n"
+                    s +=
+                        "<rect x=\"\(x)\" y=\"\(min(y, base))\" width=\"\(bw)\" height=\"\(abs(base - y))\" "
+                        + "fill=\"\(grp.color)\"><title>\(esc(grp.name)) \(esc(c)): "
+                        + "\(fmt(grp.values[ci]))</title></rect>\n"
                 }
-                s += "<text x=\"\(left + (Double(ci) + 0.5) * slot)\" y=\"\(bottom + 14)\" text-anchor=\"middle\" font-size=\"10\">\(esc(c))</text>\n"
+                s +=
+                    "<text x=\"\(left + (Double(ci) + 0.5) * slot)\" y=\"\(bottom + 14)\" text-anchor=\"middle\" "
+                    + "font-size=\"10\">\(esc(c))</text>\n"
             }
             var ly = top + 12
             for grp in groups where groups.count > 1 {
-                s += "<rect x=\"\(right - 120)\" y=\"\(ly - 9)\" width=\"10\" height=\"10\" fill=\"\(grp.color)\"/><text x=\"\(right - 106)\" y=\"\(ly)\" font-size=\"10\">\(esc(grp.name))</text>\n"
+                s +=
+                    "<rect x=\"\(right - 120)\" y=\"\(ly - 9)\" width=\"10\" height=\"10\" "
+                    + "fill=\"\(grp.color)\"/><text x=\"\(right - 106)\" y=\"\(ly)\" "
+                    + "font-size=\"10\">\(esc(grp.name))</text>\n"
                 ly += 13
             }
         case .heatmap: break
@@ -203,7 +257,9 @@ public enum SVGChart {
 
     /// Sequential color (light yellow → dark blue) for t ∈ [0, 1].
     static func heatColor(_ t: Double) -> String {
-        let stops: [(Double, Double, Double)] = [(255, 255, 204), (161, 218, 180), (65, 182, 196), (44, 127, 184), (37, 52, 148)]
+        let stops: [(Double, Double, Double)] = [
+            (255, 255, 204), (161, 218, 180), (65, 182, 196), (44, 127, 184), (37, 52, 148)
+        ]
         let x = min(max(t, 0), 1) * Double(stops.count - 1)
         let i = min(Int(x), stops.count - 2), f = x - Double(i)
         let c = (0..<3).map { k -> Int in
@@ -213,7 +269,9 @@ public enum SVGChart {
         return String(format: "#%02x%02x%02x", c[0], c[1], c[2])
     }
 
-    static func heatmap(_ xl: [String], _ yl: [String], _ v: [[Double]], left: Double, right: Double, top: Double, bottom: Double) -> String {
+    static func heatmap(
+        _ xl: [String], _ yl: [String], _ v: [[Double]], left: Double, right: Double, top: Double, bottom: Double
+    ) -> String {
         var s = ""
         let finite = v.flatMap { $0 }.filter(\.isFinite)
         let lo = finite.min() ?? 0, hi = finite.max() ?? 1
@@ -223,15 +281,23 @@ public enum SVGChart {
             for (xi, val) in row.enumerated() where val.isFinite {
                 let t = hi > lo ? (val - lo) / (hi - lo) : 0.5
                 let x = left + Double(xi) * cw, y = bottom - Double(yi + 1) * ch
-                s += "<rect x=\"\(x)\" y=\"\(y)\" width=\"\(cw)\" height=\"\(ch)\" fill=\"\(heatColor(t))\" stroke=\"white\"><title>\(esc(xl[xi])), \(esc(yl[yi])): \(fmt(val))</title></rect>\n"
-                s += "<text x=\"\(x + cw / 2)\" y=\"\(y + ch / 2 + 4)\" text-anchor=\"middle\" font-size=\"10\" fill=\"\(t > 0.6 ? "white" : "black")\">\(fmt(val))</text>\n"
+                s +=
+                    "<rect x=\"\(x)\" y=\"\(y)\" width=\"\(cw)\" height=\"\(ch)\" fill=\"\(heatColor(t))\" "
+                    + "stroke=\"white\"><title>\(esc(xl[xi])), \(esc(yl[yi])): \(fmt(val))</title></rect>\n"
+                s +=
+                    "<text x=\"\(x + cw / 2)\" y=\"\(y + ch / 2 + 4)\" text-anchor=\"middle\" font-size=\"10\" "
+                    + "fill=\"\(t > 0.6 ? "white" : "black")\">\(fmt(val))</text>\n"
             }
         }
         for (xi, l) in xl.enumerated() {
-            s += "<text x=\"\(left + (Double(xi) + 0.5) * cw)\" y=\"\(bottom + 14)\" text-anchor=\"middle\" font-size=\"10\">\(esc(l))</text>\n"
+            s +=
+                "<text x=\"\(left + (Double(xi) + 0.5) * cw)\" y=\"\(bottom + 14)\" text-anchor=\"middle\" "
+                + "font-size=\"10\">\(esc(l))</text>\n"
         }
         for (yi, l) in yl.enumerated() {
-            s += "<text x=\"\(left - 4)\" y=\"\(bottom - (Double(yi) + 0.5) * ch + 4)\" text-anchor=\"end\" font-size=\"10\">\(esc(l))</text>\n"
+            s +=
+                "<text x=\"\(left - 4)\" y=\"\(bottom - (Double(yi) + 0.5) * ch + 4)\" text-anchor=\"end\" "
+                + "font-size=\"10\">\(esc(l))</text>\n"
         }
         return s
     }

@@ -30,25 +30,34 @@ public enum SweepExecutor {
     static func encodePlan(_ p: SweepPlan, shard: (Int, Int)? = nil) -> Data {
         let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys, .prettyPrinted]
         guard let data = try? enc.encode(p) else { return Data() }
-        guard let (k, n) = shard, var dict = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else { return data }
+        guard let (k, n) = shard, var dict = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
+            return data
+        }
         dict["shard"] = "\(k)/\(n)"
-        return (try? JSONSerialization.data(withJSONObject: dict, options: [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes])) ?? data
+        return
+            (try? JSONSerialization.data(
+                withJSONObject: dict, options: [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes])) ?? data
     }
 
     /// The shard `k/n` recorded in a folder's `plan.json` (nil: the whole plan).
     static func recordedShard(_ dir: String) -> String? {
         let path = (dir as NSString).appendingPathComponent(planName)
         guard let data = try? InputFile.read(path, what: "sweep plan", maxBytes: 1 << 24),
-              let dict = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else { return nil }
+            let dict = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
+        else { return nil }
         return dict["shard"] as? String
     }
 
     /// The plan of a sweep folder (its `plan.json`).
     public static func loadPlan(_ dir: String) throws -> SweepPlan {
         let path = (dir as NSString).appendingPathComponent(planName)
-        guard FileManager.default.fileExists(atPath: path) else { throw InputError("'\(dir)' holds no sweep (\(planName) missing)") }
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw InputError("'\(dir)' holds no sweep (\(planName) missing)")
+        }
         let data = try InputFile.read(path, what: "sweep plan", maxBytes: 1 << 24)
-        do { return try JSONDecoder().decode(SweepPlan.self, from: data) } catch { throw InputError("\(path): not a valid sweep plan (\(error))") }
+        do { return try JSONDecoder().decode(SweepPlan.self, from: data) } catch {
+            throw InputError("\(path): not a valid sweep plan (\(error))")
+        }
     }
 
     /// Finished records of a folder (lines that do not parse are skipped).
@@ -62,13 +71,21 @@ public enum SweepExecutor {
     /// A plan names presets; what they hold can change between a run and its resume (an edited
     /// preset, or a program with other presets or new fields). Every finished run must have been made
     /// with the model and device the plan resolves to now, or the sweep would mix configurations.
-    static func checkConfigurations(_ done: [SweepRecord], of runs: [SweepPlan.Run], plan: SweepPlan, outDir: String) throws {
+    static func checkConfigurations(_ done: [SweepRecord], of runs: [SweepPlan.Run], plan: SweepPlan, outDir: String)
+        throws
+    {
         let byKey = Dictionary(runs.map { ($0.key, $0) }, uniquingKeysWith: { a, _ in a })
         for rec in done {
             guard let run = byKey[rec.key] else { continue }
             let (spec, device) = try plan.resolve(run.assignments)
-            if let field = differingField(rec.device, device) ?? differingField(rec.model, spec).map({ "model." + $0 }) {
-                throw InputError(options: "{resume}: run '\(rec.key)' in '\(outDir)' was made with another configuration than the plan gives now (\(field) differs): a preset or the program changed since it ran. Finish the sweep with the program and presets that started it, or start a new {out}")
+            if let field = differingField(rec.device, device) ?? differingField(rec.model, spec).map({ "model." + $0 })
+            {
+                throw InputError(
+                    options:
+                        "{resume}: run '\(rec.key)' in '\(outDir)' was made with another configuration than the plan "
+                        + "gives now (\(field) differs): a preset or the program changed since it ran. Finish the "
+                        + "sweep with the program and presets that started it, or start a new {out}"
+                )
             }
         }
     }
@@ -82,7 +99,9 @@ public enum SweepExecutor {
             if let dx = x as? [String: Any], let dy = y as? [String: Any] {
                 // Fields before a preset's descriptive metadata (its name, source and lists).
                 let meta: Set<String> = ["name", "source", "measured", "assumed"]
-                for k in Set(dx.keys).union(dy.keys).sorted(by: { (meta.contains($0) ? 1 : 0, $0) < (meta.contains($1) ? 1 : 0, $1) }) {
+                for k in Set(dx.keys).union(dy.keys).sorted(by: {
+                    (meta.contains($0) ? 1 : 0, $0) < (meta.contains($1) ? 1 : 0, $1)
+                }) {
                     if let f = walk(dx[k], dy[k], path.isEmpty ? k : path + "." + k) { return f }
                 }
                 return nil
@@ -90,21 +109,27 @@ public enum SweepExecutor {
             let sx = x.map { "\($0)" }, sy = y.map { "\($0)" }
             return sx == sy ? nil : (path.isEmpty ? "the value" : path)
         }
-        return walk(try? JSONSerialization.jsonObject(with: da), try? JSONSerialization.jsonObject(with: db), "") ?? "a field"
+        return walk(try? JSONSerialization.jsonObject(with: da), try? JSONSerialization.jsonObject(with: db), "")
+            ?? "a field"
     }
 
     /// Runs the plan's unfinished runs (of shard (k, n) if given) on `jobs` workers, one BLAS thread each,
     /// appending each record to `results.jsonl`; `resume` continues a folder that holds the same plan.
-    public static func execute(plan: SweepPlan, outDir: String, resume: Bool, jobs: Int, shard: (Int, Int)? = nil,
-                               allowLarge: Bool = false, data preloaded: DataSet? = nil,
-                               status: ((Status) -> Void)? = nil) throws -> Summary {
+    public static func execute(
+        plan: SweepPlan, outDir: String, resume: Bool, jobs: Int, shard: (Int, Int)? = nil,
+        allowLarge: Bool = false, data preloaded: DataSet? = nil,
+        status: ((Status) -> Void)? = nil
+    ) throws -> Summary {
         guard !outDir.isEmpty else { throw InputError(options: "{out} must name a folder (got an empty path)") }
         guard (1...256).contains(jobs) else { throw InputError(options: "{jobs} must be in 1…256 (got \(jobs))") }
         try plan.validate(allowLarge: allowLarge)
         let data = try preloaded ?? DataSet.load(plan.dataset)
         let (base, _) = try plan.resolve([])
         guard base.layers.first == data.train.features, base.layers.last == data.train.classes else {
-            throw InputError("model '\(base.name)' (\(base.layers.map(String.init).joined(separator: "-"))) does not fit data set '\(data.name)' (\(data.train.features) features, \(data.train.classes) classes)")
+            throw InputError(
+                "model '\(base.name)' (\(base.layers.map(String.init).joined(separator: "-"))) does not fit data set "
+                    + "'\(data.name)' (\(data.train.features) features, \(data.train.classes) classes)"
+            )
         }
         try check(plan, fits: data, base: base)
         // Nothing is written before here; then the folder is locked (one writer at a time).
@@ -112,12 +137,26 @@ public enum SweepExecutor {
         defer { folderLock.unlock() }
         let planPath = (outDir as NSString).appendingPathComponent(planName)
         if FileManager.default.fileExists(atPath: planPath) {
-            guard resume else { throw InputError(options: "'\(outDir)' already holds a sweep; add {resume} to continue it, or choose another {out}") }
+            guard resume else {
+                throw InputError(
+                    options: "'\(outDir)' already holds a sweep; add {resume} to continue it, or choose another {out}")
+            }
             let old = try loadPlan(outDir)
-            guard old == plan else { throw InputError(options: "{resume}: the sweep in '\(outDir)' has a different plan (\(planPath)); use the same options or another {out}") }
+            guard old == plan else {
+                throw InputError(
+                    options:
+                        "{resume}: the sweep in '\(outDir)' has a different plan (\(planPath)); use the same options "
+                        + "or another {out}"
+                )
+            }
             let had = recordedShard(outDir), now = shard.map { "\($0.0)/\($0.1)" }
             guard had == now else {
-                throw InputError(options: "{resume}: '\(outDir)' holds \(had.map { "shard " + $0 } ?? "the whole sweep"), not \(now.map { "shard " + $0 } ?? "the whole sweep"); give the same {shard} (on SLURM: the same SHARDS)")
+                throw InputError(
+                    options:
+                        "{resume}: '\(outDir)' holds \(had.map { "shard " + $0 } ?? "the whole sweep"), not "
+                        + "\(now.map { "shard " + $0 } ?? "the whole sweep"); give the same {shard} (on SLURM: the "
+                        + "same SHARDS)"
+                )
             }
         } else {
             try AtomicFile.write(String(decoding: encodePlan(plan, shard: shard), as: UTF8.self) + "\n", to: planPath)
@@ -158,7 +197,9 @@ public enum SweepExecutor {
                 running -= 1
                 switch result {
                 case .success(let rec):
-                    do { try writer.append(rec); done += 1; runSeconds.append(rec.seconds) } catch { firstError = error }
+                    do { try writer.append(rec); done += 1; runSeconds.append(rec.seconds) } catch {
+                        firstError = error
+                    }
                     if rec.status == .diverged { diverged.append("\(run.key): \(rec.reason ?? "non-finite")") }
                 case .failure(let e):
                     failed.append("\(run.key): \(e)")
@@ -169,28 +210,38 @@ public enum SweepExecutor {
             }
         }
         if let e = firstError { throw e }
-        return Summary(total: all.count, skipped: all.count - todo.count, done: todo.count - failed.count, failed: failed,
-                       seconds: Date().timeIntervalSince(t0), diverged: diverged)
+        return Summary(
+            total: all.count, skipped: all.count - todo.count, done: todo.count - failed.count, failed: failed,
+            seconds: Date().timeIntervalSince(t0), diverged: diverged)
     }
 
     /// Subsets and fidelity batches must fit the data set: a run would otherwise fail after the
     /// sweep started, or measure fewer batches than the plan records.
     static func check(_ plan: SweepPlan, fits data: DataSet, base: NetworkSpec) throws {
         if let n = plan.trainSubset, n > data.train.count {
-            throw InputError(options: "{train_subset} \(n) is more than the \(data.train.count) training examples of '\(data.name)'")
+            throw InputError(
+                options: "{train_subset} \(n) is more than the \(data.train.count) training examples of '\(data.name)'")
         }
         if let n = plan.testSubset, n > data.test.count {
-            throw InputError(options: "{test_subset} \(n) is more than the \(data.test.count) test examples of '\(data.name)'")
+            throw InputError(
+                options: "{test_subset} \(n) is more than the \(data.test.count) test examples of '\(data.name)'")
         }
         guard plan.measure != .accuracy else { return }
         let tests = plan.testSubset ?? data.test.count
         // Batch sizes of the plan: the base one, or every point's when the sweep varies it.
         let varies = (plan.vary.map(\.field) + plan.ranges.map(\.field)).contains("model.batch_size")
-        let sizes = varies ? Set(try plan.runs().filter { $0.seed == 1 }.map { try plan.resolve($0.assignments).0.batchSize }) : [base.batchSize]
+        let sizes =
+            varies
+            ? Set(try plan.runs().filter { $0.seed == 1 }.map { try plan.resolve($0.assignments).0.batchSize })
+            : [base.batchSize]
         for bs in sizes.sorted() {
             let available = (tests + bs - 1) / bs
             if plan.fidelityBatches > available {
-                throw InputError(options: "{fidelity_batches} \(plan.fidelityBatches) needs \(plan.fidelityBatches * bs) test examples at batch size \(bs); the sweep has \(tests) ({test_subset}): at most \(available) batches")
+                throw InputError(
+                    options:
+                        "{fidelity_batches} \(plan.fidelityBatches) needs \(plan.fidelityBatches * bs) test examples "
+                        + "at batch size \(bs); the sweep has \(tests) ({test_subset}): at most \(available) batches"
+                )
             }
         }
     }
@@ -228,15 +279,22 @@ public enum SweepExecutor {
             return String(cString: r)
         }
         if let shard = dirs.first(where: { real($0) == real(outDir) }) {
-            throw InputError(options: "sweep merge: {out} '\(outDir)' is one of the folders merged ('\(shard)'); give a new folder")
+            throw InputError(
+                options: "sweep merge: {out} '\(outDir)' is one of the folders merged ('\(shard)'); give a new folder")
         }
         let lock = try FolderLock(outDir, purpose: "merge")
         defer { lock.unlock() }
-        let entries = ((try? FileManager.default.contentsOfDirectory(atPath: outDir)) ?? []).filter { $0 != FolderLock.fileName }
+        let entries = ((try? FileManager.default.contentsOfDirectory(atPath: outDir)) ?? []).filter {
+            $0 != FolderLock.fileName
+        }
         if !entries.isEmpty {
             let isMerge = FileManager.default.fileExists(atPath: (outDir as NSString).appendingPathComponent(mergeName))
             guard isMerge, (try? loadPlan(outDir)) == plan else {
-                throw InputError(options: "sweep merge: {out} '\(outDir)' is not empty and is not a merge of this sweep; give a new folder")
+                throw InputError(
+                    options:
+                        "sweep merge: {out} '\(outDir)' is not empty and is not a merge of this sweep; give a new "
+                        + "folder"
+                )
             }
         }
         var byKey: [String: SweepRecord] = [:]
@@ -253,11 +311,16 @@ public enum SweepExecutor {
         }
         let runs = plan.runs()
         let missing = runs.map(\.key).filter { byKey[$0] == nil }
-        try AtomicFile.write(String(decoding: encodePlan(plan), as: UTF8.self) + "\n", to: (outDir as NSString).appendingPathComponent(planName))
+        try AtomicFile.write(
+            String(decoding: encodePlan(plan), as: UTF8.self) + "\n",
+            to: (outDir as NSString).appendingPathComponent(planName))
         try writeJSON(["merged": dirs], to: (outDir as NSString).appendingPathComponent(mergeName))
         let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys]
-        let lines = byKey.values.sorted { $0.index < $1.index }.compactMap { try? enc.encode($0) }.map { String(decoding: $0, as: UTF8.self) + "\n" }
+        let lines = byKey.values.sorted { $0.index < $1.index }.compactMap { try? enc.encode($0) }.map {
+            String(decoding: $0, as: UTF8.self) + "\n"
+        }
         try AtomicFile.write(lines.joined(), to: (outDir as NSString).appendingPathComponent(resultsName))
-        return MergeReport(runs: runs.count, present: byKey.count, missing: missing, duplicates: dups, conflicts: conflicts)
+        return MergeReport(
+            runs: runs.count, present: byKey.count, missing: missing, duplicates: dups, conflicts: conflicts)
     }
 }

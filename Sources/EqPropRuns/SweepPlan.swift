@@ -32,7 +32,9 @@ public struct SweepPlan: Codable, Equatable, Sendable {
         /// Whether the draw is log-uniform.
         public var log: Bool
         /// A range of `field` over [lo, hi], log-uniform if `log`.
-        public init(field: String, lo: Double, hi: Double, log: Bool) { self.field = field; self.lo = lo; self.hi = hi; self.log = log }
+        public init(field: String, lo: Double, hi: Double, log: Bool) {
+            self.field = field; self.lo = lo; self.hi = hi; self.log = log
+        }
     }
 
     /// Network preset (name or path) every point starts from.
@@ -64,7 +66,8 @@ public struct SweepPlan: Codable, Equatable, Sendable {
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case model, device, set, vary, random, ranges = "range", seeds, measure, dataset
-        case trainSubset = "train_subset", testSubset = "test_subset", fidelityBatches = "fidelity_batches", drawSeed = "draw_seed"
+        case trainSubset = "train_subset", testSubset = "test_subset", fidelityBatches = "fidelity_batches", drawSeed =
+            "draw_seed"
     }
 
     /// The default plan: p-1h on software weights, no axes, one seed, both measures, fashion-mnist.
@@ -88,7 +91,10 @@ public struct SweepPlan: Codable, Equatable, Sendable {
         values.append(cur)
         values = values.map { $0.trimmingCharacters(in: .whitespaces) }
         if field.isEmpty { throw InputError(options: "{\(option)} '\(text)': missing field name before '='") }
-        if values.contains(where: \.isEmpty) { throw InputError(options: "{\(option)} \(field): empty value in '\(body)' (give a comma-separated list of values)") }
+        if values.contains(where: \.isEmpty) {
+            throw InputError(
+                options: "{\(option)} \(field): empty value in '\(body)' (give a comma-separated list of values)")
+        }
         return Axis(field: field, values: values)
     }
 
@@ -97,9 +103,12 @@ public struct SweepPlan: Codable, Equatable, Sendable {
         let usage = "expected FIELD=lo:hi or FIELD=lo:hi:log with numbers lo < hi (e.g. device.c2c=0.001:0.1:log)"
         guard let eq = text.firstIndex(of: "=") else { throw InputError(options: "{range} '\(text)': \(usage)") }
         let field = String(text[..<eq]).trimmingCharacters(in: .whitespaces)
-        let parts = text[text.index(after: eq)...].split(separator: ":", omittingEmptySubsequences: false).map { String($0).trimmingCharacters(in: .whitespaces) }
+        let parts = text[text.index(after: eq)...].split(separator: ":", omittingEmptySubsequences: false).map {
+            String($0).trimmingCharacters(in: .whitespaces)
+        }
         guard !field.isEmpty, parts.count == 2 || (parts.count == 3 && (parts[2] == "log" || parts[2] == "lin")),
-              let lo = Double(parts[0]), let hi = Double(parts[1]), lo.isFinite, hi.isFinite, lo < hi else {
+            let lo = Double(parts[0]), let hi = Double(parts[1]), lo.isFinite, hi.isFinite, lo < hi
+        else {
             throw InputError(options: "{range} '\(text)': \(usage)")
         }
         let log = parts.count == 3 && parts[2] == "log"
@@ -107,11 +116,13 @@ public struct SweepPlan: Codable, Equatable, Sendable {
         return Range(field: field, lo: lo, hi: hi, log: log)
     }
 
-    /// A sweep file (YAML; a path or a name in Models/sweeps): the fields of `CodingKeys`; `vary` and `set` map FIELD → list or value,
+    /// A sweep file (YAML; a path or a name in Models/sweeps): the fields of `CodingKeys`; `vary` and `set` map FIELD
+    /// → list or value,
     /// `range` maps FIELD → "lo:hi[:log]".
     public static func load(file nameOrPath: String) throws -> SweepPlan {
         let path = try PresetLocator.resolve(nameOrPath, kind: "sweeps").path
-        guard let text = String(data: try InputFile.read(path, what: "sweep file", maxBytes: 1 << 20), encoding: .utf8) else {
+        guard let text = String(data: try InputFile.read(path, what: "sweep file", maxBytes: 1 << 20), encoding: .utf8)
+        else {
             throw InputError("sweep file '\(path)' is not UTF-8 text")
         }
         let source = (path as NSString).lastPathComponent
@@ -124,7 +135,9 @@ public struct SweepPlan: Codable, Equatable, Sendable {
         }
         func int(_ k: String, min m: Int) throws -> Int? {
             guard let v = dict[k] else { return nil }
-            guard let i = v as? Int, i >= m else { throw InputError("\(source): field '\(k)' must be an integer ≥ \(m)") }
+            guard let i = v as? Int, i >= m else {
+                throw InputError("\(source): field '\(k)' must be an integer ≥ \(m)")
+            }
             return i
         }
         func scalarText(_ v: Any) -> String {
@@ -135,7 +148,9 @@ public struct SweepPlan: Codable, Equatable, Sendable {
         if let v = try str("device") { p.device = v }
         if let v = try str("dataset") { p.dataset = v }
         if let v = try str("measure") {
-            guard let m = Measure(rawValue: v) else { throw InputError("\(source): field 'measure' must be fidelity, accuracy or both (got '\(v)')") }
+            guard let m = Measure(rawValue: v) else {
+                throw InputError("\(source): field 'measure' must be fidelity, accuracy or both (got '\(v)')")
+            }
             p.measure = m
         }
         if let v = try int("seeds", min: 1) { p.seeds = v }
@@ -146,14 +161,18 @@ public struct SweepPlan: Codable, Equatable, Sendable {
         if let v = try int("draw_seed", min: 0) { p.drawSeed = UInt64(v) }
         for key in ["vary", "set"] {
             guard let v = dict[key] else { continue }
-            guard let m = v as? [String: Any] else { throw InputError("\(source): field '\(key)' must map FIELD → values") }
+            guard let m = v as? [String: Any] else {
+                throw InputError("\(source): field '\(key)' must map FIELD → values")
+            }
             var axes: [Axis] = []
             // Keep the file's order (Yams mappings are unordered dictionaries: re-read the order from the text).
             for field in orderedKeys(of: key, in: text, fallback: m.keys.sorted()) {
                 guard let raw = m[field] else { continue }
                 let values: [String]
                 if key == "vary" {
-                    guard let list = raw as? [Any] else { throw InputError("\(source): vary.\(field) must be a list of values") }
+                    guard let list = raw as? [Any] else {
+                        throw InputError("\(source): vary.\(field) must be a list of values")
+                    }
                     values = list.map(scalarText)
                 } else {
                     values = [scalarText(raw)]
@@ -164,7 +183,9 @@ public struct SweepPlan: Codable, Equatable, Sendable {
             if key == "vary" { p.vary = axes } else { p.set = axes }
         }
         if let v = dict["range"] {
-            guard let m = v as? [String: Any] else { throw InputError("\(source): field 'range' must map FIELD → \"lo:hi[:log]\"") }
+            guard let m = v as? [String: Any] else {
+                throw InputError("\(source): field 'range' must map FIELD → \"lo:hi[:log]\"")
+            }
             for field in orderedKeys(of: "range", in: text, fallback: m.keys.sorted()) {
                 guard let r = m[field] else { continue }
                 p.ranges.append(try parseRange("\(field)=\(r)"))
@@ -183,7 +204,9 @@ public struct SweepPlan: Codable, Equatable, Sendable {
                 if let first = l.first, first != " " && first != "\t" && first != "#" { break }
                 let t = l.trimmingCharacters(in: .whitespaces)
                 if t.isEmpty || t.hasPrefix("#") { continue }
-                if let colon = t.firstIndex(of: ":") { keys.append(String(t[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "\"' "))) }
+                if let colon = t.firstIndex(of: ":") {
+                    keys.append(String(t[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "\"' ")))
+                }
             }
         }
         return keys.count == fallback.count && Set(keys) == Set(fallback) ? keys : fallback
@@ -220,7 +243,10 @@ public struct SweepPlan: Codable, Equatable, Sendable {
             let draws: [[(field: String, value: String)]] = (0..<random).map { _ in
                 ranges.map { r in
                     let u = rng.uniform()
-                    let v = r.log ? Foundation.exp(Foundation.log(r.lo) + u * (Foundation.log(r.hi) - Foundation.log(r.lo))) : r.lo + u * (r.hi - r.lo)
+                    let v =
+                        r.log
+                        ? Foundation.exp(Foundation.log(r.lo) + u * (Foundation.log(r.hi) - Foundation.log(r.lo)))
+                        : r.lo + u * (r.hi - r.lo)
                     return (r.field, String(format: "%.6g", v))
                 }
             }
@@ -260,7 +286,11 @@ public struct SweepPlan: Codable, Equatable, Sendable {
                 guard let d = dev else { throw InputError(options: "field '\(field)' needs a device ({device} NAME)") }
                 dev = try d.setting(String(field.dropFirst(7)), to: value)
             } else {
-                throw InputError("unknown sweep field '\(field)': use model or device (a preset), algorithm (ep or bptt), model.FIELD (\(NetworkSpec.fieldNames.joined(separator: ", "))) or device.FIELD (see xbar devices show NAME)")
+                throw InputError(
+                    "unknown sweep field '\(field)': use model or device (a preset), algorithm (ep or bptt), "
+                        + "model.FIELD (\(NetworkSpec.fieldNames.joined(separator: ", "))) or device.FIELD (see xbar "
+                        + "devices show NAME)"
+                )
             }
         }
         return (spec, dev)
@@ -271,7 +301,9 @@ public struct SweepPlan: Codable, Equatable, Sendable {
     public func algorithm(_ assignments: [(field: String, value: String)]) throws -> Algorithm {
         let all = set.map { ($0.field, $0.values[0]) } + assignments
         guard let v = all.last(where: { $0.0 == "algorithm" })?.1 else { return .ep }
-        guard let a = Algorithm(rawValue: v) else { throw InputError("sweep field 'algorithm' must be ep or bptt (got '\(v)')") }
+        guard let a = Algorithm(rawValue: v) else {
+            throw InputError("sweep field 'algorithm' must be ep or bptt (got '\(v)')")
+        }
         return a
     }
 
@@ -292,17 +324,28 @@ public struct SweepPlan: Codable, Equatable, Sendable {
     /// Checks everything that can be checked before a run starts: fields, values, counts. A plan of
     /// more than `maxRuns` runs is refused unless `allowLarge` (up to `maxRunsAllowed`).
     public func validate(allowLarge: Bool = false) throws {
-        if seeds < 1 || seeds > Self.maxCount { throw InputError(options: "{seeds} must be in 1…\(Self.maxCount) (got \(seeds))") }
-        if random < 0 || random > Self.maxCount { throw InputError(options: "{random} must be in 0…\(Self.maxCount) (got \(random))") }
+        if seeds < 1 || seeds > Self.maxCount {
+            throw InputError(options: "{seeds} must be in 1…\(Self.maxCount) (got \(seeds))")
+        }
+        if random < 0 || random > Self.maxCount {
+            throw InputError(options: "{random} must be in 0…\(Self.maxCount) (got \(random))")
+        }
         let cap = allowLarge ? Self.maxRunsAllowed : Self.maxRuns
         guard let count = runCount, count <= cap else {
             let n = runCount.map(String.init) ?? "more than \(Int.max)"
-            throw InputError(options: allowLarge
-                ? "the sweep has \(n) runs, more than \(cap); split it into several sweeps"
-                : "the sweep has \(n) runs, more than \(cap); add {allow_large} to run up to \(Self.maxRunsAllowed), or vary fewer values")
+            throw InputError(
+                options: allowLarge
+                    ? "the sweep has \(n) runs, more than \(cap); split it into several sweeps"
+                    : "the sweep has \(n) runs, more than \(cap); add {allow_large} to run up to "
+                        + "\(Self.maxRunsAllowed), or vary fewer values"
+            )
         }
-        if random > 0 && ranges.isEmpty { throw InputError(options: "{random} \(random) needs at least one {range} FIELD=lo:hi[:log]") }
-        if !ranges.isEmpty && random == 0 { throw InputError(options: "{range} needs {random} N (the number of points to draw)") }
+        if random > 0 && ranges.isEmpty {
+            throw InputError(options: "{random} \(random) needs at least one {range} FIELD=lo:hi[:log]")
+        }
+        if !ranges.isEmpty && random == 0 {
+            throw InputError(options: "{range} needs {random} N (the number of points to draw)")
+        }
         if fidelityBatches < 1 { throw InputError(options: "{fidelity_batches} must be ≥ 1 (got \(fidelityBatches))") }
         if let n = trainSubset, n < 1 { throw InputError(options: "{train_subset} must be ≥ 1 (got \(n))") }
         if let n = testSubset, n < 1 { throw InputError(options: "{test_subset} must be ≥ 1 (got \(n))") }
@@ -310,7 +353,9 @@ public struct SweepPlan: Codable, Equatable, Sendable {
         if let dup = Dictionary(grouping: fields, by: { $0 }).first(where: { $0.value.count > 1 })?.key {
             throw InputError(options: "field '\(dup)' is given more than once (in {set}, {vary} or {range})")
         }
-        for axis in vary where axis.values.isEmpty { throw InputError(options: "{vary} \(axis.field): empty value list") }
+        for axis in vary where axis.values.isEmpty {
+            throw InputError(options: "{vary} \(axis.field): empty value list")
+        }
         for axis in vary {
             if let dup = Dictionary(grouping: axis.values, by: { $0 }).first(where: { $0.value.count > 1 })?.key {
                 throw InputError(options: "{vary} \(axis.field): value '\(dup)' is given more than once")
@@ -323,19 +368,27 @@ public struct SweepPlan: Codable, Equatable, Sendable {
         for run in runs() where run.seed == 1 {
             let (spec, device) = try resolve(run.assignments)
             if let device, device.wireResistance > 0, device.irDropModel == .exact {
-                do { try device.checkArrays(Parameters<Float>.initial(spec: spec, seed: 1).weights.map { ($0.rows, $0.cols) }) }
-                catch let e as InputError { throw InputError("sweep point \(run.key): \(e.message)") }
+                do {
+                    try device.checkArrays(
+                        Parameters<Float>.initial(spec: spec, seed: 1).weights.map { ($0.rows, $0.cols) })
+                } catch let e as InputError { throw InputError("sweep point \(run.key): \(e.message)") }
             }
             if try algorithm(run.assignments) == .bptt {
                 if device != nil && spec.kind == .convolutional {
-                    throw InputError("sweep point \(run.key): algorithm bptt on crossbars needs a fully connected model")
+                    throw InputError(
+                        "sweep point \(run.key): algorithm bptt on crossbars needs a fully connected model")
                 }
                 if measure == .fidelity {
-                    throw InputError(options: "sweep point \(run.key): algorithm bptt with {measure} fidelity probes EP's update on the initial weights, as ep does; measure accuracy or both")
+                    throw InputError(
+                        options:
+                            "sweep point \(run.key): algorithm bptt with {measure} fidelity probes EP's update on "
+                            + "the initial weights, as ep does; measure accuracy or both"
+                    )
                 }
             }
             if measure != .fidelity && spec.epochs < 1 {
-                throw InputError("sweep point \(run.key): model field 'epochs' must be ≥ 1 to measure accuracy (got \(spec.epochs))")
+                throw InputError(
+                    "sweep point \(run.key): model field 'epochs' must be ≥ 1 to measure accuracy (got \(spec.epochs))")
             }
         }
     }

@@ -53,10 +53,13 @@ extension SweepExecutor {
                 guard !v.isEmpty else { continue }
                 let mu = v.reduce(0, +) / Double(v.count)
                 mean[m] = mu
-                std[m] = v.count > 1 ? (v.reduce(0) { $0 + ($1 - mu) * ($1 - mu) } / Double(v.count - 1)).squareRoot() : 0
+                std[m] =
+                    v.count > 1 ? (v.reduce(0) { $0 + ($1 - mu) * ($1 - mu) } / Double(v.count - 1)).squareRoot() : 0
             }
-            return Row(values: fields.map { g[0].point[$0] ?? "" }, seeds: g.count, diverged: g.filter { $0.status == .diverged }.count,
-                       mean: mean, std: std)
+            return Row(
+                values: fields.map { g[0].point[$0] ?? "" }, seeds: g.count,
+                diverged: g.filter { $0.status == .diverged }.count,
+                mean: mean, std: std)
         }
         return (fields, metrics, rows)
     }
@@ -66,9 +69,12 @@ extension SweepExecutor {
     @discardableResult
     public static func report(_ dir: String, metrics wanted: [String]? = nil) throws -> [String] {
         let (fields, metrics, rows) = try table(dir)
-        var csv = (fields + ["seeds", "diverged"] + metrics.flatMap { ["\($0)_mean", "\($0)_std"] }).joined(separator: ",") + "\n"
+        var csv =
+            (fields + ["seeds", "diverged"] + metrics.flatMap { ["\($0)_mean", "\($0)_std"] }).joined(separator: ",")
+            + "\n"
         for r in rows {
-            let cells = r.values.map { $0.contains(",") ? "\"\($0)\"" : $0 } + [String(r.seeds), String(r.diverged)]
+            let cells =
+                r.values.map { $0.contains(",") ? "\"\($0)\"" : $0 } + [String(r.seeds), String(r.diverged)]
                 + metrics.flatMap { m in [r.mean[m].map { String($0) } ?? "", r.std[m].map { String($0) } ?? ""] }
             csv += cells.joined(separator: ",") + "\n"
         }
@@ -93,9 +99,15 @@ extension SweepExecutor {
                     }.sorted { $0.0 < $1.0 }
                     guard !pts.isEmpty else { continue }
                     let logX = pts.first!.0 > 0 && pts.last!.0 / pts.first!.0 >= 20
-                    panels.append(SVGChart.Panel(title: "\(m) vs \(f)", xLabel: f, yLabel: m,
-                                                 content: .lines([SVGChart.Series(name: "", x: pts.map(\.0), y: pts.map(\.1), color: SVGChart.palette[i], pointsOnly: true)]),
-                                                 logX: logX))
+                    panels.append(
+                        SVGChart.Panel(
+                            title: "\(m) vs \(f)", xLabel: f, yLabel: m,
+                            content: .lines([
+                                SVGChart.Series(
+                                    name: "", x: pts.map(\.0), y: pts.map(\.1), color: SVGChart.palette[i],
+                                    pointsOnly: true)
+                            ]),
+                            logX: logX))
                 }
             }
         } else if fields.count == 1 {
@@ -106,25 +118,35 @@ extension SweepExecutor {
             let logX = numeric && (x.first ?? 0) > 0 && (x.last ?? 0) / (x.first ?? 1) >= 20
             for (i, m) in shown.enumerated() {
                 let mu = order.map { rows[$0].mean[m] ?? .nan }, sd = order.map { rows[$0].std[m] ?? .nan }
-                panels.append(SVGChart.Panel(title: "\(m) (mean ± std over seeds)", xLabel: fields[0], yLabel: m,
-                                             content: .lines([SVGChart.Series(name: m, x: x, y: mu, color: SVGChart.palette[i], spread: sd)]),
-                                             logX: logX))
+                panels.append(
+                    SVGChart.Panel(
+                        title: "\(m) (mean ± std over seeds)", xLabel: fields[0], yLabel: m,
+                        content: .lines([SVGChart.Series(name: m, x: x, y: mu, color: SVGChart.palette[i], spread: sd)]
+                        ),
+                        logX: logX))
             }
         } else if fields.count == 2 {
             let xv = uniqueInOrder(rows.map { $0.values[0] }), yv = uniqueInOrder(rows.map { $0.values[1] })
             for m in shown {
                 var grid = [[Double]](repeating: [Double](repeating: .nan, count: xv.count), count: yv.count)
                 for r in rows {
-                    if let xi = xv.firstIndex(of: r.values[0]), let yi = yv.firstIndex(of: r.values[1]) { grid[yi][xi] = r.mean[m] ?? .nan }
+                    if let xi = xv.firstIndex(of: r.values[0]), let yi = yv.firstIndex(of: r.values[1]) {
+                        grid[yi][xi] = r.mean[m] ?? .nan
+                    }
                 }
-                panels.append(SVGChart.Panel(title: "\(m) (mean over seeds)", xLabel: fields[0], yLabel: fields[1],
-                                             content: .heatmap(xLabels: xv, yLabels: yv, values: grid)))
+                panels.append(
+                    SVGChart.Panel(
+                        title: "\(m) (mean over seeds)", xLabel: fields[0], yLabel: fields[1],
+                        content: .heatmap(xLabels: xv, yLabels: yv, values: grid)))
             }
         } else {
             return written
         }
         let svgPath = (dir as NSString).appendingPathComponent("report.svg")
-        try AtomicFile.write(SVGChart.render(title: title, panels: panels, columns: min(panels.count, 2), panelWidth: 440, panelHeight: 320), to: svgPath)
+        try AtomicFile.write(
+            SVGChart.render(
+                title: title, panels: panels, columns: min(panels.count, 2), panelWidth: 440, panelHeight: 320),
+            to: svgPath)
         written.append(svgPath)
         return written
     }

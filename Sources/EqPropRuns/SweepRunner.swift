@@ -41,11 +41,15 @@ public struct SweepRecord: Codable, Sendable {
     }
 
     /// A record from its fields.
-    public init(key: String, index: Int, point: [String: String], seed: Int, model: NetworkSpec, device: DeviceSpec?,
-                metrics: [String: Double], testErrorPerEpoch: [Double], seconds: Double, finished: String,
-                status: Status = .ok, reason: String? = nil) {
-        self.key = key; self.index = index; self.point = point; self.seed = seed; self.model = model; self.device = device
-        self.metrics = metrics; self.testErrorPerEpoch = testErrorPerEpoch; self.seconds = seconds; self.finished = finished
+    public init(
+        key: String, index: Int, point: [String: String], seed: Int, model: NetworkSpec, device: DeviceSpec?,
+        metrics: [String: Double], testErrorPerEpoch: [Double], seconds: Double, finished: String,
+        status: Status = .ok, reason: String? = nil
+    ) {
+        self.key = key; self.index = index; self.point = point; self.seed = seed; self.model = model;
+        self.device = device
+        self.metrics = metrics; self.testErrorPerEpoch = testErrorPerEpoch; self.seconds = seconds;
+        self.finished = finished
         self.status = status; self.reason = reason
     }
 
@@ -92,8 +96,10 @@ public enum SweepRunner {
         let t0 = Date()
         let (spec, device) = try plan.resolve(run.assignments)
         let seed = UInt64(run.seed)
-        let options = TrainingOptions(algorithm: try plan.algorithm(run.assignments), seed: seed, dataset: plan.dataset, trainSubset: plan.trainSubset,
-                                      testSubset: plan.testSubset, device: device)
+        let options = TrainingOptions(
+            algorithm: try plan.algorithm(run.assignments), seed: seed, dataset: plan.dataset,
+            trainSubset: plan.trainSubset,
+            testSubset: plan.testSubset, device: device)
         var metrics: [String: Double] = [:]
         var perEpoch: [Double] = []
         var params = Parameters<Float>.initial(spec: spec, seed: seed)
@@ -108,7 +114,8 @@ public enum SweepRunner {
                     metrics["pulses"] = c.pulses; metrics["devices_pulsed"] = Double(c.devicesPulsed)
                     metrics["reads"] = Double(c.reads); metrics["accumulator_ops"] = Double(c.accumulatorOps)
                     let samples = Double(max(perEpoch.count, 1) * trainer.trainCount)
-                    metrics["energy_per_sample"] = c.energy / samples; metrics["latency_per_sample"] = c.latency / samples
+                    metrics["energy_per_sample"] = c.energy / samples;
+                    metrics["latency_per_sample"] = c.latency / samples
                     metrics["read_energy_per_sample"] = (c.readEnergy + c.converterEnergy) / samples
                     metrics["write_energy_per_sample"] = c.writeEnergy / samples
                 }
@@ -133,7 +140,8 @@ public enum SweepRunner {
             var test = data.test
             if let n = plan.testSubset { test = test.subset(Array(0..<min(n, test.count))) }
             try device?.checkArrays(params.weights.map { ($0.rows, $0.cols) })
-            let f = FidelityRun.run(spec: spec, device: device, parameters: params, data: test, batches: plan.fidelityBatches, seed: seed)
+            let f = FidelityRun.run(
+                spec: spec, device: device, parameters: params, data: test, batches: plan.fidelityBatches, seed: seed)
             metrics["cosine"] = f.meanCosine
             metrics["relmse"] = f.layers.map(\.relmse.mean).reduce(0, +) / Double(max(f.layers.count, 1))
             metrics["sign_agreement"] = f.layers.map(\.signAgreement.mean).reduce(0, +) / Double(max(f.layers.count, 1))
@@ -150,8 +158,10 @@ public enum SweepRunner {
             reason = "metric '\(bad)' is \(metrics[bad]!)"
         }
         let stamp = ISO8601DateFormatter().string(from: Date())
-        return SweepRecord(key: run.key, index: run.index, point: Dictionary(uniqueKeysWithValues: run.assignments.map { ($0.field, $0.value) }),
-                           seed: run.seed, model: spec, device: device, metrics: metrics, testErrorPerEpoch: perEpoch,
-                           seconds: Date().timeIntervalSince(t0), finished: stamp, status: status, reason: reason)
+        return SweepRecord(
+            key: run.key, index: run.index,
+            point: Dictionary(uniqueKeysWithValues: run.assignments.map { ($0.field, $0.value) }),
+            seed: run.seed, model: spec, device: device, metrics: metrics, testErrorPerEpoch: perEpoch,
+            seconds: Date().timeIntervalSince(t0), finished: stamp, status: status, reason: reason)
     }
 }

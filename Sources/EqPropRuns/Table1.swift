@@ -23,32 +23,46 @@ public enum Table1 {
     /// Reads the rows from DIR/<model>/<ep|bptt>/seed<k>/log.jsonl and the checkpoints beside them.
     public static func rows(_ dir: String) throws -> [Row] {
         let fm = FileManager.default
-        guard let models = try? fm.contentsOfDirectory(atPath: dir).sorted() else { throw InputError("table: folder '\(dir)' not found") }
+        guard let models = try? fm.contentsOfDirectory(atPath: dir).sorted() else {
+            throw InputError("table: folder '\(dir)' not found")
+        }
         var out: [Row] = []
         for model in models {
             for alg in ["ep", "bptt"] {
                 let base = "\(dir)/\(model)/\(alg)"
-                guard let seeds = try? fm.contentsOfDirectory(atPath: base).filter({ $0.hasPrefix("seed") }).sorted(), !seeds.isEmpty else { continue }
+                guard let seeds = try? fm.contentsOfDirectory(atPath: base).filter({ $0.hasPrefix("seed") }).sorted(),
+                    !seeds.isEmpty
+                else { continue }
                 var tests: [Double] = [], trains: [Double] = [], secs: [Double] = [], epochs: [Int] = []
                 var ck: TrainingRun.Checkpoint? = nil
                 for s in seeds {
-                    let lines = JSONLWriter.readLines("\(base)/\(s)/log.jsonl").filter { $0["test_error"] != nil }   // epoch lines, not probe lines
-                    guard let last = lines.last, let te = last["test_error"] as? Double, let tr = last["train_error"] as? Double else { continue }
+                    // epoch lines, not probe lines
+                    let lines = JSONLWriter.readLines("\(base)/\(s)/log.jsonl").filter { $0["test_error"] != nil }
+                    guard let last = lines.last, let te = last["test_error"] as? Double,
+                        let tr = last["train_error"] as? Double
+                    else { continue }
                     tests.append(te); trains.append(tr); epochs.append(lines.count)
                     secs.append(lines.compactMap { $0["seconds"] as? Double }.reduce(0, +))
                     if ck == nil { ck = try? TrainingRun.loadCheckpoint("\(base)/\(s)/\(TrainingRun.checkpointName)") }
                 }
                 guard !tests.isEmpty else { continue }
                 let mu = tests.reduce(0, +) / Double(tests.count)
-                let sd = tests.count > 1 ? (tests.reduce(0) { $0 + ($1 - mu) * ($1 - mu) } / Double(tests.count - 1)).squareRoot() : 0
-                out.append(Row(model: model, algorithm: alg.uppercased(), trials: tests.count, epochs: epochs.min() ?? 0,
-                               testMean: mu, testStd: sd, trainMean: trains.reduce(0, +) / Double(trains.count),
-                               hoursPerRun: secs.reduce(0, +) / Double(secs.count) / 3600,
-                               T: ck?.spec.T ?? 0, K: ck?.spec.K ?? 0, beta: ck?.spec.beta ?? 0,
-                               trainExamples: ck?.options.trainSubset.map { "\($0) (subset)" } ?? "all"))
+                let sd =
+                    tests.count > 1
+                    ? (tests.reduce(0) { $0 + ($1 - mu) * ($1 - mu) } / Double(tests.count - 1)).squareRoot() : 0
+                out.append(
+                    Row(
+                        model: model, algorithm: alg.uppercased(), trials: tests.count, epochs: epochs.min() ?? 0,
+                        testMean: mu, testStd: sd, trainMean: trains.reduce(0, +) / Double(trains.count),
+                        hoursPerRun: secs.reduce(0, +) / Double(secs.count) / 3600,
+                        T: ck?.spec.T ?? 0, K: ck?.spec.K ?? 0, beta: ck?.spec.beta ?? 0,
+                        trainExamples: ck?.options.trainSubset.map { "\($0) (subset)" } ?? "all"))
             }
         }
-        if out.isEmpty { throw InputError("table: no finished runs under '\(dir)' (expected DIR/<model>/<ep|bptt>/seed<k>/log.jsonl)") }
+        if out.isEmpty {
+            throw InputError(
+                "table: no finished runs under '\(dir)' (expected DIR/<model>/<ep|bptt>/seed<k>/log.jsonl)")
+        }
         return out
     }
 
@@ -56,14 +70,22 @@ public enum Table1 {
     @discardableResult
     public static func write(_ dir: String) throws -> String {
         let rows = try rows(dir)
-        var md = "| model | algorithm | T | K | β | train examples | epochs | trials | test error % (mean ± std) | final train error % | wall time per run |\n"
+        var md =
+            "| model | algorithm | T | K | β | train examples | epochs | trials | test error % (mean ± std) | final "
+            + "train error % | wall time per run |\n"
         md += "|---|---|---|---|---|---|---|---|---|---|---|\n"
-        var csv = "model,algorithm,T,K,beta,train_examples,epochs,trials,test_error_mean,test_error_std,train_error_mean,hours_per_run\n"
+        var csv =
+            "model,algorithm,T,K,beta,train_examples,epochs,trials,"
+            + "test_error_mean,test_error_std,train_error_mean,hours_per_run\n"
         for r in rows {
             let h = Int(r.hoursPerRun), m = Int((r.hoursPerRun - Double(h)) * 60 + 0.5)
-            md += "| \(r.model) | \(r.algorithm) | \(r.T) | \(r.K) | \(r.beta) | \(r.trainExamples) | \(r.epochs) | \(r.trials) | "
+            md +=
+                "| \(r.model) | \(r.algorithm) | \(r.T) | \(r.K) | \(r.beta) | \(r.trainExamples) | \(r.epochs) | "
+                + "\(r.trials) | "
                 + String(format: "%.2f ± %.2f | %.2f | %d:%02d h |\n", r.testMean, r.testStd, r.trainMean, h, m)
-            csv += "\(r.model),\(r.algorithm),\(r.T),\(r.K),\(r.beta),\(r.trainExamples.replacingOccurrences(of: " (subset)", with: "")),\(r.epochs),\(r.trials),"
+            csv +=
+                "\(r.model),\(r.algorithm),\(r.T),\(r.K),\(r.beta),"
+                + "\(r.trainExamples.replacingOccurrences(of: " (subset)", with: "")),\(r.epochs),\(r.trials),"
                 + String(format: "%.4f,%.4f,%.4f,%.4f\n", r.testMean, r.testStd, r.trainMean, r.hoursPerRun)
         }
         try AtomicFile.write(md, to: "\(dir)/results.md")

@@ -1,6 +1,6 @@
+import EqProp
 import Foundation
 import Yams
-import EqProp
 
 /// One line of `log.jsonl`.
 public struct EpochRecord: Codable, Equatable, Sendable {
@@ -19,7 +19,8 @@ public struct EpochRecord: Codable, Equatable, Sendable {
     public var costs: ArrayCosts? = nil
 
     enum CodingKeys: String, CodingKey {
-        case epoch, trainError = "train_error", testError = "test_error", seconds, samplesPerSecond = "samples_per_s", costs
+        case epoch, trainError = "train_error", testError = "test_error", seconds, samplesPerSecond = "samples_per_s",
+            costs
     }
 }
 
@@ -54,7 +55,11 @@ public enum TrainingRun {
                 throw InputError("checkpoint '\(path)' holds layers \(spec.layers) but the model has \(model.layers)")
             }
             guard spec.kind == model.kind else {
-                throw InputError(options: "checkpoint '\(path)' holds a \(spec.kind.rawValue) model ('\(spec.name)') but the model is \(model.kind.rawValue); add {model} \(spec.name)")
+                throw InputError(
+                    options:
+                        "checkpoint '\(path)' holds a \(spec.kind.rawValue) model ('\(spec.name)') but the model is "
+                        + "\(model.kind.rawValue); add {model} \(spec.name)"
+                )
             }
         }
     }
@@ -72,7 +77,7 @@ public enum TrainingRun {
             let name = GDU.weightName(c.spec.connections[ci])
             for (k, v) in st { tensors["\(name).\(k)"] = .init(shape: [v.count], values: v) }
         }
-        let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys]   // canonical bytes
+        let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys]  // canonical bytes
         let opts = String(decoding: try enc.encode(c.options), as: UTF8.self)
         let meta = ["format": formatTag, "epoch": String(c.epoch), "spec": c.spec.yaml(), "options": opts]
         try AtomicFile.write(Safetensors.encode(tensors, metadata: meta), to: path)
@@ -83,11 +88,16 @@ public enum TrainingRun {
         let data = try InputFile.read(path, what: "checkpoint", maxBytes: Safetensors.maxFileBytes)
         let (tensors, meta) = try Safetensors.decode(data, source: path)
         func bad(_ why: String) -> InputError { InputError("checkpoint '\(path)': \(why)") }
-        guard meta["format"] == formatTag else { throw bad("metadata 'format' is \(meta["format"] ?? "missing"), expected \(formatTag)") }
-        guard let e = meta["epoch"].flatMap(Int.init), e >= 0 else { throw bad("metadata 'epoch' is missing or not an integer ≥ 0") }
+        guard meta["format"] == formatTag else {
+            throw bad("metadata 'format' is \(meta["format"] ?? "missing"), expected \(formatTag)")
+        }
+        guard let e = meta["epoch"].flatMap(Int.init), e >= 0 else {
+            throw bad("metadata 'epoch' is missing or not an integer ≥ 0")
+        }
         guard let y = meta["spec"] else { throw bad("metadata 'spec' is missing") }
         let spec = try NetworkSpec.decode(yaml: y, source: "\(path) (spec)")
-        guard let o = meta["options"], let options = try? JSONDecoder().decode(TrainingOptions.self, from: Data(o.utf8)) else {
+        guard let o = meta["options"], let options = try? JSONDecoder().decode(TrainingOptions.self, from: Data(o.utf8))
+        else {
             throw bad("metadata 'options' is missing or malformed")
         }
         var ws: [Matrix<Float>] = []
@@ -102,7 +112,9 @@ public enum TrainingRun {
         var bs: [[Float]] = []
         for (i, n) in spec.biasSizes.enumerated() {
             let l = i + 1
-            guard let t = tensors["b\(l)"], t.shape == [n] else { throw bad("tensor 'b\(l)' is missing or has the wrong shape") }
+            guard let t = tensors["b\(l)"], t.shape == [n] else {
+                throw bad("tensor 'b\(l)' is missing or has the wrong shape")
+            }
             bs.append(t.values)
         }
         let parameters = Parameters(weights: ws, biases: bs)
@@ -112,13 +124,19 @@ public enum TrainingRun {
             let prefix = GDU.weightName(c) + "."
             var st: [String: [Float]] = [:]
             for (k, t) in tensors where k.hasPrefix(prefix) {
-                if let i = t.values.firstIndex(where: { !$0.isFinite }) { throw bad("non-finite device state \(k)[\(i)] = \(t.values[i])") }
+                if let i = t.values.firstIndex(where: { !$0.isFinite }) {
+                    throw bad("non-finite device state \(k)[\(i)] = \(t.values[i])")
+                }
                 st[String(k.dropFirst(prefix.count))] = t.values
             }
             state.append(st)
         }
         // Device state without a device (or the reverse is harmless: an ideal run has no state).
-        if options.device == nil, let k = tensors.keys.sorted().first(where: { name in spec.connections.contains { name.hasPrefix(GDU.weightName($0) + ".") } }) {
+        if options.device == nil,
+            let k = tensors.keys.sorted().first(where: { name in
+                spec.connections.contains { name.hasPrefix(GDU.weightName($0) + ".") }
+            })
+        {
             throw bad("tensor '\(k)' is crossbar state, but the options name no device")
         }
         // What a checkpoint says is checked as if it were given on the command line.
@@ -168,9 +186,12 @@ public enum TrainingRun {
         } else {
             try spec.validate()
             try options.validate()
-            guard spec.epochs >= 1 else { throw InputError(options: "{epochs} must be ≥ 1 to train (got \(spec.epochs))") }
+            guard spec.epochs >= 1 else {
+                throw InputError(options: "{epochs} must be ≥ 1 to train (got \(spec.epochs))")
+            }
             if FileManager.default.fileExists(atPath: ckPath) {
-                throw InputError(options: "'\(outDir)' already holds a run; use {resume} \(outDir) to continue it, or another {out}")
+                throw InputError(
+                    options: "'\(outDir)' already holds a run; use {resume} \(outDir) to continue it, or another {out}")
             }
             params = Parameters<Float>.initial(spec: spec, seed: options.seed)
         }
@@ -179,22 +200,28 @@ public enum TrainingRun {
         if lock == nil {
             lock = try FolderLock(outDir, purpose: "training")
             if FileManager.default.fileExists(atPath: ckPath) {
-                throw InputError(options: "'\(outDir)' already holds a run; use {resume} \(outDir) to continue it, or another {out}")
+                throw InputError(
+                    options: "'\(outDir)' already holds a run; use {resume} \(outDir) to continue it, or another {out}")
             }
         }
-        return try loop(&trainer, spec: spec, options: options, startEpoch: startEpoch, outDir: outDir, keptLog: keptLog,
-                        started: started, progress: progress, epochDone: epochDone)
+        return try loop(
+            &trainer, spec: spec, options: options, startEpoch: startEpoch, outDir: outDir, keptLog: keptLog,
+            started: started, progress: progress, epochDone: epochDone)
     }
 
     static func loop(
-        _ trainer: inout AnyTrainer, spec: NetworkSpec, options: TrainingOptions, startEpoch: Int, outDir: String, keptLog: String,
+        _ trainer: inout AnyTrainer, spec: NetworkSpec, options: TrainingOptions, startEpoch: Int, outDir: String,
+        keptLog: String,
         started: ((NetworkSpec) -> Void)?, progress: ((EqProp.Progress) -> Void)?, epochDone: ((EpochRecord) -> Void)?
     ) throws -> [EpochRecord] {
         let ckPath = (outDir as NSString).appendingPathComponent(checkpointName)
         let logPath = (outDir as NSString).appendingPathComponent("log.jsonl")
         try AtomicFile.write(keptLog, to: logPath)
         try AtomicFile.write(spec.yaml(), to: (outDir as NSString).appendingPathComponent("model.yaml"))
-        if let d = options.device { try AtomicFile.write((try? YAMLEncoder().encode(d)) ?? "", to: (outDir as NSString).appendingPathComponent("device.yaml")) }
+        if let d = options.device {
+            try AtomicFile.write(
+                (try? YAMLEncoder().encode(d)) ?? "", to: (outDir as NSString).appendingPathComponent("device.yaml"))
+        }
         let log = try JSONLWriter(path: logPath)
         started?(spec)
         var records: [EpochRecord] = []
@@ -206,20 +233,31 @@ public enum TrainingRun {
             // before its non-finite weights overwrite the last good checkpoint.
             let parameters = trainer.parameters
             if let bad = firstNonFinite(parameters, spec: spec) {
-                throw InputError("epoch \(epoch + 1): the weights became non-finite (first: \(bad)); the training diverged\(epoch > 0 ? ", so '\(ckPath)' keeps epoch \(epoch)" : " (no checkpoint written)"). Lower the learning rates \(spec.learningRates) or β = \(spec.beta)")
+                throw InputError(
+                    "epoch \(epoch + 1): the weights became non-finite (first: \(bad)); the training diverged"
+                        + (epoch > 0 ? ", so '\(ckPath)' keeps epoch \(epoch). " : " (no checkpoint written). ")
+                        + "Lower the learning rates \(spec.learningRates) or β = \(spec.beta)"
+                )
             }
             let testErr = trainer.evaluate(nil)
             let secs = Date().timeIntervalSince(t0)
             for p in probes { try log.append(p) }
-            let rec = EpochRecord(epoch: epoch + 1, trainError: trainErr, testError: testErr, seconds: secs,
-                                  samplesPerSecond: Double(trainer.trainCount) / secs, costs: trainer.lastEpochCosts)
+            let rec = EpochRecord(
+                epoch: epoch + 1, trainError: trainErr, testError: testErr, seconds: secs,
+                samplesPerSecond: Double(trainer.trainCount) / secs, costs: trainer.lastEpochCosts)
             try log.append(rec)
-            try saveCheckpoint(Checkpoint(spec: spec, options: options, epoch: epoch + 1, parameters: parameters,
-                                          arrayState: trainer.arrayState), to: ckPath)
+            try saveCheckpoint(
+                Checkpoint(
+                    spec: spec, options: options, epoch: epoch + 1, parameters: parameters,
+                    arrayState: trainer.arrayState), to: ckPath)
             records.append(rec)
             epochDone?(rec)
-            try writeCurves(logPath: logPath, title: "\(spec.name), \(options.algorithm.rawValue.uppercased()) on \(options.dataset)\(options.device.map { ", device " + $0.name } ?? "")",
-                            to: (outDir as NSString).appendingPathComponent("curves.svg"))
+            try writeCurves(
+                logPath: logPath,
+                title:
+                    "\(spec.name), \(options.algorithm.rawValue.uppercased()) on "
+                    + "\(options.dataset)\(options.device.map { ", device " + $0.name } ?? "")",
+                to: (outDir as NSString).appendingPathComponent("curves.svg"))
         }
         return records
     }
@@ -246,10 +284,13 @@ public enum TrainingRun {
         let tr = lines.compactMap { $0["train_error"] as? Double }
         let te = lines.compactMap { $0["test_error"] as? Double }
         guard ep.count == tr.count, ep.count == te.count, !ep.isEmpty else { return }
-        let panel = SVGChart.Panel(title: "error per epoch", xLabel: "epoch", yLabel: "error (%)", content: .lines([
-            .init(name: "train (running)", x: ep, y: tr, color: SVGChart.palette[0]),
-            .init(name: "test", x: ep, y: te, color: SVGChart.palette[1]),
-        ]))
-        try AtomicFile.write(SVGChart.render(title: title, panels: [panel], columns: 1, panelWidth: 560, panelHeight: 340), to: path)
+        let panel = SVGChart.Panel(
+            title: "error per epoch", xLabel: "epoch", yLabel: "error (%)",
+            content: .lines([
+                .init(name: "train (running)", x: ep, y: tr, color: SVGChart.palette[0]),
+                .init(name: "test", x: ep, y: te, color: SVGChart.palette[1])
+            ]))
+        try AtomicFile.write(
+            SVGChart.render(title: title, panels: [panel], columns: 1, panelWidth: 560, panelHeight: 340), to: path)
     }
 }

@@ -27,7 +27,8 @@ struct ModelOptions: ParsableArguments {
     var batchSize: Int?
     @Option(parsing: .unconditional, help: "Number of epochs (≥ 0).")
     var epochs: Int?
-    @Option(parsing: .unconditional, help: "σ of Gaussian noise on hidden pre-activations at every training step (≥ 0).")
+    @Option(
+        parsing: .unconditional, help: "σ of Gaussian noise on hidden pre-activations at every training step (≥ 0).")
     var neuronNoise: Double?
     @Option(help: "EB only: clamp states to [0,1] (true/false).")
     var clamp: Bool?
@@ -35,7 +36,9 @@ struct ModelOptions: ParsableArguments {
     var exactPrimitive: Bool?
 
     static func list<T>(_ s: String, field: String, _ parse: (String) -> T?) throws -> [T] {
-        let parts = s.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+        let parts = s.split(separator: ",", omittingEmptySubsequences: false).map {
+            $0.trimmingCharacters(in: .whitespaces)
+        }
         var out: [T] = []
         for p in parts {
             if p.isEmpty { throw InputError("--\(field): empty value in '\(s)'") }
@@ -48,9 +51,11 @@ struct ModelOptions: ParsableArguments {
 
     /// The options given on the command line other than --epochs (which a resumed run may extend).
     var givenExceptEpochs: [String] {
-        let all: [(String, Any?)] = [("--model", model), ("--layers", layers), ("--activation", activation), ("--dt", dt), ("--T", T),
-                                     ("--K", K), ("--beta", beta), ("--nudging", nudging), ("--lr", lr), ("--batch-size", batchSize),
-                                     ("--neuron-noise", neuronNoise), ("--clamp", clamp), ("--exact-primitive", exactPrimitive)]
+        let all: [(String, Any?)] = [
+            ("--model", model), ("--layers", layers), ("--activation", activation), ("--dt", dt), ("--T", T),
+            ("--K", K), ("--beta", beta), ("--nudging", nudging), ("--lr", lr), ("--batch-size", batchSize),
+            ("--neuron-noise", neuronNoise), ("--clamp", clamp), ("--exact-primitive", exactPrimitive)
+        ]
         return all.compactMap { $0.1 == nil ? nil : $0.0 }
     }
 
@@ -60,7 +65,10 @@ struct ModelOptions: ParsableArguments {
         if let v = layers { s.layers = try Self.list(v, field: "layers") { Int($0) } }
         if let v = activation {
             guard let a = Activation(rawValue: v) else {
-                throw InputError("--activation must be one of \(Activation.allCases.map(\.rawValue).joined(separator: ", ")) (got '\(v)')")
+                throw InputError(
+                    "--activation must be one of \(Activation.allCases.map(\.rawValue).joined(separator: ", ")) (got "
+                        + "'\(v)')"
+                )
             }
             s.activation = a
         }
@@ -70,7 +78,8 @@ struct ModelOptions: ParsableArguments {
         if let v = beta { s.beta = v }
         if let v = nudging {
             guard let n = Nudging(rawValue: v) else {
-                throw InputError("--nudging must be one of \(Nudging.allCases.map(\.rawValue).joined(separator: ", ")) (got '\(v)')")
+                throw InputError(
+                    "--nudging must be one of \(Nudging.allCases.map(\.rawValue).joined(separator: ", ")) (got '\(v)')")
             }
             s.nudging = n
         }

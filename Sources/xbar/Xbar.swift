@@ -8,17 +8,23 @@ struct Xbar: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "xbar",
         abstract: "Equilibrium Propagation on simulated memristive crossbars: train, check EP against BPTT, benchmark.",
-        subcommands: [Train.self, GDUCheck.self, Fidelity.self, Infer.self, Sweep.self, Table.self, Bench.self, Models.self, Devices.self, Noise.self])
+        subcommands: [
+            Train.self, GDUCheck.self, Fidelity.self, Infer.self, Sweep.self, Table.self, Bench.self, Models.self,
+            Devices.self, Noise.self
+        ])
 
     /// One clear error line and a non-zero exit for bad input; help and usage as usual.
     static func main() {
-        BLASThreads.set(1)   // bitwise reproducible products; parallelism comes from elsewhere
+        BLASThreads.set(1)  // bitwise reproducible products; parallelism comes from elsewhere
         HeapTuning.keepFreedMemory()
         do {
             let args = try DeviceOverrides.extract(Array(CommandLine.arguments.dropFirst()))
             var command = try parseAsRoot(args)
             if let (k, _) = DeviceOverrides.pairs.first, !(command is AcceptsDeviceOverrides) {
-                throw InputError("--device.\(k): device fields can be set only on train, fidelity, sweep, bench, noise and devices show")
+                throw InputError(
+                    "--device.\(k): device fields can be set only on train, fidelity, sweep, bench, noise and "
+                        + "devices show"
+                )
             }
             try command.run()
         } catch let e as InputError {
@@ -33,7 +39,7 @@ struct Xbar: ParsableCommand {
             FileHandle.standardError.write(Data("error: \(e)\n".utf8))
             Foundation.exit(1)
         } catch let e as ExitCode {
-            Foundation.exit(e.rawValue)   // the command has already said why
+            Foundation.exit(e.rawValue)  // the command has already said why
         } catch {
             let code = exitCode(for: error)
             if code == .success || error is CleanExit { exit(withError: error) }
@@ -50,7 +56,12 @@ struct Models: ParsableCommand {
     func run() throws {
         for name in PresetLocator.available(kind: "networks") {
             let s = try NetworkSpec.load(name)
-            print("\(name.padding(toLength: 8, withPad: " ", startingAt: 0)) \(s.kind.rawValue.padding(toLength: 13, withPad: " ", startingAt: 0)) layers \(s.layers.map(String.init).joined(separator: "-"))  \(s.activation.rawValue)  T=\(s.T) K=\(s.K) β=\(s.beta)")
+            print(
+                "\(name.padding(toLength: 8, withPad: " ", startingAt: 0)) "
+                    + "\(s.kind.rawValue.padding(toLength: 13, withPad: " ", startingAt: 0)) layers "
+                    + "\(s.layers.map(String.init).joined(separator: "-"))  \(s.activation.rawValue)  "
+                    + "T=\(s.T) K=\(s.K) β=\(s.beta)"
+            )
         }
     }
 }
@@ -76,7 +87,8 @@ enum Status {
     }
     static func clock(_ s: Double) -> String {
         let t = Int(s.rounded())
-        return t >= 3600 ? String(format: "%d:%02d:%02d", t / 3600, t / 60 % 60, t % 60) : String(format: "%d:%02d", t / 60, t % 60)
+        return t >= 3600
+            ? String(format: "%d:%02d:%02d", t / 3600, t / 60 % 60, t % 60) : String(format: "%d:%02d", t / 60, t % 60)
     }
 }
 
@@ -108,7 +120,9 @@ enum FileErrors {
     static func describe(_ e: CocoaError) -> String {
         let path = (e.userInfo[NSFilePathErrorKey] as? String) ?? (e.userInfo[NSURLErrorKey] as? URL)?.path ?? "?"
         let reason: String
-        if let u = e.userInfo[NSUnderlyingErrorKey] as? NSError, u.domain == NSPOSIXErrorDomain, let s = strerror(Int32(u.code)) {
+        if let u = e.userInfo[NSUnderlyingErrorKey] as? NSError, u.domain == NSPOSIXErrorDomain,
+            let s = strerror(Int32(u.code))
+        {
             reason = String(cString: s)
         } else {
             switch e.code {
@@ -122,7 +136,8 @@ enum FileErrors {
                 while !dir.isEmpty && dir != "/" && !FileManager.default.fileExists(atPath: dir, isDirectory: &isDir) {
                     dir = (dir as NSString).deletingLastPathComponent
                 }
-                reason = FileManager.default.fileExists(atPath: dir, isDirectory: &isDir) && !isDir.boolValue
+                reason =
+                    FileManager.default.fileExists(atPath: dir, isDirectory: &isDir) && !isDir.boolValue
                     ? "'\(dir)' is a file, not a folder" : "cannot be written (Cocoa error \(e.code.rawValue))"
             }
         }
@@ -150,7 +165,9 @@ enum DeviceOverrides {
                     pair = (body, args[i + 1])
                     i += 1
                 }
-                if pairs.contains(where: { $0.0 == pair.0 }) { throw InputError("--device.\(pair.0) is given more than once") }
+                if pairs.contains(where: { $0.0 == pair.0 }) {
+                    throw InputError("--device.\(pair.0) is given more than once")
+                }
                 pairs.append(pair)
             } else {
                 rest.append(a)

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import EqProp
 
 /// aihwkit's devices against their closed forms, written here per pulse in aihwkit's weight units
@@ -40,7 +41,9 @@ import Testing
     /// to w = 0, for every n from several starts; the library applies n pulses in closed form in u.
     @Test(arguments: [true, false])
     func linearStepMatchesAihwkitPerPulse(meanBound: Bool) {
-        let d = Self.spec(.aihwkitLinearStep) { $0.gammaUp = 0.1153; $0.gammaDown = 0.5085; $0.meanBoundReference = meanBound }
+        let d = Self.spec(.aihwkitLinearStep) {
+            $0.gammaUp = 0.1153; $0.gammaDown = 0.5085; $0.meanBoundReference = meanBound
+        }
         let (dev, units) = Self.device(d)
         for w0 in [-0.8, -0.2, 0.0, 0.7, 1.1] {
             for n in [1, 7, 100, 800] {
@@ -49,7 +52,8 @@ import Testing
                     up = min(up + 0.002 * (1 - 0.1153 * up / 1.1724), 1.1724)
                     down = max(down - 0.002 * (1 - 0.5085 * down / -0.8276), -0.8276)
                 }
-                let gotUp = Self.pulsed(dev, units, from: w0, up: true, n: n), gotDown = Self.pulsed(dev, units, from: w0, up: false, n: n)
+                let gotUp = Self.pulsed(dev, units, from: w0, up: true, n: n),
+                    gotDown = Self.pulsed(dev, units, from: w0, up: false, n: n)
                 #expect(abs(gotUp - min(up, 1.1724)) < 2e-5, "up from \(w0), \(n) pulses: \(gotUp) vs \(up)")
                 #expect(abs(gotDown - max(down, -0.8276)) < 2e-5, "down from \(w0), \(n) pulses: \(gotDown) vs \(down)")
             }
@@ -58,7 +62,9 @@ import Testing
 
     /// SoftBounds: the step vanishes at the device's own bound, Δw⁺ = s(1 − w/b_max), Δw⁻ = s(1 − w/b_min).
     @Test func softBoundsMatchesAihwkitPerPulse() {
-        let d = Self.spec(.aihwkitSoftBounds) { $0.weightMin = -0.75; $0.weightMax = 1.25 }
+        let d = Self.spec(.aihwkitSoftBounds) {
+            $0.weightMin = -0.75; $0.weightMax = 1.25
+        }
         let (dev, units) = Self.device(d)
         for w0 in [-0.7, 0.0, 1.0] {
             for n in [1, 50, 3000] {
@@ -74,7 +80,8 @@ import Testing
     @Test func expStepMatchesAihwkitPerPulse() {
         let d = Self.spec(.aihwkitExpStep) {
             $0.weightMin = 0; $0.weightMax = 2; $0.dwMin = 0.01
-            $0.expAUp = -27.235; $0.expADown = -2.235; $0.expGammaUp = 2.5; $0.expGammaDown = 2.5; $0.expA = -1; $0.expB = 0
+            $0.expAUp = -27.235; $0.expADown = -2.235; $0.expGammaUp = 2.5; $0.expGammaDown = 2.5; $0.expA = -1;
+            $0.expB = 0
         }
         let (dev, units) = Self.device(d)
         func z(_ w: Double) -> Double { 2 * -1 * w / 2 + 0 }
@@ -95,7 +102,9 @@ import Testing
 
     /// PowStep: Δw⁺ = s((b_max − w)/R)^γ, Δw⁻ = s((w − b_min)/R)^γ; at mid-range s·0.5^γ, the law's unit.
     @Test func powStepMatchesAihwkitPerPulse() {
-        let d = Self.spec(.aihwkitPowStep) { $0.weightMin = -1; $0.weightMax = 1; $0.powGamma = 2 }
+        let d = Self.spec(.aihwkitPowStep) {
+            $0.weightMin = -1; $0.weightMax = 1; $0.powGamma = 2
+        }
         let (dev, units) = Self.device(d)
         for w0 in [-0.9, 0.0, 0.8] {
             var up = w0, down = w0
@@ -123,13 +132,15 @@ import Testing
     /// d2d of the bounds: after enough up pulses every device of a constant-step law sits at its own
     /// b_max = w_max(1 + σξ), so the saturated weights have mean w_max and relative spread σ.
     @Test func saturatedWeightsSpreadAsTheBounds() throws {
-        let d = Self.spec(.aihwkitLinearStep) { $0.weightMaxDtod = 0.1; $0.weightMinDtod = 0.2; $0.dwMin = 0.01 }
+        let d = Self.spec(.aihwkitLinearStep) {
+            $0.weightMaxDtod = 0.1; $0.weightMinDtod = 0.2; $0.dwMin = 0.01
+        }
         let n = 8000
         let c = try Characterization.curve(d, pulses: 600, start: .lower, devices: n, seed: 4)
         // At the start each device sits at its own b_min = w_min(1 + 0.2ξ); after 600 pulses of 0.01
         // (6 units of weight, more than any range) at its b_max.
         let top = c.weightMean[600], topSD = c.weightStd[600], bottom = c.weightMean[0], bottomSD = c.weightStd[0]
-        let se = 1 / Double(2 * n).squareRoot()   // relative standard error of a standard deviation
+        let se = 1 / Double(2 * n).squareRoot()  // relative standard error of a standard deviation
         #expect(abs(top - 1.1724) <= 4 * 0.1 * 1.1724 / Double(n).squareRoot(), "mean saturated weight \(top)")
         #expect(abs(topSD / (0.1 * 1.1724) - 1) <= 4 * se, "spread of b_max \(topSD)")
         #expect(abs(bottom + 0.8276) <= 4 * 0.2 * 0.8276 / Double(n).squareRoot(), "mean lower bound \(bottom)")
@@ -144,11 +155,15 @@ import Testing
     /// draws that would cross the lower bound, ξ < −1/σ_c, are 4e-4 of them.)
     @Test(arguments: [true, false])
     func c2cNoiseIsMultiplicativeOrAdditive(mult: Bool) throws {
-        let d = Self.spec(.aihwkitSoftBounds) { $0.weightMin = -0.75; $0.weightMax = 1.25; $0.dwMinStd = 0.3; $0.multNoise = mult }
+        let d = Self.spec(.aihwkitSoftBounds) {
+            $0.weightMin = -0.75; $0.weightMax = 1.25; $0.dwMinStd = 0.3; $0.multNoise = mult
+        }
         let n = 20000
         let c = try Characterization.curve(d, pulses: 1, start: .lower, devices: n, seed: 2)
         let want = (mult ? 1.6 : 1) * 0.3 * 0.002
-        #expect(abs(c.weightMean[1] - (-0.75 + 1.6 * 0.002)) <= 4 * want / Double(n).squareRoot(), "mean \(c.weightMean[1])")
+        #expect(
+            abs(c.weightMean[1] - (-0.75 + 1.6 * 0.002)) <= 4 * want / Double(n).squareRoot(), "mean \(c.weightMean[1])"
+        )
         #expect(abs(c.weightStd[1] / want - 1) <= 4 / Double(2 * n).squareRoot(), "σ \(c.weightStd[1]) vs \(want)")
     }
 
@@ -171,9 +186,14 @@ import Testing
     @Test func presetsCarryAihwkitNumbers() throws {
         let ecram = try DeviceSpec.load("ecram")
         let e = try #require(ecram.law as? AihwkitLinearStepLaw)
-        #expect(e.pulsed == AihwkitPulsedParameters(dwMin: 0.002, dwMinDtod: 0.1, upDown: 0, upDownDtod: 0.01,
-                                                      units: WeightUnits(min: -0.8276, max: 1.1724), wMinDtod: 0.05, wMaxDtod: 0.05))
-        #expect(e.gammaUp == 0.1153 && e.gammaDown == 0.5085 && e.gammaUpDtod == 0.05 && e.gammaDownDtod == 0.05 && e.meanBoundReference)
+        #expect(
+            e.pulsed
+                == AihwkitPulsedParameters(
+                    dwMin: 0.002, dwMinDtod: 0.1, upDown: 0, upDownDtod: 0.01,
+                    units: WeightUnits(min: -0.8276, max: 1.1724), wMinDtod: 0.05, wMaxDtod: 0.05))
+        #expect(
+            e.gammaUp == 0.1153 && e.gammaDown == 0.5085 && e.gammaUpDtod == 0.05 && e.gammaDownDtod == 0.05
+                && e.meanBoundReference)
         #expect(ecram.dwMinStd == 0.3 && ecram.multNoise)
         let reram = try DeviceSpec.load("reram-sb")
         let r = try #require(reram.law as? AihwkitLinearStepLaw)
@@ -184,7 +204,9 @@ import Testing
         let pcm = try DeviceSpec.load("pcm-aihwkit")
         let p = try #require(pcm.law as? AihwkitExpStepLaw)
         #expect(p.aUp == -27.235 && p.aDown == -2.235 && p.gammaUp == 2.5 && p.a == -1 && p.b == 0)
-        #expect(p.pulsed.units == WeightUnits(min: 0, max: 2) && p.pulsed.wMaxDtod == 0.1 && p.stdAdd == 0.042 && p.stdSlope == 0.108)
+        #expect(
+            p.pulsed.units == WeightUnits(min: 0, max: 2) && p.pulsed.wMaxDtod == 0.1 && p.stdAdd == 0.042
+                && p.stdSlope == 0.108)
     }
 
     /// Write noise is write_noise_std·dw_min in weight units: reram-sb's 56·0.002 = 0.112, a fraction
@@ -199,7 +221,9 @@ import Testing
     /// Devices whose bounds spread keep restored states within the widest bound, and a state beyond it
     /// is refused with its value.
     @Test func restoredStatesMayLieOutsideTheNominalRange() throws {
-        let d = Self.spec(.aihwkitSoftBounds) { $0.weightMaxDtod = 0.3; $0.programming = .stochastic }
+        let d = Self.spec(.aihwkitSoftBounds) {
+            $0.weightMaxDtod = 0.3; $0.programming = .stochastic
+        }
         let arr = CrossbarArray(spec: d, weights: Matrix(rows: 8, cols: 8), seed: 1, layer: 0)
         let cells = arr.store.conductances!
         #expect(cells.envelope.upperBound > 1)

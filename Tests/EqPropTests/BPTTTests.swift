@@ -1,13 +1,16 @@
 import Testing
+
 @testable import EqProp
 @testable import EqPropRuns
 
 /// BPTT (hand-written adjoints) against central finite differences in Double.
 @Suite struct BPTTTests {
     /// Loss after running `T` steps where step i (0-based, s_i → s_{i+1}) uses `netFor(i)`.
-    static func loss(_ spec: NetworkSpec, x: Matrix<Double>, y: Matrix<Double>, T: Int,
-                     from start: State<Double>? = nil, startStep: Int = 0,
-                     netFor: (Int) -> IdealNetwork<Double>) -> Double {
+    static func loss(
+        _ spec: NetworkSpec, x: Matrix<Double>, y: Matrix<Double>, T: Int,
+        from start: State<Double>? = nil, startStep: Int = 0,
+        netFor: (Int) -> IdealNetwork<Double>
+    ) -> Double {
         let n0 = netFor(0)
         var s = start ?? Dynamics.zeroState(n0, batch: x.rows)
         for i in startStep..<T {
@@ -17,10 +20,13 @@ import Testing
         return Dynamics.loss(s, target: y)
     }
 
-    static func perturbed(_ net: IdealNetwork<Double>, weight ci: Int, index j: Int, by h: Double) -> IdealNetwork<Double> {
+    static func perturbed(_ net: IdealNetwork<Double>, weight ci: Int, index j: Int, by h: Double) -> IdealNetwork<
+        Double
+    > {
         var n = net; n.arrays[ci].weights.storage[j] += h; return n
     }
-    static func perturbed(_ net: IdealNetwork<Double>, bias l: Int, index j: Int, by h: Double) -> IdealNetwork<Double> {
+    static func perturbed(_ net: IdealNetwork<Double>, bias l: Int, index j: Int, by h: Double) -> IdealNetwork<Double>
+    {
         var n = net; n.biases[l][j] += h; return n
     }
 
@@ -29,7 +35,10 @@ import Testing
         ("P-FC tanh 2h dt 0.5", Fixtures.spec(.prototypical, activation: .tanh, dt: 0.5)),
         ("EB-FC tanh 2h exact", Fixtures.spec(.energyBased, activation: .tanh, dt: 0.3, exact: true)),
         ("EB-FC sigm 2h seed form, clamp", Fixtures.spec(.energyBased, activation: .sigm, dt: 0.2, clamp: true)),
-        ("toy EB tanh", Fixtures.spec(.energyBased, layers: [5, 6, 4], activation: .tanh, dt: 0.2, exact: true, toy: true)),
+        (
+            "toy EB tanh",
+            Fixtures.spec(.energyBased, layers: [5, 6, 4], activation: .tanh, dt: 0.2, exact: true, toy: true)
+        )
     ]
 
     /// Total gradient, full (window nil) and truncated (last K+1 steps), every weight and bias.
@@ -45,18 +54,21 @@ import Testing
         for ci in net.arrays.indices {
             var fd: [Double] = []
             for j in 0..<net.arrays[ci].weights.count {
-                let p = Self.perturbed(net, weight: ci, index: j, by: h), m = Self.perturbed(net, weight: ci, index: j, by: -h)
+                let p = Self.perturbed(net, weight: ci, index: j, by: h),
+                    m = Self.perturbed(net, weight: ci, index: j, by: -h)
                 let lp = Self.loss(spec, x: x, y: y, T: T) { $0 >= T - w ? p : net }
                 let lm = Self.loss(spec, x: x, y: y, T: T) { $0 >= T - w ? m : net }
                 fd.append((lp - lm) / (2 * h))
             }
             let err = relativeError(res.total.weights[ci].storage, fd)
-            #expect(err <= 1e-6, "\(Self.cases[caseIndex].0) window \(String(describing: window)) W\(ci): rel err \(err)")
+            #expect(
+                err <= 1e-6, "\(Self.cases[caseIndex].0) window \(String(describing: window)) W\(ci): rel err \(err)")
         }
         for l in net.biases.indices {
             var fd: [Double] = []
             for j in net.biases[l].indices {
-                let p = Self.perturbed(net, bias: l, index: j, by: h), m = Self.perturbed(net, bias: l, index: j, by: -h)
+                let p = Self.perturbed(net, bias: l, index: j, by: h),
+                    m = Self.perturbed(net, bias: l, index: j, by: -h)
                 let lp = Self.loss(spec, x: x, y: y, T: T) { $0 >= T - w ? p : net }
                 let lm = Self.loss(spec, x: x, y: y, T: T) { $0 >= T - w ? m : net }
                 fd.append((lp - lm) / (2 * h))
@@ -84,9 +96,14 @@ import Testing
             for ci in net.arrays.indices {
                 var fd: [Double] = []
                 for j in 0..<net.arrays[ci].weights.count {
-                    let p = Self.perturbed(net, weight: ci, index: j, by: h), m = Self.perturbed(net, weight: ci, index: j, by: -h)
-                    let lp = Self.loss(spec, x: x, y: y, T: T, from: traj[T - t - 1], startStep: T - t - 1) { $0 == T - t - 1 ? p : net }
-                    let lm = Self.loss(spec, x: x, y: y, T: T, from: traj[T - t - 1], startStep: T - t - 1) { $0 == T - t - 1 ? m : net }
+                    let p = Self.perturbed(net, weight: ci, index: j, by: h),
+                        m = Self.perturbed(net, weight: ci, index: j, by: -h)
+                    let lp = Self.loss(spec, x: x, y: y, T: T, from: traj[T - t - 1], startStep: T - t - 1) {
+                        $0 == T - t - 1 ? p : net
+                    }
+                    let lm = Self.loss(spec, x: x, y: y, T: T, from: traj[T - t - 1], startStep: T - t - 1) {
+                        $0 == T - t - 1 ? m : net
+                    }
                     fd.append((lp - lm) / (2 * h))
                 }
                 let err = relativeError(res.perStep[t].weights[ci].storage, fd)

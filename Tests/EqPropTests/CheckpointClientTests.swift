@@ -6,7 +6,8 @@ import Testing
 /// get xbar's test error on the same 1000 test images. Skipped where `scripts/setup` could not
 /// install the two packages (no Python, venv or pip).
 @Suite struct CheckpointClientTests {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
     static let python = root.appendingPathComponent(".build/client-venv/bin/python").path
     static var available: Bool {
         guard FileManager.default.isExecutableFile(atPath: python) else { return false }
@@ -18,19 +19,29 @@ import Testing
         return p.terminationStatus == 0
     }
 
-    @Test(.enabled(if: available, "no .build/client-venv with numpy and safetensors (scripts/setup makes it where Python, venv and pip exist)"))
+    @Test(
+        .enabled(
+            if: available,
+            "no .build/client-venv with numpy and safetensors (scripts/setup makes it where Python, venv and pip exist)"
+        ))
     func pythonClientGetsXbarsTestError() throws {
         let tmp = NSTemporaryDirectory() + "xbar-client-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: tmp) }
-        let r = try CLITests.run(["train", "--model", "p-1h", "--epochs", "1", "--train-subset", "1000", "--test-subset", "1000",
-                                  "--quiet", "--out", tmp])
+        let r = try CLITests.run([
+            "train", "--model", "p-1h", "--epochs", "1", "--train-subset", "1000", "--test-subset", "1000",
+            "--quiet", "--out", tmp
+        ])
         #expect(r.status == 0, "\(r.stderr)")
         let log = try String(contentsOfFile: tmp + "/log.jsonl", encoding: .utf8)
         let last = try #require(log.split(separator: "\n").last)
-        let xbar = try #require((try JSONSerialization.jsonObject(with: Data(last.utf8)) as? [String: Any])?["test_error"] as? Double)
+        let xbar = try #require(
+            (try JSONSerialization.jsonObject(with: Data(last.utf8)) as? [String: Any])?["test_error"] as? Double)
         let p = Process(), out = Pipe(), err = Pipe()
         p.executableURL = URL(fileURLWithPath: Self.python)
-        p.arguments = [Self.root.appendingPathComponent("scripts/checkpoint-client.py").path, tmp + "/checkpoint.safetensors", "--test-subset", "1000"]
+        p.arguments = [
+            Self.root.appendingPathComponent("scripts/checkpoint-client.py").path, tmp + "/checkpoint.safetensors",
+            "--test-subset", "1000"
+        ]
         p.standardOutput = out; p.standardError = err
         try p.run()
         let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import EqProp
 @testable import EqPropRuns
 
@@ -38,11 +39,15 @@ import Testing
         var cos: [Double] = []
         for levels in [256, 64, 16] {
             var d = DeviceSpec()
-            d.name = "fine"; d.model = .linearStep; d.dwMin = 1e-4; d.programming = .deterministic; d.rounding = .stochastic
+            d.name = "fine"; d.model = .linearStep; d.dwMin = 1e-4; d.programming = .deterministic;
+            d.rounding = .stochastic
             d.maxPulses = 100_000; d.levels = levels
-            let r = FidelityRun.run(spec: Self.spec, device: d, parameters: Self.params, data: Self.data.train, batches: 8, seed: 1)
+            let r = FidelityRun.run(
+                spec: Self.spec, device: d, parameters: Self.params, data: Self.data.train, batches: 8, seed: 1)
             cos.append(r.meanCosine)
-            print("P-conv fidelity, \(levels) levels: " + r.layers.map { "\($0.layer) \($0.cosine.mean)" }.joined(separator: ", "))
+            print(
+                "P-conv fidelity, \(levels) levels: "
+                    + r.layers.map { "\($0.layer) \($0.cosine.mean)" }.joined(separator: ", "))
         }
         #expect(cos[0] > cos[1] && cos[1] > cos[2], "mean cosine for 256, 64, 16 levels: \(cos)")
     }
@@ -69,6 +74,8 @@ import Testing
         try TrainingRun.run(spec: s, options: options, outDir: b, resume: true, data: Self.data)
         let ca = try TrainingRun.loadCheckpoint(a + "/checkpoint.safetensors")
         let cb = try TrainingRun.loadCheckpoint(b + "/checkpoint.safetensors")
-        #expect(ca.parameters == cb.parameters && ca.arrayState == cb.arrayState, "resumed P-conv crossbar run differs from the uninterrupted one")
+        #expect(
+            ca.parameters == cb.parameters && ca.arrayState == cb.arrayState,
+            "resumed P-conv crossbar run differs from the uninterrupted one")
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import EqProp
 @testable import EqPropRuns
 
@@ -7,8 +8,9 @@ import Testing
 @Suite struct ConvTests {
     /// 1×10×10 input, 3×3 kernels, pool 2, channels 1 → 2 → 3, 4 classes: maps 2×4×4 and 3×1×1.
     static func smallSpec(T: Int = 8, K: Int = 4, beta: Double = 0.1) throws -> NetworkSpec {
-        var s = NetworkSpec(name: "conv-test", kind: .convolutional, layers: [100, 32, 3, 4], activation: .hardsigm,
-                            T: T, K: K, beta: beta, learningRates: [0.1, 0.05, 0.02], batchSize: 3)
+        var s = NetworkSpec(
+            name: "conv-test", kind: .convolutional, layers: [100, 32, 3, 4], activation: .hardsigm,
+            T: T, K: K, beta: beta, learningRates: [0.1, 0.05, 0.02], batchSize: 3)
         s.channels = [1, 2, 3]; s.kernel = 3; s.pool = 2; s.image = 10
         try s.validate()
         return s
@@ -33,7 +35,8 @@ import Testing
 
     static func loss(_ net: IdealConvNet<Double>, _ ctx: IdealConvNet<Double>.Context) -> Double {
         let s = net.freePhase(ctx)
-        return zip(s.last!.storage, ctx.y.storage).reduce(0) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) } / (2 * Double(ctx.batch))
+        return zip(s.last!.storage, ctx.y.storage).reduce(0) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) }
+            / (2 * Double(ctx.batch))
     }
 
     @Test func im2colAndUnpoolAreAdjointToTheirTransposes() {
@@ -43,7 +46,9 @@ import Testing
         let cols = ConvOps.im2col(x, side: h, channels: c, kernel: k)
         let r = Matrix<Double>(rows: cols.rows, cols: cols.cols, storage: (0..<cols.count).map { _ in rng.normal() })
         let lhs = zip(cols.storage, r.storage).reduce(0) { $0 + $1.0 * $1.1 }
-        let rhs = zip(x.storage, ConvOps.col2im(r, batch: b, side: h, channels: c, kernel: k).storage).reduce(0) { $0 + $1.0 * $1.1 }
+        let rhs = zip(x.storage, ConvOps.col2im(r, batch: b, side: h, channels: c, kernel: k).storage).reduce(0) {
+            $0 + $1.0 * $1.1
+        }
         #expect(abs(lhs - rhs) <= 1e-12 * abs(lhs))
         // A 6×6×3 map pooled by 2: the maxima, and unpool/gather adjoint.
         let z = Matrix<Double>(rows: b, cols: 6 * 6 * c, storage: (0..<(b * 108)).map { _ in rng.normal() })
@@ -53,7 +58,9 @@ import Testing
         #expect(p[0, 0] == window.max()!)
         let v = Matrix<Double>(rows: b, cols: 27, storage: (0..<54).map { _ in rng.normal() })
         let g = Matrix<Double>(rows: b, cols: 108, storage: (0..<216).map { _ in rng.normal() })
-        let a1 = zip(ConvOps.unpool(v, indices: idx, unpooledCount: 108).storage, g.storage).reduce(0) { $0 + $1.0 * $1.1 }
+        let a1 = zip(ConvOps.unpool(v, indices: idx, unpooledCount: 108).storage, g.storage).reduce(0) {
+            $0 + $1.0 * $1.1
+        }
         let a2 = zip(v.storage, ConvOps.gather(g, indices: idx, pooledCount: 27).storage).reduce(0) { $0 + $1.0 * $1.1 }
         #expect(abs(a1 - a2) <= 1e-12 * abs(a1))
     }
@@ -74,7 +81,8 @@ import Testing
                 fd[j] = (Self.loss(a, a.context(x: x, y: y)) - Self.loss(b, b.context(x: x, y: y))) / (2 * eps)
             }
             let an = g.weights[i].storage
-            let err = zip(an, fd).reduce(0) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) }.squareRoot(), norm = fd.reduce(0) { $0 + $1 * $1 }.squareRoot()
+            let err = zip(an, fd).reduce(0) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) }.squareRoot(),
+                norm = fd.reduce(0) { $0 + $1 * $1 }.squareRoot()
             #expect(norm > 1e-6, "weight \(i): zero gradient, the test would be vacuous")
             #expect(err <= 1e-6 * norm, "weight \(i): |BPTT − FD| / |FD| = \(err / norm)")
         }
@@ -85,7 +93,8 @@ import Testing
                 a.biases[i][j] += eps; b.biases[i][j] -= eps
                 fd[j] = (Self.loss(a, a.context(x: x, y: y)) - Self.loss(b, b.context(x: x, y: y))) / (2 * eps)
             }
-            let err = zip(g.biases[i], fd).reduce(0) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) }.squareRoot(), norm = fd.reduce(0) { $0 + $1 * $1 }.squareRoot()
+            let err = zip(g.biases[i], fd).reduce(0) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) }.squareRoot(),
+                norm = fd.reduce(0) { $0 + $1 * $1 }.squareRoot()
             #expect(norm > 1e-6 && err <= 1e-6 * norm, "bias \(i): |BPTT − FD| / |FD| = \(err / norm)")
         }
         #expect(abs(g.loss - Self.loss(net, ctx)) < 1e-15)
@@ -102,7 +111,8 @@ import Testing
         let eps = 1e-6
         func lossFrom(_ s: IdealConvNet<Double>.State, steps: Int) -> Double {
             let f = net.run(ctx, from: s, steps: steps)
-            return zip(f.last!.storage, y.storage).reduce(0) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) } / (2 * Double(ctx.batch))
+            return zip(f.last!.storage, y.storage).reduce(0) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) }
+                / (2 * Double(ctx.batch))
         }
         // Synchronous steps on a layered graph: the loss at T sees state l (m = output index) at
         // T − t only when t ≥ m − l and t − (m − l) is even. Weight i feeds states i and i − 1.
@@ -120,8 +130,11 @@ import Testing
                     }
                 }
                 let an = g.perStepNeurons[t][l]
-                let err = zip(an, fd).reduce(0) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) }.squareRoot(), norm = fd.reduce(0) { $0 + $1 * $1 }.squareRoot()
-                if reaches(t, l) { #expect(norm > 1e-6, "t = \(t), s\(l + 1): zero gradient, the check would be vacuous") }
+                let err = zip(an, fd).reduce(0) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) }.squareRoot(),
+                    norm = fd.reduce(0) { $0 + $1 * $1 }.squareRoot()
+                if reaches(t, l) {
+                    #expect(norm > 1e-6, "t = \(t), s\(l + 1): zero gradient, the check would be vacuous")
+                }
                 #expect(err <= 1e-6 * max(norm, 1e-9), "t = \(t), s\(l + 1): relative error \(err / max(norm, 1e-9))")
             }
             // Weights of the transition into s_{T−t}.
@@ -131,14 +144,21 @@ import Testing
                 for j in stride(from: 0, to: fd.count, by: 3) {
                     var a = net, c = net
                     a.arrays[i].weights.storage[j] += eps; c.arrays[i].weights.storage[j] -= eps
-                    let la = lossFrom(a.step(sPrev, a.context(x: x, y: y)), steps: t), lc = lossFrom(c.step(sPrev, c.context(x: x, y: y)), steps: t)
+                    let la = lossFrom(a.step(sPrev, a.context(x: x, y: y)), steps: t),
+                        lc = lossFrom(c.step(sPrev, c.context(x: x, y: y)), steps: t)
                     fd[j] = (la - lc) / (2 * eps)
                 }
                 let an = g.perStepWeights[t][i].storage
                 var err = 0.0, norm = 0.0
-                for j in stride(from: 0, to: fd.count, by: 3) { err += (an[j] - fd[j]) * (an[j] - fd[j]); norm += fd[j] * fd[j] }
-                if reaches(t, i) || (i >= 1 && reaches(t, i - 1)) { #expect(norm > 1e-12, "t = \(t), weight \(i): zero gradient, the check would be vacuous") }
-                #expect(err.squareRoot() <= 1e-6 * max(norm.squareRoot(), 1e-9), "t = \(t), weight \(i): relative error \(err.squareRoot() / max(norm.squareRoot(), 1e-9))")
+                for j in stride(from: 0, to: fd.count, by: 3) {
+                    err += (an[j] - fd[j]) * (an[j] - fd[j]); norm += fd[j] * fd[j]
+                }
+                if reaches(t, i) || (i >= 1 && reaches(t, i - 1)) {
+                    #expect(norm > 1e-12, "t = \(t), weight \(i): zero gradient, the check would be vacuous")
+                }
+                #expect(
+                    err.squareRoot() <= 1e-6 * max(norm.squareRoot(), 1e-9),
+                    "t = \(t), weight \(i): relative error \(err.squareRoot() / max(norm.squareRoot(), 1e-9))")
             }
         }
     }
@@ -159,8 +179,13 @@ import Testing
         let coarse = try report(0.1), fine = try report(0.01)
         #expect(coarse.freePhaseResidual < 1e-6, "free phase not converged: \(coarse.freePhaseResidual)")
         for (a, b) in zip(coarse.layers, fine.layers) {
-            print("GDU P-conv \(a.layer) (\(a.kind)): RelMSE β=0.1 \(a.agreement.relmse), β=0.01 \(b.agreement.relmse); sign \(a.agreement.signAgreement) → \(b.agreement.signAgreement) %")
-            #expect(b.agreement.relmse < a.agreement.relmse, "\(a.layer): RelMSE \(a.agreement.relmse) → \(b.agreement.relmse)")
+            print(
+                "GDU P-conv \(a.layer) (\(a.kind)): RelMSE β=0.1 \(a.agreement.relmse), β=0.01 "
+                    + "\(b.agreement.relmse); sign \(a.agreement.signAgreement) → \(b.agreement.signAgreement) %"
+            )
+            #expect(
+                b.agreement.relmse < a.agreement.relmse,
+                "\(a.layer): RelMSE \(a.agreement.relmse) → \(b.agreement.relmse)")
             if a.layer == "s1" {
                 #expect(b.agreement.signAgreement >= 65, "s1: sign agreement \(b.agreement.signAgreement) %")
             } else {
@@ -176,11 +201,13 @@ import Testing
         #expect(s.weightShapes.map(\.rows) == [32, 64, 10] && s.weightShapes.map(\.cols) == [25, 800, 1024])
         let p = Parameters<Float>.initial(spec: s, seed: 1)
         let nw: Int = p.weights.map(\.count).reduce(0, +), nb: Int = p.biases.map(\.count).reduce(0, +)
-        #expect(nw + nb == 62_346)   // 832 + 51,264 + 10,250
+        #expect(nw + nb == 62_346)  // 832 + 51,264 + 10,250
         var bad = s; bad.kernel = 6
         #expect(throws: InputError.self) { try bad.validate() }
         bad = s; bad.layers = [784, 4608, 1000, 10]
-        do { try bad.validate(); Issue.record("accepted wrong layers") } catch let e as InputError { #expect(e.message.contains("field 'layers'")) }
+        do { try bad.validate(); Issue.record("accepted wrong layers") } catch let e as InputError {
+            #expect(e.message.contains("field 'layers'"))
+        }
     }
 
     /// `xbar train --model p-conv` learns: 2k Fashion-MNIST examples, one epoch, 1000 test images.
@@ -191,8 +218,9 @@ import Testing
         spec.epochs = 1
         let dir = NSTemporaryDirectory() + "xbar-pconv-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let recs = try TrainingRun.run(spec: spec, options: TrainingOptions(algorithm: .ep, seed: 1, trainSubset: 2000, testSubset: 1000),
-                                       outDir: dir, resume: false)
+        let recs = try TrainingRun.run(
+            spec: spec, options: TrainingOptions(algorithm: .ep, seed: 1, trainSubset: 2000, testSubset: 1000),
+            outDir: dir, resume: false)
         #expect(recs.count == 1 && recs[0].testError < 60, "test error \(recs[0].testError)%")
         // The checkpoint round-trips the conv shapes.
         let ck = try TrainingRun.loadCheckpoint(dir + "/checkpoint.safetensors")

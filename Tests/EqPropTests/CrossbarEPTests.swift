@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import EqProp
 @testable import EqPropRuns
 
@@ -19,12 +20,15 @@ import Testing
     }
 
     static func fidelity(_ d: DeviceSpec?, batches: Int = 20) -> [Double] {
-        FidelityRun.run(spec: spec, device: d, parameters: params, data: data.train, batches: batches, seed: 1).layers.map(\.cosine.mean)
+        FidelityRun.run(spec: spec, device: d, parameters: params, data: data.train, batches: batches, seed: 1).layers
+            .map(\.cosine.mean)
     }
 
     @Test func idealDeviceEqualsSoftwareExactly() {
-        let sw = FidelityRun.run(spec: Self.spec, device: nil, parameters: Self.params, data: Self.data.train, batches: 5, seed: 1)
-        let hw = FidelityRun.run(spec: Self.spec, device: DeviceSpec(), parameters: Self.params, data: Self.data.train, batches: 5, seed: 1)
+        let sw = FidelityRun.run(
+            spec: Self.spec, device: nil, parameters: Self.params, data: Self.data.train, batches: 5, seed: 1)
+        let hw = FidelityRun.run(
+            spec: Self.spec, device: DeviceSpec(), parameters: Self.params, data: Self.data.train, batches: 5, seed: 1)
         #expect(sw.perWindow == hw.perWindow)
     }
 
@@ -32,9 +36,14 @@ import Testing
         let small = DataSet.synthetic(features: 784, train: 400, test: 100)
         var s = Self.spec; s.epochs = 1
         let a = NSTemporaryDirectory() + "xbar-ideal-\(UUID().uuidString)", b = a + "-device"
-        try TrainingRun.run(spec: s, options: TrainingOptions(seed: 3, dataset: "synthetic"), outDir: a, resume: false, data: small)
-        try TrainingRun.run(spec: s, options: TrainingOptions(seed: 3, dataset: "synthetic", device: DeviceSpec()), outDir: b, resume: false, data: small)
-        #expect(try TrainingRun.loadCheckpoint(a + "/checkpoint.safetensors").parameters == TrainingRun.loadCheckpoint(b + "/checkpoint.safetensors").parameters)
+        try TrainingRun.run(
+            spec: s, options: TrainingOptions(seed: 3, dataset: "synthetic"), outDir: a, resume: false, data: small)
+        try TrainingRun.run(
+            spec: s, options: TrainingOptions(seed: 3, dataset: "synthetic", device: DeviceSpec()), outDir: b,
+            resume: false, data: small)
+        #expect(
+            try TrainingRun.loadCheckpoint(a + "/checkpoint.safetensors").parameters
+                == TrainingRun.loadCheckpoint(b + "/checkpoint.safetensors").parameters)
     }
 
     /// Measured mean cosine (W01, W12): 256 levels 0.462, 0.614; 64 levels 0.247, 0.195; 16 levels
@@ -96,8 +105,9 @@ import Testing
         let small = DataSet.synthetic(features: 32, train: 200, test: 60)
         var d = DeviceSpec(); d.model = .exponential; d.pulses = 200; d.nlLtp = 1; d.nlLtd = -1
         d.rounding = .nearest; d.maxPulses = 50
-        let s = NetworkSpec(name: "tiny", kind: .prototypical, layers: [32, 16, 10], activation: .sigm, T: 8, K: 3,
-                            beta: 0.5, nudging: .symmetric, learningRates: [0.4, 0.2], batchSize: 20, epochs: 2)
+        let s = NetworkSpec(
+            name: "tiny", kind: .prototypical, layers: [32, 16, 10], activation: .sigm, T: 8, K: 3,
+            beta: 0.5, nudging: .symmetric, learningRates: [0.4, 0.2], batchSize: 20, epochs: 2)
         let base = NSTemporaryDirectory() + "xbar-chunks-\(UUID().uuidString)"
         var states: [[String: [Float]]] = []
         for chunks in [1, 2, 2] {
@@ -109,10 +119,14 @@ import Testing
             for (l, layer) in st.enumerated() { for (k, v) in layer { flat["\(l)/\(k)"] = v } }
             states.append(flat)
         }
-        let initial = CrossbarArray(spec: d, weights: Parameters<Float>.initial(spec: s, seed: 2).weights[0], seed: 2, layer: 0).uPos
+        let initial = CrossbarArray(
+            spec: d, weights: Parameters<Float>.initial(spec: s, seed: 2).weights[0], seed: 2, layer: 0
+        ).uPos
         #expect(states[0].values.contains { $0.count == initial.count && $0 != initial }, "the devices were programmed")
         func differing(_ a: [String: [Float]], _ b: [String: [Float]]) -> Int {
-            a.keys.reduce(0) { n, k in n + zip(a[k]!, b[k] ?? []).filter { $0 != $1 }.count + abs(a[k]!.count - (b[k]?.count ?? 0)) }
+            a.keys.reduce(0) { n, k in
+                n + zip(a[k]!, b[k] ?? []).filter { $0 != $1 }.count + abs(a[k]!.count - (b[k]?.count ?? 0))
+            }
         }
         #expect(states[0].keys.sorted() == states[1].keys.sorted())
         #expect(differing(states[0], states[1]) == 0, "devices that differ between 1 and 2 chunks")
@@ -123,20 +137,24 @@ import Testing
         let small = DataSet.synthetic(features: 32, train: 200, test: 60)
         var d = try DeviceSpec.load("epiram")
         d.levels = 32
-        var s = NetworkSpec(name: "tiny", kind: .prototypical, layers: [32, 16, 10], activation: .sigm, T: 8, K: 3,
-                            beta: 0.5, nudging: .symmetric, learningRates: [0.1, 0.05], batchSize: 10, epochs: 2)
+        var s = NetworkSpec(
+            name: "tiny", kind: .prototypical, layers: [32, 16, 10], activation: .sigm, T: 8, K: 3,
+            beta: 0.5, nudging: .symmetric, learningRates: [0.1, 0.05], batchSize: 10, epochs: 2)
         let opts = TrainingOptions(seed: 4, dataset: "synthetic", device: d, probeEvery: 5)
         let base = NSTemporaryDirectory() + "xbar-xr-\(UUID().uuidString)"
         let full = try TrainingRun.run(spec: s, options: opts, outDir: base + "a", resume: false, data: small)
         let again = try TrainingRun.run(spec: s, options: opts, outDir: base + "b", resume: false, data: small)
         #expect(full.map(\.testError) == again.map(\.testError) && full.map(\.trainError) == again.map(\.trainError))
-        #expect(try TrainingRun.loadCheckpoint(base + "a/checkpoint.safetensors").parameters == TrainingRun.loadCheckpoint(base + "b/checkpoint.safetensors").parameters)
+        #expect(
+            try TrainingRun.loadCheckpoint(base + "a/checkpoint.safetensors").parameters
+                == TrainingRun.loadCheckpoint(base + "b/checkpoint.safetensors").parameters)
         s.epochs = 1
         _ = try TrainingRun.run(spec: s, options: opts, outDir: base + "c", resume: false, data: small)
         s.epochs = 2
         let resumed = try TrainingRun.run(spec: s, options: opts, outDir: base + "c", resume: true, data: small)
         #expect(resumed.last!.testError == full.last!.testError && resumed.last!.trainError == full.last!.trainError)
-        let ca = try TrainingRun.loadCheckpoint(base + "a/checkpoint.safetensors"), cc = try TrainingRun.loadCheckpoint(base + "c/checkpoint.safetensors")
+        let ca = try TrainingRun.loadCheckpoint(base + "a/checkpoint.safetensors"),
+            cc = try TrainingRun.loadCheckpoint(base + "c/checkpoint.safetensors")
         #expect(ca.parameters == cc.parameters && ca.arrayState == cc.arrayState)
         // Probe lines were logged (every 5th batch) next to the epoch lines.
         let probes = JSONLWriter.readLines(base + "a/log.jsonl").filter { $0["kind"] as? String == "probe" }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import EqProp
 @testable import EqPropRuns
 
@@ -24,10 +25,12 @@ import Testing
         xb.update(post: y, pre: x, scale: 0.3); dense.update(post: y, pre: x, scale: 0.3)
         #expect(xb.weights == dense.weights)
         // The realized change equals the requested 0.3·yᵀx to float precision.
-        for i in 0..<7 { for j in 0..<5 {
-            let want = 0.3 * (0..<3).reduce(Float(0)) { $0 + y[$1, i] * x[$1, j] }
-            #expect(abs(xb.weights[i, j] - w[i, j] - want) <= 1e-6)
-        } }
+        for i in 0..<7 {
+            for j in 0..<5 {
+                let want = 0.3 * (0..<3).reduce(Float(0)) { $0 + y[$1, i] * x[$1, j] }
+                #expect(abs(xb.weights[i, j] - w[i, j] - want) <= 1e-6)
+            }
+        }
     }
 
     // MARK: stochastic pulse trains
@@ -46,7 +49,8 @@ import Testing
         for _ in 0..<trials {
             arr.uPos[0] = 0.5; arr.uNeg[0] = 0.5; arr.cachedWeights = nil
             let before = Double(arr.weights[0, 0])
-            arr.update(post: Matrix(rows: 1, cols: 1, storage: [d]), pre: Matrix(rows: 1, cols: 1, storage: [x]), scale: lr)
+            arr.update(
+                post: Matrix(rows: 1, cols: 1, storage: [d]), pre: Matrix(rows: 1, cols: 1, storage: [x]), scale: lr)
             let dw = Double(arr.weights[0, 0]) - before
             sum += dw; sumSq += dw * dw
         }
@@ -102,13 +106,20 @@ import Testing
                         one = table.potentiated(one, device: i, pulses: 1)
                         down = table.depressed(down, device: i, pulses: 1)
                     }
-                    #expect(abs(table.potentiated(u0, device: i, pulses: n) - one) <= 2e-6, "\(model) spread \(spread): up \(n) from \(u0)")
-                    #expect(abs(table.depressed(u0, device: i, pulses: n) - down) <= 2e-6, "\(model) spread \(spread): down \(n) from \(u0)")
+                    #expect(
+                        abs(table.potentiated(u0, device: i, pulses: n) - one) <= 2e-6,
+                        "\(model) spread \(spread): up \(n) from \(u0)")
+                    #expect(
+                        abs(table.depressed(u0, device: i, pulses: n) - down) <= 2e-6,
+                        "\(model) spread \(spread): down \(n) from \(u0)")
                     if model == .exponential {
                         // NeuroSim's curve: P₀ = −A ln(1 − u₀/B), u = B(1 − e^{−(P₀+n)/A}), A = −1/ln ρ.
                         let a = -1 / Foundation.log(dev.rhoUp), b = Double(dev.fixedUp)
                         let p0 = -a * Foundation.log(1 - Double(u0) / b)
-                        #expect(abs(Double(table.potentiated(u0, device: i, pulses: n)) - b * (1 - Foundation.exp(-(p0 + Double(n)) / a))) <= 2e-6)
+                        #expect(
+                            abs(
+                                Double(table.potentiated(u0, device: i, pulses: n)) - b
+                                    * (1 - Foundation.exp(-(p0 + Double(n)) / a))) <= 2e-6)
                     }
                 }
             }
@@ -164,7 +175,9 @@ import Testing
         spec.levels = 16; spec.c2c = 0.01; spec.programming = .deterministic; spec.rounding = .stochastic
         let arr = CrossbarArray(spec: spec, weights: Self.random(20, 30, seed: 3, scale: 0.5), seed: 9, layer: 0)
         for k in 0..<20 {
-            arr.update(post: Self.random(4, 20, seed: UInt64(100 + k)), pre: Self.random(4, 30, seed: UInt64(200 + k)), scale: 0.05)
+            arr.update(
+                post: Self.random(4, 20, seed: UInt64(100 + k)), pre: Self.random(4, 30, seed: UInt64(200 + k)),
+                scale: 0.05)
         }
         for i in 0..<arr.count {
             for u in [arr.uPos[i], arr.uNeg[i]] {
@@ -176,7 +189,8 @@ import Testing
 
     /// c2c σ after n pulses ∝ √n (linear device mid-range, no clipping, no quantization).
     @Test func cycleToCycleSpreadGrowsAsSqrtN() {
-        var spec = DeviceSpec(); spec.model = .exponential; spec.nlLtp = 0; spec.nlLtd = 0; spec.pulses = 1000; spec.c2c = 0.002
+        var spec = DeviceSpec(); spec.model = .exponential; spec.nlLtp = 0; spec.nlLtd = 0; spec.pulses = 1000;
+        spec.c2c = 0.002
         spec.programming = .deterministic; spec.rounding = .nearest; spec.maxPulses = 1000
         var sigmas: [Double] = []
         for n in [1, 4, 16, 64] {
@@ -184,7 +198,9 @@ import Testing
             for i in 0..<arr.count { arr.uPos[i] = 0.4; arr.uNeg[i] = 0.4 }
             // n pulses on every device: ΔW = n·2·w_fs·ΔU_step.
             let unit = 2 * arr.fullScale / 1000 * Float(n)
-            arr.update(post: Matrix(rows: 1, cols: 100, repeating: 1), pre: Matrix(rows: 1, cols: 100, repeating: unit), scale: 1)
+            arr.update(
+                post: Matrix(rows: 1, cols: 100, repeating: 1), pre: Matrix(rows: 1, cols: 100, repeating: unit),
+                scale: 1)
             let moved = arr.uPos.map { Double($0) - 0.4 }
             let m = moved.reduce(0, +) / Double(moved.count)
             #expect(abs(m - Double(n) / 1000) < 1e-3)
@@ -200,7 +216,8 @@ import Testing
     @Test func deviceToDeviceDrawsAreSeeded() {
         var spec = DeviceSpec(); spec.model = .linearStep; spec.dwMinDtod = 0.3; spec.upDownDtod = 0.05
         let w = Matrix<Float>(rows: 10, cols: 10)
-        let a = CrossbarArray(spec: spec, weights: w, seed: 1, layer: 0), b = CrossbarArray(spec: spec, weights: w, seed: 1, layer: 0)
+        let a = CrossbarArray(spec: spec, weights: w, seed: 1, layer: 0),
+            b = CrossbarArray(spec: spec, weights: w, seed: 1, layer: 0)
         let c = CrossbarArray(spec: spec, weights: w, seed: 2, layer: 0)
         #expect(a.devPos.perDevice.count == 100)
         #expect(a.devPos.perDevice.map(\.stepUp) == b.devPos.perDevice.map(\.stepUp))
@@ -219,8 +236,11 @@ import Testing
             #expect(abs(k - n * p) <= 3 * sd, "stuck \(code): \(k) vs \(n * p) ± \(3 * sd)")
         }
         // Stuck devices hold their bound through updates.
-        arr.update(post: Matrix(rows: 1, cols: 512, repeating: 1), pre: Matrix(rows: 1, cols: 784, repeating: 1), scale: 0.1)
-        for i in 0..<arr.count where arr.faults.positive[i] != 0 { #expect(arr.uPos[i] == (arr.faults.positive[i] == 1 ? 0 : 1)) }
+        arr.update(
+            post: Matrix(rows: 1, cols: 512, repeating: 1), pre: Matrix(rows: 1, cols: 784, repeating: 1), scale: 0.1)
+        for i in 0..<arr.count where arr.faults.positive[i] != 0 {
+            #expect(arr.uPos[i] == (arr.faults.positive[i] == 1 ? 0 : 1))
+        }
     }
 
     // MARK: DAC / ADC
@@ -228,7 +248,7 @@ import Testing
     @Test(arguments: [4, 7, 9])
     func converterLevelsAndClipping(bits: Int) {
         let bound: Float = 2
-        var v = (0..<20_001).map { Float($0 - 10_000) / 10_000 * 3 * bound }   // ±1.5·bound, dense
+        var v = (0..<20_001).map { Float($0 - 10_000) / 10_000 * 3 * bound }  // ±1.5·bound, dense
         v.withUnsafeMutableBufferPointer { Converter.quantize($0, bits: bits, bound: bound) }
         #expect(Set(v).count == (1 << bits) - 1, "\(bits) bits: \(Set(v).count) levels")
         #expect(v.first == -bound && v.last == bound)
@@ -239,7 +259,10 @@ import Testing
 
     @Test func presetsLoadAndValidate() throws {
         let names = PresetLocator.available(kind: "devices")
-        for n in ["ideal", "ag-a-si", "taox-hfox", "pcmo", "alox-hfo2", "gst-pcm", "epiram", "hzo-fefet", "reram-sb", "ecram", "pcm"] {
+        for n in [
+            "ideal", "ag-a-si", "taox-hfox", "pcmo", "alox-hfo2", "gst-pcm", "epiram", "hzo-fefet", "reram-sb", "ecram",
+            "pcm"
+        ] {
             #expect(names.contains(n), "missing preset \(n)")
             let s = try DeviceSpec.load(n)
             #expect(s.name == n)
@@ -254,11 +277,22 @@ import Testing
             ("name: x\nmodel: linear-step\nlevels: 1\n", "'levels'"),
             ("name: x\nmodel: linear-step\nc2c: -0.1\n", "'c2c'"),
             ("name: x\nmodel: linear-step\nstuck_min: 1.5\n", "'stuck_min'"),
-            ("name: x\nmodel: memristor\n", "field 'model' must be one of ideal, linear-step, soft-bounds, exponential, aihwkit-linear-step, aihwkit-soft-bounds, aihwkit-exp-step, aihwkit-pow-step, aihwkit-piecewise-step (got 'memristor')"),
+            (
+                "name: x\nmodel: memristor\n",
+                "field 'model' must be one of ideal, linear-step, soft-bounds, exponential, aihwkit-linear-step, "
+                    + "aihwkit-soft-bounds, aihwkit-exp-step, aihwkit-pow-step, aihwkit-piecewise-step (got "
+                    + "'memristor')"
+            ),
             ("name: x\nlevels: 64\n", "missing field 'model'"),
             ("name: x\nmodel: linear-step\nlevels: 2.5\n", "field 'levels' must be an integer"),
-            ("name: x\nmodel: linear-step\nrounding: up\n", "field 'rounding' must be one of nearest, stochastic (got 'up')"),
-            ("a: " + String(repeating: "[", count: 5000) + String(repeating: "]", count: 5000) + "\n", "nested 5000 deep"),
+            (
+                "name: x\nmodel: linear-step\nrounding: up\n",
+                "field 'rounding' must be one of nearest, stochastic (got 'up')"
+            ),
+            (
+                "a: " + String(repeating: "[", count: 5000) + String(repeating: "]", count: 5000) + "\n",
+                "nested 5000 deep"
+            )
         ]
         for (yaml, expected) in cases {
             do {
@@ -284,7 +318,7 @@ import Testing
     @Test func matchesPerDeviceModel() {
         var spec = DeviceSpec()
         spec.model = .linearStep; spec.flickerK = 1e-4; spec.flickerGamma = 1; spec.tStep = 1e-6
-        spec.gMin = 1e-6; spec.gMax = 1e-4     // r = G_min/(G_max − G_min) ≈ 0.0101
+        spec.gMin = 1e-6; spec.gMax = 1e-4  // r = G_min/(G_max − G_min) ≈ 0.0101
         let out = 2, inp = 6
         var g = RandomStream(seed: 3, stream: "w")
         let w = Matrix<Float>(rows: out, cols: inp, storage: (0..<(out * inp)).map { _ in Float(g.uniform(-0.5, 0.5)) })
@@ -310,13 +344,15 @@ import Testing
         var es: [[Double]] = Array(repeating: [], count: out)
         for _ in 0..<blocks {
             var acc = [[Double]](repeating: [Double](repeating: 0, count: len), count: out)
-            for i in 0..<out { for j in 0..<inp {
-                let (up, un) = arr.conductances(row: i, col: j)
-                let tp = synth.trace(using: &rng), tn = synth.trace(using: &rng)
-                for t in 0..<len {
-                    acc[i][t] += Double(fs * ((up + r) * tp[t] - (un + r) * tn[t]) * x[0, j])
+            for i in 0..<out {
+                for j in 0..<inp {
+                    let (up, un) = arr.conductances(row: i, col: j)
+                    let tp = synth.trace(using: &rng), tn = synth.trace(using: &rng)
+                    for t in 0..<len {
+                        acc[i][t] += Double(fs * ((up + r) * tp[t] - (un + r) * tn[t]) * x[0, j])
+                    }
                 }
-            } }
+            }
             for i in 0..<out { es[i] += acc[i] }
         }
         for i in 0..<out {
@@ -334,13 +370,17 @@ import Testing
             func avgPeriodogram(_ v: [Double]) -> [Double] {
                 var avg = [Double](repeating: 0, count: len / 2)
                 for b in 0..<blocks {
-                    let p = NoiseSynthesizer.periodogram(v[(b * len)..<((b + 1) * len)].map { Float($0) }, dt: spec.tStep)
+                    let p = NoiseSynthesizer.periodogram(
+                        v[(b * len)..<((b + 1) * len)].map { Float($0) }, dt: spec.tStep)
                     for k in p.indices { avg[k] += p[k] / Double(blocks) }
                 }
                 return avg
             }
-            let so = Self.slope(avgPeriodogram(ys[i]), dt: spec.tStep, n: len), sd = Self.slope(avgPeriodogram(es[i]), dt: spec.tStep, n: len)
-            #expect(abs(so - sd) <= 0.05 && abs(so + 1) <= 0.1, "line \(i): slopes \(so) (output-referred) vs \(sd) (per device)")
+            let so = Self.slope(avgPeriodogram(ys[i]), dt: spec.tStep, n: len),
+                sd = Self.slope(avgPeriodogram(es[i]), dt: spec.tStep, n: len)
+            #expect(
+                abs(so - sd) <= 0.05 && abs(so + 1) <= 0.1,
+                "line \(i): slopes \(so) (output-referred) vs \(sd) (per device)")
         }
     }
 
@@ -356,10 +396,12 @@ import Testing
         arr.update(post: post, pre: pre, scale: 0.1)
         // Realized change within half a pulse (2·w_fs·dw_min/2) of the request, per weight.
         let tol = arr.fullScale * Float(spec.dwMin) * 1.01
-        for i in 0..<4 { for j in 0..<9 {
-            let want = 0.1 * (0..<2).reduce(Float(0)) { $0 + post[$1, i] * pre[$1, j] }
-            #expect(abs(arr.weights[i, j] - before[i, j] - want) <= tol)
-        } }
+        for i in 0..<4 {
+            for j in 0..<9 {
+                let want = 0.1 * (0..<2).reduce(Float(0)) { $0 + post[$1, i] * pre[$1, j] }
+                #expect(abs(arr.weights[i, j] - before[i, j] - want) <= tol)
+            }
+        }
         #expect(arr.uNeg.allSatisfy { $0 == 0.5 })
     }
 }

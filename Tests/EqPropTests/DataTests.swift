@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import EqProp
 @testable import EqPropRuns
 
@@ -51,12 +52,15 @@ import Testing
             ("bad magic", Self.idx([5, 4, 3], magic: [8, 3]), "bad IDX magic"),
             ("truncated", Array(Self.idx([5, 4, 3]).dropLast(7)), "truncated IDX data"),
             ("count mismatch", Self.idx([6, 4, 3]), "has 6 images but"),
-            ("wrong dimensions", Self.idx([5, 12]), "must have 3 dimensions"),
+            ("wrong dimensions", Self.idx([5, 12]), "must have 3 dimensions")
         ]
         // A labels file with an images header: named before its (huge) payload size is checked.
         let goodImages = Self.write(Self.idx([5, 4, 3]), "images", in: dir)
         let imageHeader = Self.write(Self.idx([300, 200, 100], payload: 5), "labels-as-images", in: dir)
-        #expect(throws: InputError("labels-as-images: labels must have 1 dimension, but the IDX header says 3 (magic 0x00000803)")) {
+        #expect(
+            throws: InputError(
+                "labels-as-images: labels must have 1 dimension, but the IDX header says 3 (magic 0x00000803)")
+        ) {
             try LabeledImages.load(images: goodImages, labels: imageHeader)
         }
         for (name, bytes, expected) in cases {

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import EqProp
 @testable import EqPropRuns
 
@@ -11,7 +12,8 @@ import Testing
         d.programming = .deterministic; d.rounding = .stochastic
         f(&d)
         var rng = RandomStream(seed: 9, stream: "w")
-        let w = Matrix<Float>(rows: rows, cols: cols, storage: (0..<(rows * cols)).map { _ in Float(rng.uniform() - 0.5) * 0.5 })
+        let w = Matrix<Float>(
+            rows: rows, cols: cols, storage: (0..<(rows * cols)).map { _ in Float(rng.uniform() - 0.5) * 0.5 })
         return CrossbarArray(spec: d, weights: w, seed: 1, layer: 0)
     }
 
@@ -24,7 +26,9 @@ import Testing
     @Test func meanConductanceFollowsThePowerLaw() throws {
         let t0 = 20.0, times = [1.0, 3600, 86_400, 3.15e7]
         // One ν for every device: each conductance is exactly G₀·((t + t₀)/t₀)^(−ν).
-        let a = Self.array { $0.driftNu = 0.05; $0.driftT0 = t0 }
+        let a = Self.array {
+            $0.driftNu = 0.05; $0.driftT0 = t0
+        }
         let ref = a.state, g0 = Self.siemens(a)
         for t in times {
             try a.age(to: t, from: ref, draw: 1, compensate: false)
@@ -33,7 +37,10 @@ import Testing
         }
         // ν spread per device, ν = |ν̄ + σξ|: the mean factor is the log-normal mean exp(−ν̄L + σ²L²/2),
         // L = ln((t + t₀)/t₀) (ν̄ = 3σ: the fold at 0 changes it by < 1e-4).
-        let b = Self.array({ $0.driftNu = 0.06; $0.driftNuDtod = 0.02; $0.driftT0 = t0 }, rows: 64, cols: 128)
+        let b = Self.array(
+            {
+                $0.driftNu = 0.06; $0.driftNuDtod = 0.02; $0.driftT0 = t0
+            }, rows: 64, cols: 128)
         let refB = b.state, gB = Self.siemens(b)
         for t in times {
             try b.age(to: t, from: refB, draw: 1, compensate: false)
@@ -41,14 +48,19 @@ import Testing
             let mean = ratios.reduce(0, +) / Double(ratios.count)
             let l = log((t + t0) / t0), want = exp(-0.06 * l + 0.0004 * l * l / 2)
             let sd = (ratios.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(ratios.count - 1)).squareRoot()
-            #expect(abs(mean - want) <= 5 * sd / Double(ratios.count).squareRoot() + 1e-6, "t = \(t): mean factor \(mean) vs \(want)")
+            #expect(
+                abs(mean - want) <= 5 * sd / Double(ratios.count).squareRoot() + 1e-6,
+                "t = \(t): mean factor \(mean) vs \(want)")
         }
     }
 
     /// The 1/f wander: a relative σ of √(K·ln((t + t_read)/(2·t_read))) at time t, none before t_read.
     @Test func wanderGrowsAsTheFlickerLawImplies() throws {
         let k = 1e-3, tRead = 1e-6
-        let a = Self.array({ $0.flickerK = k; $0.tStep = tRead }, rows: 64, cols: 128)
+        let a = Self.array(
+            {
+                $0.flickerK = k; $0.tStep = tRead
+            }, rows: 64, cols: 128)
         let ref = a.state, g0 = Self.siemens(a)
         #expect(Drift.wander(flickerK: k, t: 0.5e-6, tRead: tRead) == 0)
         for t in [1e-3, 10, 1e5] {
@@ -79,7 +91,9 @@ import Testing
         let y0 = a.forwardRead(x), t = 86_400.0, f = Float(pow((t + 20) / 20, -0.08))
         try a.age(to: t, from: ref, draw: 1, compensate: false)
         let drifted = a.forwardRead(x)
-        for k in 0..<y0.count { #expect(abs(drifted.storage[k] - f * y0.storage[k]) <= 1e-4 * abs(y0.storage[k]) + 1e-6) }
+        for k in 0..<y0.count {
+            #expect(abs(drifted.storage[k] - f * y0.storage[k]) <= 1e-4 * abs(y0.storage[k]) + 1e-6)
+        }
         try a.age(to: t, from: ref, draw: 1, compensate: true)
         let restored = a.forwardRead(x)
         for k in 0..<y0.count { #expect(abs(restored.storage[k] - y0.storage[k]) <= 1e-4 * abs(y0.storage[k]) + 1e-6) }
@@ -87,9 +101,13 @@ import Testing
         let back = a.transposedRead(Matrix(rows: 1, cols: 64, repeating: 1))
         try a.restore(ref)
         let back0 = a.transposedRead(Matrix(rows: 1, cols: 64, repeating: 1))
-        for k in 0..<back0.count { #expect(abs(back.storage[k] - back0.storage[k]) <= 1e-4 * abs(back0.storage[k]) + 1e-6) }
+        for k in 0..<back0.count {
+            #expect(abs(back.storage[k] - back0.storage[k]) <= 1e-4 * abs(back0.storage[k]) + 1e-6)
+        }
 
-        let b = Self.array { $0.driftNu = 0.08; $0.driftNuDtod = 0.03 }
+        let b = Self.array {
+            $0.driftNu = 0.08; $0.driftNuDtod = 0.03
+        }
         let refB = b.state, yB = b.forwardRead(x)
         func meanAbs(_ m: Matrix<Float>) -> Float { m.storage.map(abs).reduce(0, +) / Float(m.count) }
         try b.age(to: t, from: refB, draw: 1, compensate: false)
@@ -103,11 +121,13 @@ import Testing
 
     @Test(arguments: [
         ("1h,1s", "times must be increasing ('1s' is not after '1h')"), ("1x", "'1x' is not a time"),
-        ("0s", "'0s' must be in (0, 1e10] s"), ("1s,,1h", "empty time"), ("1e11", "must be in (0, 1e10] s"),
+        ("0s", "'0s' must be in (0, 1e10] s"), ("1s,,1h", "empty time"), ("1e11", "must be in (0, 1e10] s")
     ])
     func badTimesNameTheProblem(text: String, message: String) {
         #expect(throws: InputError.self) { _ = try Inference.parseTimes(text) }
-        do { _ = try Inference.parseTimes(text) } catch let e as InputError { #expect(e.message.contains(message), "\(e.message)") } catch {}
+        do { _ = try Inference.parseTimes(text) } catch let e as InputError {
+            #expect(e.message.contains(message), "\(e.message)")
+        } catch {}
     }
 
     @Test func timesParseWithUnits() throws {

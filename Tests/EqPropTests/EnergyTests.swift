@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import EqProp
 
 /// The energy and latency counters against hand counts on tiny arrays.
@@ -44,11 +45,14 @@ import Testing
         #expect(abs(c.readEnergy / e - 1) < 1e-6, "cells \(c.readEnergy) vs \(e)")
         // A transposed read drives the 2 output lines and senses the 3 input lines.
         var back = Matrix<Float>(rows: 1, cols: 3)
-        a.multiplyTransposed(Matrix(rows: 1, cols: 2, storage: [1, 1]), into: &back, accumulate: false, clock: ReadClock())
+        a.multiplyTransposed(
+            Matrix(rows: 1, cols: 2, storage: [1, 1]), into: &back, accumulate: false, clock: ReadClock())
         var eT = 0.0
         for i in 0..<2 { for j in 0..<3 { let (gp, gn) = Self.siemens(a, i, j); eT += 0.25 * 0.25 * (gp + gn) * 1e-8 } }
         let d = a.costs - c
-        #expect(d.dacConversions == 2 && d.adcConversions == 3 && abs(d.readEnergy / eT - 1) < 1e-6, "\(d.readEnergy) vs \(eT)")
+        #expect(
+            d.dacConversions == 2 && d.adcConversions == 3 && abs(d.readEnergy / eT - 1) < 1e-6,
+            "\(d.readEnergy) vs \(eT)")
     }
 
     /// Deterministic counts: each pulse costs V²·G·t at the device's conductance before it, and rows
@@ -58,13 +62,19 @@ import Testing
         let before = (0..<2).map { i in (0..<3).map { j in Self.siemens(a, i, j) } }
         // ΔW_00 = 7 steps up, ΔW_12 = 3 steps down: unit = 2·w_fs·dw_min per pulse pair.
         let unit = 2 * a.fullScale * 1e-3
-        a.update(post: Matrix(rows: 1, cols: 2, storage: [1, 0]), pre: Matrix(rows: 1, cols: 3, storage: [7 * unit, 0, 0]), scale: 1)
-        a.update(post: Matrix(rows: 1, cols: 2, storage: [0, 1]), pre: Matrix(rows: 1, cols: 3, storage: [0, 0, -3 * unit]), scale: 1)
+        a.update(
+            post: Matrix(rows: 1, cols: 2, storage: [1, 0]), pre: Matrix(rows: 1, cols: 3, storage: [7 * unit, 0, 0]),
+            scale: 1)
+        a.update(
+            post: Matrix(rows: 1, cols: 2, storage: [0, 1]), pre: Matrix(rows: 1, cols: 3, storage: [0, 0, -3 * unit]),
+            scale: 1)
         let c = a.costs
         #expect(c.pulses == 2 * (7 + 3))
         // Device (0,0): G⁺ gets 7 up pulses, G⁻ 7 down; device (1,2): G⁺ 3 down, G⁻ 3 up.
         let eUp = 2.0 * 2 * 1e-6, eDown = 3.0 * 3 * 2e-6
-        let want = 7 * eUp * before[0][0].0 + 7 * eDown * before[0][0].1 + 3 * eDown * before[1][2].0 + 3 * eUp * before[1][2].1
+        let want =
+            7 * eUp * before[0][0].0 + 7 * eDown * before[0][0].1 + 3 * eDown * before[1][2].0 + 3 * eUp
+            * before[1][2].1
         #expect(abs(c.writeEnergy / want - 1) < 1e-6, "write energy \(c.writeEnergy) vs \(want)")
         // First update: row 0 pulses 7 up then 7 down (pair), row 1 nothing; second: row 1, 3 and 3.
         #expect(abs(c.writeLatency - (7 * (1e-6 + 2e-6) + 3 * (1e-6 + 2e-6))) < 1e-15)
@@ -72,8 +82,11 @@ import Testing
 
     /// Stochastic trains: 2·BL slots per pulsing sample, the whole array at once.
     @Test func stochasticTrainsTakeTheirSlots() {
-        let a = CrossbarArray(spec: Self.device { $0.programming = .stochastic; $0.bl = 10 }, weights: Self.w, seed: 1, layer: 0)
-        let post = Matrix<Float>(rows: 3, cols: 2, storage: [0.1, 0.2, 0, 0, 0.3, -0.1])   // the second sample is zero
+        let a = CrossbarArray(
+            spec: Self.device {
+                $0.programming = .stochastic; $0.bl = 10
+            }, weights: Self.w, seed: 1, layer: 0)
+        let post = Matrix<Float>(rows: 3, cols: 2, storage: [0.1, 0.2, 0, 0, 0.3, -0.1])  // the second sample is zero
         let pre = Matrix<Float>(rows: 3, cols: 3, storage: [0.1, 0, 0.2, 0.5, 0.5, 0.5, 0.3, 0.3, 0])
         a.update(post: post, pre: pre, scale: 0.01)
         #expect(abs(a.costs.writeLatency - 2 * 10 * (1e-6 + 2e-6)) < 1e-15)
@@ -86,7 +99,9 @@ import Testing
         let a = CrossbarArray(spec: d, weights: Self.w, seed: 1, layer: 0)
         var y = Matrix<Float>(rows: 1, cols: 2)
         a.multiply(Matrix(rows: 1, cols: 3, storage: [1, 1, 1]), into: &y, accumulate: false, clock: ReadClock())
-        a.update(post: Matrix(rows: 1, cols: 2, storage: [1, 1]), pre: Matrix(rows: 1, cols: 3, storage: [0.01, 0.01, 0.01]), scale: 1)
+        a.update(
+            post: Matrix(rows: 1, cols: 2, storage: [1, 1]), pre: Matrix(rows: 1, cols: 3, storage: [0.01, 0.01, 0.01]),
+            scale: 1)
         let c = a.costs
         #expect(c.reads == 1 && c.pulses > 0 && c.energy == 0 && c.latency == 0 && c.dacConversions == 0)
         let old = #"{"pulses":12,"devices_pulsed":3,"reads":4,"accumulator_ops":0}"#
@@ -100,8 +115,9 @@ extension EnergyTests {
     /// sample) and W12 forward and transposed at every step (16 → 10 and 10 → 16), whatever chunks the
     /// batch is split into; the epoch's costs are the arrays' sums.
     @Test func aTinyNetworksCountsAddUp() throws {
-        let spec = NetworkSpec(name: "tiny", kind: .prototypical, layers: [32, 16, 10], activation: .sigm, T: 6, K: 2,
-                               beta: 0.5, nudging: .symmetric, learningRates: [0.1, 0.05], batchSize: 10, epochs: 1)
+        let spec = NetworkSpec(
+            name: "tiny", kind: .prototypical, layers: [32, 16, 10], activation: .sigm, T: 6, K: 2,
+            beta: 0.5, nudging: .symmetric, learningRates: [0.1, 0.05], batchSize: 10, epochs: 1)
         let data = DataSet.synthetic(features: 32, train: 40, test: 10)
         var options = TrainingOptions(seed: 3, dataset: "synthetic")
         options.device = Self.device()
@@ -111,7 +127,9 @@ extension EnergyTests {
         // Sample reads: 40 samples × (T + 2K) = 10 steps (free, then two nudged phases of symmetric
         // nudging), each one read pulse of 1e-8 s; W12 is read twice per step.
         let s0 = 40.0 * 10
-        #expect(abs(c0.readLatency - s0 * 1e-8) < 1e-15 && abs(c1.readLatency - 2 * s0 * 1e-8) < 1e-15, "\(c0.readLatency), \(c1.readLatency)")
+        #expect(
+            abs(c0.readLatency - s0 * 1e-8) < 1e-15 && abs(c1.readLatency - 2 * s0 * 1e-8) < 1e-15,
+            "\(c0.readLatency), \(c1.readLatency)")
         #expect(c0.dacConversions == s0 * 32 && c0.adcConversions == s0 * 16)
         #expect(c1.dacConversions == s0 * (16 + 10) && c1.adcConversions == s0 * (10 + 16))
         let epoch = try #require(t.lastEpochCosts)

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import EqProp
 @testable import EqPropRuns
 
@@ -6,7 +7,8 @@ import Testing
 @Suite struct GDUTests {
     /// EB-FC, tanh, no clamp, exact Φ: free phase converged, β = 1e-4 → per-step error ≤ 1e-3.
     static func ebSpec(beta: Double) -> NetworkSpec {
-        Fixtures.spec(.energyBased, layers: [8, 10, 9, 5], activation: .tanh, dt: 0.2, exact: true, T: 1500, K: 12, beta: beta)
+        Fixtures.spec(
+            .energyBased, layers: [8, 10, 9, 5], activation: .tanh, dt: 0.2, exact: true, T: 1500, K: 12, beta: beta)
     }
 
     @Test func energyBasedMatchesBPTTPerStep() throws {

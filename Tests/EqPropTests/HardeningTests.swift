@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import EqProp
 @testable import EqPropRuns
 
@@ -9,8 +10,9 @@ import Testing
     static func tempDir(_ tag: String) -> String { NSTemporaryDirectory() + "xbar-hard-\(tag)-\(UUID().uuidString)" }
 
     /// A tiny P model on synthetic data: a whole training takes milliseconds.
-    static let tiny = NetworkSpec(name: "tiny", kind: .prototypical, layers: [32, 16, 10], activation: .sigm, T: 6, K: 2,
-                                  beta: 0.5, nudging: .symmetric, learningRates: [0.1, 0.05], batchSize: 10, epochs: 2)
+    static let tiny = NetworkSpec(
+        name: "tiny", kind: .prototypical, layers: [32, 16, 10], activation: .sigm, T: 6, K: 2,
+        beta: 0.5, nudging: .symmetric, learningRates: [0.1, 0.05], batchSize: 10, epochs: 2)
     static let data = DataSet.synthetic(features: 32, train: 100, test: 40)
     static let options = TrainingOptions(seed: 3, dataset: "synthetic")
 
@@ -42,11 +44,16 @@ import Testing
         let dir = Self.tempDir("busy")
         let holder = try FolderLock(dir, purpose: "training")
         defer { holder.unlock() }
-        let m = message { try TrainingRun.run(spec: Self.tiny, options: Self.options, outDir: dir, resume: false, data: Self.data) }
+        let m = message {
+            try TrainingRun.run(spec: Self.tiny, options: Self.options, outDir: dir, resume: false, data: Self.data)
+        }
         #expect(m?.contains("being written by another xbar") == true, "\(m ?? "no error")")
         var plan = SweepTests.smallPlan(seeds: 1)
         plan.vary = [.init(field: "device.levels", values: ["16"])]
-        let s = message { _ = try SweepExecutor.execute(plan: plan, outDir: dir, resume: false, jobs: 1, data: .synthetic(features: 784, train: 200, test: 60)) }
+        let s = message {
+            _ = try SweepExecutor.execute(
+                plan: plan, outDir: dir, resume: false, jobs: 1, data: .synthetic(features: 784, train: 200, test: 60))
+        }
         #expect(s?.contains("being written by another xbar") == true, "\(s ?? "no error")")
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir) == [FolderLock.fileName])
     }
@@ -64,8 +71,10 @@ import Testing
         let before = try Data(contentsOf: URL(fileURLWithPath: other + "/results.jsonl"))
         let link = Self.tempDir("link")
         try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: a)
-        #expect(message { _ = try SweepExecutor.merge([a], into: link) }?.contains("is one of the folders merged") == true)
-        #expect(message { _ = try SweepExecutor.merge([a], into: other) }?.contains("is not a merge of this sweep") == true)
+        #expect(
+            message { _ = try SweepExecutor.merge([a], into: link) }?.contains("is one of the folders merged") == true)
+        #expect(
+            message { _ = try SweepExecutor.merge([a], into: other) }?.contains("is not a merge of this sweep") == true)
         #expect(try Data(contentsOf: URL(fileURLWithPath: other + "/results.jsonl")) == before)
         let merged = Self.tempDir("merged")
         #expect(try SweepExecutor.merge([a], into: merged).present == 1)
@@ -95,7 +104,8 @@ import Testing
         let again = try SweepExecutor.execute(plan: plan, outDir: dir, resume: true, jobs: 1, data: data)
         #expect(again.skipped == 2 && again.done == 0)
         let rows = try SweepExecutor.table(dir).rows
-        #expect(rows.map(\.diverged) == [0, 1] && rows[1].mean["test_error"] == nil && rows[0].mean["test_error"] != nil)
+        #expect(
+            rows.map(\.diverged) == [0, 1] && rows[1].mean["test_error"] == nil && rows[0].mean["test_error"] != nil)
     }
 
     // MARK: Storage errors
@@ -123,14 +133,18 @@ import Testing
         var error: Error? = nil
         do { try AtomicFile.write(Data(repeating: 8, count: 40_000), to: path) } catch let e { error = e }
         let storage = try #require(error as? StorageError)
-        #expect(storage.code == ENOSPC && storage.description.contains("No space left on device") && storage.description.contains(path))
+        #expect(
+            storage.code == ENOSPC && storage.description.contains("No space left on device")
+                && storage.description.contains(path))
         #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == old)
         #expect(try FileManager.default.contentsOfDirectory(atPath: mnt) == ["checkpoint.safetensors"])
         // A log on the nearly full disk: the line that does not fit is cut back off.
         let log = try JSONLWriter(path: mnt + "/log.jsonl")
         try log.append(["epoch": 1])
         var appended = 1
-        do { while true { try log.append(["padding": String(repeating: "x", count: 4000)]); appended += 1 } } catch is StorageError {}
+        do {
+            while true { try log.append(["padding": String(repeating: "x", count: 4000)]); appended += 1 }
+        } catch is StorageError {}
         let text = try String(contentsOfFile: mnt + "/log.jsonl", encoding: .utf8)
         #expect(text.hasSuffix("\n") && text.split(separator: "\n").count == appended)
     }
@@ -161,11 +175,19 @@ import Testing
     /// refused with a message, in files and in values given on the command line.
     @Test func complexYAMLKeysAreRefused() throws {
         for text in ["name: x\n? [a, b]: 1\n", "device:\n  ? {g_min: 1}: 2\n", "? !!set {a}: 1\n"] {
-            #expect(message { _ = try NetworkSpec.decode(yaml: text, source: "f") }?.contains("a key must be a plain name") == true, "\(text)")
-            #expect(message { _ = try DeviceSpec.decode(yaml: text, source: "f") }?.contains("a key must be a plain name") == true, "\(text)")
+            #expect(
+                message { _ = try NetworkSpec.decode(yaml: text, source: "f") }?.contains("a key must be a plain name")
+                    == true, "\(text)")
+            #expect(
+                message { _ = try DeviceSpec.decode(yaml: text, source: "f") }?.contains("a key must be a plain name")
+                    == true, "\(text)")
         }
-        #expect(message { _ = try Self.tiny.setting("layers", to: "{? [1]: 2}") }?.contains("a key must be a plain name") == true)
-        #expect(message { _ = try DeviceSpec.load("epiram").setting("levels", to: "{? [1]: 2}") }?.contains("a key must be a plain name") == true)
+        #expect(
+            message { _ = try Self.tiny.setting("layers", to: "{? [1]: 2}") }?.contains("a key must be a plain name")
+                == true)
+        #expect(
+            message { _ = try DeviceSpec.load("epiram").setting("levels", to: "{? [1]: 2}") }?.contains(
+                "a key must be a plain name") == true)
     }
 
     /// A FIFO given as a checkpoint, a data file or a preset is refused at once instead of blocking.
@@ -191,30 +213,48 @@ import Testing
         try TrainingRun.run(spec: Self.tiny, options: Self.options, outDir: dir, resume: false, data: Self.data)
         let path = dir + "/" + TrainingRun.checkpointName
         var ck = try TrainingRun.loadCheckpoint(path)
-        for (change, field) in [({ (o: inout TrainingOptions) in o.evalBatchSize = 0 }, "eval_batch_size"),
-                                ({ (o: inout TrainingOptions) in o.bpttWindow = -1 }, "bptt_window"),
-                                ({ (o: inout TrainingOptions) in o.chunks = 0 }, "chunks")] {
+        for (change, field) in [
+            ({ (o: inout TrainingOptions) in o.evalBatchSize = 0 }, "eval_batch_size"),
+            ({ (o: inout TrainingOptions) in o.bpttWindow = -1 }, "bptt_window"),
+            ({ (o: inout TrainingOptions) in o.chunks = 0 }, "chunks")
+        ] {
             var bad = ck; change(&bad.options)
             try TrainingRun.saveCheckpoint(bad, to: path)
-            let m = message { try TrainingRun.run(spec: Self.tiny, options: Self.options, outDir: dir, resume: true, data: Self.data) }
-            #expect(m?.contains("checkpoint '\(path)'") == true && m?.contains("'\(field)'") == true, "\(m ?? "no error")")
+            let m = message {
+                try TrainingRun.run(spec: Self.tiny, options: Self.options, outDir: dir, resume: true, data: Self.data)
+            }
+            #expect(
+                m?.contains("checkpoint '\(path)'") == true && m?.contains("'\(field)'") == true, "\(m ?? "no error")")
         }
         ck.arrayState = [["g_plus": [0, .nan]], [:]]
         try TrainingRun.saveCheckpoint(ck, to: path)
-        #expect(message { _ = try TrainingRun.loadCheckpoint(path) }?.contains("non-finite device state W01.g_plus[1]") == true)
+        #expect(
+            message { _ = try TrainingRun.loadCheckpoint(path) }?.contains("non-finite device state W01.g_plus[1]")
+                == true)
     }
 
     /// Empty data sets, zero epochs, an oversized sweep, duplicate sweep values and a field the
     /// ideal device ignores are refused with a message naming them.
     @Test func inputsThatWouldGiveNoResultAreRefused() throws {
         let noTest = DataSet(name: "no-test", train: Self.data.train, test: Self.data.test.subset([]))
-        #expect(message { try TrainingRun.run(spec: Self.tiny, options: Self.options, outDir: Self.tempDir("e"), resume: false, data: noTest) }
-            == "data set 'no-test' has no test examples")
+        #expect(
+            message {
+                try TrainingRun.run(
+                    spec: Self.tiny, options: Self.options, outDir: Self.tempDir("e"), resume: false, data: noTest)
+            }
+                == "data set 'no-test' has no test examples")
         var zero = Self.tiny; zero.epochs = 0
-        #expect(message { try TrainingRun.run(spec: zero, options: Self.options, outDir: Self.tempDir("z"), resume: false, data: Self.data) }?
+        #expect(
+            message {
+                try TrainingRun.run(
+                    spec: zero, options: Self.options, outDir: Self.tempDir("z"), resume: false, data: Self.data)
+            }?
             .contains("'epochs' must be ≥ 1") == true)
         var big = SweepTests.smallPlan(seeds: 10)
-        big.vary = [.init(field: "model.T", values: (1...1000).map(String.init)), .init(field: "model.K", values: (1...1000).map(String.init))]
+        big.vary = [
+            .init(field: "model.T", values: (1...1000).map(String.init)),
+            .init(field: "model.K", values: (1...1000).map(String.init))
+        ]
         let t0 = Date()
         #expect(message { try big.validate() }?.contains("10000000 runs, more than 10000; add 'allow_large'") == true)
         #expect(Date().timeIntervalSince(t0) < 2)
@@ -224,7 +264,8 @@ import Testing
         var epochs0 = SweepTests.smallPlan(seeds: 1)
         epochs0.set = epochs0.set.filter { $0.field != "model.epochs" } + [.init(field: "model.epochs", values: ["0"])]
         #expect(message { try epochs0.validate() }?.contains("'epochs' must be ≥ 1 to measure accuracy") == true)
-        #expect(message { _ = try DeviceSpec.load("ideal").setting("levels", to: "16") }?.contains("has no effect") == true)
+        #expect(
+            message { _ = try DeviceSpec.load("ideal").setting("levels", to: "16") }?.contains("has no effect") == true)
         var spec = Self.tiny; spec.batchSize = Int.max
         #expect(message { try spec.validate() }?.contains("'batch_size' must be an integer in 1…65536") == true)
     }
@@ -235,11 +276,14 @@ import Testing
     /// refused (they trapped in Double → Int); so are noise amplitudes that would overflow.
     @Test func deviceTimesAndAmplitudesAreBounded() throws {
         let d = try DeviceSpec.load("epiram")
-        for (field, value, rule) in [("phase_gap", "1e13", "at most 1e9 read steps"), ("t_step", "1e-30", "in [1e-15, 1e3] s"),
-                                     ("flicker_k", "1e300", "in [0, 10]"), ("adc_bound", "1e-300", "in [1e-6, 1e6]"),
-                                     ("levels", "2000000000", "2…16777216"), ("max_pulses", "1000000000", "1…1000000")] {
+        for (field, value, rule) in [
+            ("phase_gap", "1e13", "at most 1e9 read steps"), ("t_step", "1e-30", "in [1e-15, 1e3] s"),
+            ("flicker_k", "1e300", "in [0, 10]"), ("adc_bound", "1e-300", "in [1e-6, 1e6]"),
+            ("levels", "2000000000", "2…16777216"), ("max_pulses", "1000000000", "1…1000000")
+        ] {
             let m = message { _ = try d.setting(field, to: value) }
-            #expect(m?.contains("field '\(field)'") == true && m?.contains(rule) == true, "\(field): \(m ?? "no error")")
+            #expect(
+                m?.contains("field '\(field)'") == true && m?.contains(rule) == true, "\(field): \(m ?? "no error")")
         }
         #expect(message { _ = try d.setting("phase_gap", to: "1e-3") } == nil)
     }
@@ -248,9 +292,13 @@ import Testing
     /// nine items would ask for 9⁹ nodes); `&` and `*` inside strings and comments are fine.
     @Test func yamlAliasesAreRefusedBeforeExpansion() throws {
         var bomb = "a0: &a0 [x,x,x,x,x,x,x,x,x]\n"
-        for i in 1...9 { bomb += "a\(i): &a\(i) [" + Array(repeating: "*a\(i - 1)", count: 9).joined(separator: ",") + "]\n" }
+        for i in 1...9 {
+            bomb += "a\(i): &a\(i) [" + Array(repeating: "*a\(i - 1)", count: 9).joined(separator: ",") + "]\n"
+        }
         let t0 = Date()
-        #expect(message { _ = try NetworkSpec.decode(yaml: bomb, source: "b") }?.contains("anchors and aliases ('&a0')") == true)
+        #expect(
+            message { _ = try NetworkSpec.decode(yaml: bomb, source: "b") }?.contains("anchors and aliases ('&a0')")
+                == true)
         #expect(Date().timeIntervalSince(t0) < 1)
         #expect(PresetYAML.firstAnchorOrAlias("source: \"R&D *x\" # a &b\nname: 'a & b'\nx: 2*3\n") == nil)
         #expect(PresetYAML.firstAnchorOrAlias("x: [1, *y]\n") == "*y")
@@ -275,17 +323,20 @@ import Testing
         p.vary = [.init(field: "device.levels", values: ["16"])]
         p.fidelityBatches = 10
         let dir = Self.tempDir("fit")
-        #expect(message { _ = try SweepExecutor.execute(plan: p, outDir: dir, resume: false, jobs: 1, data: data) }?
-            .contains("'fidelity_batches' 10 needs 200 test examples at batch size 20") == true)
+        #expect(
+            message { _ = try SweepExecutor.execute(plan: p, outDir: dir, resume: false, jobs: 1, data: data) }?
+                .contains("'fidelity_batches' 10 needs 200 test examples at batch size 20") == true)
         p.fidelityBatches = 2; p.testSubset = 100
-        #expect(message { _ = try SweepExecutor.execute(plan: p, outDir: dir, resume: false, jobs: 1, data: data) }?
-            .contains("'test_subset' 100 is more than the 60 test examples") == true)
+        #expect(
+            message { _ = try SweepExecutor.execute(plan: p, outDir: dir, resume: false, jobs: 1, data: data) }?
+                .contains("'test_subset' 100 is more than the 60 test examples") == true)
         #expect(!FileManager.default.fileExists(atPath: dir))
         p.testSubset = 60
         _ = try SweepExecutor.execute(plan: p, outDir: dir, resume: false, jobs: 1, data: data)
         let path = dir + "/results.jsonl"
         let line = try String(contentsOfFile: path, encoding: .utf8)
-        try (line + line.replacingOccurrences(of: "\"test_error\":", with: "\"test_error\":1000,\"x\":")).write(toFile: path, atomically: true, encoding: .utf8)
+        try (line + line.replacingOccurrences(of: "\"test_error\":", with: "\"test_error\":1000,\"x\":")).write(
+            toFile: path, atomically: true, encoding: .utf8)
         let rows = try SweepExecutor.table(dir).rows
         #expect(rows.count == 1 && rows[0].seeds == 1 && rows[0].mean["test_error"]! < 100)
         #expect(SweepExecutor.anomalies(dir).duplicates.count == 1)
@@ -300,10 +351,16 @@ import Testing
             d.append(contentsOf: Array(json.utf8)); d.append(contentsOf: [UInt8](repeating: 0, count: 16))
             return d
         }
-        let overlap = header("{\"a\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]},\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[8,16]}}")
-        #expect(message { _ = try Safetensors.decode(overlap, source: "x") }?.contains("tensors 'a' and 'b' overlap") == true)
+        let overlap = header(
+            "{\"a\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]},"
+                + "\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[8,16]}}"
+        )
+        #expect(
+            message { _ = try Safetensors.decode(overlap, source: "x") }?.contains("tensors 'a' and 'b' overlap")
+                == true)
         let numeric = header("{\"__metadata__\":{\"format\":\"eqprop-crossbar/1\",\"epoch\":1}}")
-        #expect(message { _ = try Safetensors.decode(numeric, source: "x") }?.contains("must map names to strings") == true)
+        #expect(
+            message { _ = try Safetensors.decode(numeric, source: "x") }?.contains("must map names to strings") == true)
         // A device run, its options stripped of the device: its conductances would be silently dropped.
         let dir = Self.tempDir("state")
         var o = Self.options; o.device = try DeviceSpec.load("epiram")
@@ -313,11 +370,16 @@ import Testing
         var ck = try TrainingRun.loadCheckpoint(path)
         var noDevice = ck; noDevice.options.device = nil
         try TrainingRun.saveCheckpoint(noDevice, to: path)
-        #expect(message { _ = try TrainingRun.loadCheckpoint(path) }?.contains("is crossbar state, but the options name no device") == true)
+        #expect(
+            message { _ = try TrainingRun.loadCheckpoint(path) }?.contains(
+                "is crossbar state, but the options name no device") == true)
         ck.arrayState[0]["g_pos"]![3] = -1
         try TrainingRun.saveCheckpoint(ck, to: path)
         let m = message { try TrainingRun.run(spec: Self.tiny, options: o, outDir: dir, resume: true, data: Self.data) }
-        #expect(m?.contains("crossbar state 'g_pos'[3] = -1.0 is outside the devices' normalized conductance range [0.0, 1.0]") == true, "\(m ?? "no error")")
+        #expect(
+            m?.contains(
+                "crossbar state 'g_pos'[3] = -1.0 is outside the devices' normalized conductance range [0.0, 1.0]")
+                == true, "\(m ?? "no error")")
     }
 
     // MARK: Byte-reproducible artifacts
@@ -331,7 +393,9 @@ import Testing
         try TrainingRun.run(spec: Self.tiny, options: o, outDir: a, resume: false, data: Self.data)
         try TrainingRun.run(spec: Self.tiny, options: o, outDir: b, resume: false, data: Self.data)
         for f in [TrainingRun.checkpointName, "model.yaml"] {
-            #expect(try Data(contentsOf: URL(fileURLWithPath: a + "/" + f)) == Data(contentsOf: URL(fileURLWithPath: b + "/" + f)), "\(f)")
+            #expect(
+                try Data(contentsOf: URL(fileURLWithPath: a + "/" + f))
+                    == Data(contentsOf: URL(fileURLWithPath: b + "/" + f)), "\(f)")
         }
         let log = try String(contentsOfFile: a + "/log.jsonl", encoding: .utf8)
         #expect(log.contains("\"batch\""), "probe lines are logged")

@@ -1,14 +1,18 @@
 import Foundation
 import Testing
+
 @testable import EqProp
 
 /// IR drop: the exact nodal solve against a dense solve of Kirchhoff's equations, the first-order
 /// model against the exact one, and the read stage in both directions.
 @Suite struct IRDropTests {
     /// Conductances uniform in [gMin, gMax] (S), rows × cols.
-    static func conductances(_ rows: Int, _ cols: Int, gMin: Double = 1e-6, gMax: Double = 1e-4, seed: UInt64 = 1) -> Matrix<Double> {
+    static func conductances(_ rows: Int, _ cols: Int, gMin: Double = 1e-6, gMax: Double = 1e-4, seed: UInt64 = 1)
+        -> Matrix<Double>
+    {
         var rng = RandomStream(seed: seed, stream: "ir-test")
-        return Matrix(rows: rows, cols: cols, storage: (0..<(rows * cols)).map { _ in gMin + (gMax - gMin) * rng.uniform() })
+        return Matrix(
+            rows: rows, cols: cols, storage: (0..<(rows * cols)).map { _ in gMin + (gMax - gMin) * rng.uniform() })
     }
 
     static func inputs(_ n: Int, seed: UInt64 = 2) -> [Double] {
@@ -126,12 +130,15 @@ import Testing
         var rng = RandomStream(seed: 5, stream: "w")
         for i in 0..<w.count { w.storage[i] = Float(rng.uniform() - 0.5) }
         var exact = d; exact.irDropModel = .exact
-        let a = CrossbarArray(spec: d, weights: w, seed: 1, layer: 0), b = CrossbarArray(spec: exact, weights: w, seed: 1, layer: 0)
+        let a = CrossbarArray(spec: d, weights: w, seed: 1, layer: 0),
+            b = CrossbarArray(spec: exact, weights: w, seed: 1, layer: 0)
         let x = Matrix<Float>(rows: 3, cols: 20, storage: (0..<60).map { _ in Float(rng.uniform() * 2 - 1) })
         let yT = Matrix<Float>(rows: 3, cols: 12, storage: (0..<36).map { _ in Float(rng.uniform() * 2 - 1) })
         var ideal = Matrix<Float>(rows: 3, cols: 12), idealT = Matrix<Float>(rows: 3, cols: 20)
         gemm(x, a.weights, transposeB: true, into: &ideal); gemm(yT, a.weights, into: &idealT)
-        for (first, ex, id) in [(a.forwardRead(x), b.forwardRead(x), ideal), (a.transposedRead(yT), b.transposedRead(yT), idealT)] {
+        for (first, ex, id) in [
+            (a.forwardRead(x), b.forwardRead(x), ideal), (a.transposedRead(yT), b.transposedRead(yT), idealT)
+        ] {
             var dropNorm: Float = 0, diff: Float = 0
             for k in 0..<id.count {
                 dropNorm += (ex.storage[k] - id.storage[k]) * (ex.storage[k] - id.storage[k])
@@ -139,7 +146,9 @@ import Testing
             }
             #expect(dropNorm > 0)
             // Measured 0.0021 (forward) and 0.0024 (transposed) of the drop.
-            #expect((diff / dropNorm).squareRoot() < 0.005, "first order vs exact: \((diff / dropNorm).squareRoot()) of the drop")
+            #expect(
+                (diff / dropNorm).squareRoot() < 0.005,
+                "first order vs exact: \((diff / dropNorm).squareRoot()) of the drop")
         }
     }
 }
@@ -153,7 +162,8 @@ extension IRDropTests {
         d.wireResistance = 0.5; d.irDropModel = .exact
         let v = try #require(FidelityRun.ablationVariants(d).first { $0.name == "IR drop" }?.device)
         #expect(v.wireResistance == 0.5 && v.irDropModel == .exact && v.gMax == d.gMax && v.gMin == d.gMin)
-        #expect(v.whiteNoise == 0 && v.flickerK == 0 && v.dwMinStd == 0 && v.c2c == 0 && v.levels == 0 && v.adcBits == 0)
+        #expect(
+            v.whiteNoise == 0 && v.flickerK == 0 && v.dwMinStd == 0 && v.c2c == 0 && v.levels == 0 && v.adcBits == 0)
     }
 
     /// The exact solve is refused on arrays beyond its limit, naming the matrix and the way out.

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import EqProp
 @testable import EqPropRuns
 
@@ -16,8 +17,9 @@ import Testing
         var s = try NetworkSpec.load("p-1h")
         s.layers = [784, 256, 10]; s.beta = beta; s.nudging = nudging; s.neuronNoise = sigma; s.epochs = 2
         let out = NSTemporaryDirectory() + "xbar-noise-\(UUID().uuidString)"
-        let recs = try TrainingRun.run(spec: s, options: TrainingOptions(seed: 1, trainSubset: 4000, testSubset: 2000),
-                                       outDir: out, resume: false, data: data)
+        let recs = try TrainingRun.run(
+            spec: s, options: TrainingOptions(seed: 1, trainSubset: 4000, testSubset: 2000),
+            outDir: out, resume: false, data: data)
         return recs.last!.testError
     }
 

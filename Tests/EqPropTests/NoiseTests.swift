@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import EqProp
 @testable import EqPropRuns
 
@@ -27,7 +28,8 @@ import Testing
         let df = 1 / (Double(n) * dt)
         let pts = (10...1000).map { k in (log(Double(k) * df), log(p[k - 1])) }
         let mx = pts.map(\.0).reduce(0, +) / Double(pts.count), my = pts.map(\.1).reduce(0, +) / Double(pts.count)
-        let sxy = pts.reduce(0) { $0 + ($1.0 - mx) * ($1.1 - my) }, sxx = pts.reduce(0) { $0 + ($1.0 - mx) * ($1.0 - mx) }
+        let sxy = pts.reduce(0) { $0 + ($1.0 - mx) * ($1.1 - my) },
+            sxx = pts.reduce(0) { $0 + ($1.0 - mx) * ($1.0 - mx) }
         return sxy / sxx
     }
 
@@ -46,7 +48,7 @@ import Testing
 
     @Test func lorentzianCorner() {
         let tau0 = 0.2e-3, tau1 = 0.5e-3
-        let fc = (1 / tau0 + 1 / tau1) / (2 * Double.pi)   // 1114 Hz
+        let fc = (1 / tau0 + 1 / tau1) / (2 * Double.pi)  // 1114 Hz
         // Finer frequency grid (Δt = 20 µs, Δf ≈ 12 Hz ≈ f_c/90) so the corner is well resolved.
         let dt = 20e-6
         let s = NoiseSynthesizer(spectrum: .lorentzian(amplitude: 1, tau0: tau0, tau1: tau1), length: Self.n, dt: dt)

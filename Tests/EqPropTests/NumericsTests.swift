@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import EqProp
 @testable import EqPropRuns
 
@@ -21,10 +22,12 @@ import Testing
         let b = Matrix<Double>(rows: 4, cols: 7, storage: (0..<28).map { _ in rng.normal() })
         var c = Matrix<Double>(rows: 5, cols: 4)
         gemm(a, b, transposeB: true, into: &c)
-        for i in 0..<5 { for j in 0..<4 {
-            let ref = (0..<7).reduce(0.0) { $0 + a[i, $1] * b[j, $1] }
-            #expect(abs(c[i, j] - ref) < 1e-12)
-        } }
+        for i in 0..<5 {
+            for j in 0..<4 {
+                let ref = (0..<7).reduce(0.0) { $0 + a[i, $1] * b[j, $1] }
+                #expect(abs(c[i, j] - ref) < 1e-12)
+            }
+        }
     }
 
     @Test func randomStreamsAreReproducibleAndIndependent() {
@@ -102,7 +105,8 @@ import Testing
         let mean = u.reduce(0.0) { $0 + Double($1) } / Double(n)
         let varr = u.reduce(0.0) { $0 + (Double($1) - mean) * (Double($1) - mean) } / Double(n)
         #expect(abs(mean - 0.5) < 5 * (1.0 / 12 / Double(n)).squareRoot())
-        #expect(abs(varr - 1.0 / 12) < 5 * (1.0 / 180 / Double(n)).squareRoot(), "variance \(varr)")   // Var[(U−½)²] = 1/180
+        // Var[(U−½)²] = 1/180
+        #expect(abs(varr - 1.0 / 12) < 5 * (1.0 / 180 / Double(n)).squareRoot(), "variance \(varr)")
         #expect(u.allSatisfy { $0 >= 0 && $0 < 1 })
     }
 
@@ -117,7 +121,9 @@ import Testing
     @Test func specValidationNamesTheField() throws {
         let base = try NetworkSpec.load("p-1h")
         var s = base; s.T = -3
-        #expect(throws: InputError("model 'p-1h': field 'T' must be an integer in 1…100000 (got -3)")) { try s.validate() }
+        #expect(throws: InputError("model 'p-1h': field 'T' must be an integer in 1…100000 (got -3)")) {
+            try s.validate()
+        }
         s = base; s.beta = -0.1
         #expect(throws: InputError.self) { try s.validate() }
         s = base; s.learningRates = [0.1]
@@ -129,13 +135,22 @@ import Testing
         #expect(throws: InputError.self) { try NetworkSpec.load("no-such-model") }
         // Names and types: the message lists the allowed values or says what the field must be.
         var text = base.yaml().replacingOccurrences(of: "activation: sigm", with: "activation: relu")
-        #expect(throws: InputError("t.yaml: field 'activation' must be one of \(Activation.allCases.map(\.rawValue).joined(separator: ", ")) (got 'relu')")) {
+        #expect(
+            throws: InputError(
+                "t.yaml: field 'activation' must be one of "
+                    + "\(Activation.allCases.map(\.rawValue).joined(separator: ", ")) (got 'relu')"
+            )
+        ) {
             try NetworkSpec.decode(yaml: text, source: "t.yaml")
         }
         text = base.yaml().replacingOccurrences(of: "T: 30", with: "T: 30\nT: 40")
-        #expect(throws: InputError("t.yaml: field 'T' is given more than once")) { try NetworkSpec.decode(yaml: text, source: "t.yaml") }
+        #expect(throws: InputError("t.yaml: field 'T' is given more than once")) {
+            try NetworkSpec.decode(yaml: text, source: "t.yaml")
+        }
         text = base.yaml().replacingOccurrences(of: "T: 30", with: "T: thirty")
-        #expect(throws: InputError("t.yaml: field 'T' must be an integer")) { try NetworkSpec.decode(yaml: text, source: "t.yaml") }
+        #expect(throws: InputError("t.yaml: field 'T' must be an integer")) {
+            try NetworkSpec.decode(yaml: text, source: "t.yaml")
+        }
     }
 
     @Test func presetsLoad() throws {

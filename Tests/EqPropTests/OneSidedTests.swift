@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import EqProp
 
 /// One-sided pairs (aihwkit's OneSidedUnitCell): potentiation only, and the refresh.
@@ -23,18 +24,23 @@ import Testing
         // Lower W_00 by 5 steps (one device's step is w_fs·0.01): G⁻ climbs 5 steps, G⁺ stays.
         let step = fs * 0.01
         let before = a.conductances(row: 0, col: 0)
-        a.update(post: Matrix(rows: 1, cols: 1, storage: [1]), pre: Matrix(rows: 1, cols: 2, storage: [-5 * step, 3 * step]), scale: 1)
+        a.update(
+            post: Matrix(rows: 1, cols: 1, storage: [1]), pre: Matrix(rows: 1, cols: 2, storage: [-5 * step, 3 * step]),
+            scale: 1)
         let after = a.conductances(row: 0, col: 0)
         #expect(after.0 == before.0 && abs(after.1 - 0.05) < 1e-6)
         #expect(abs(a.weights[0, 0] - (0.3 - 5 * step)) < 1e-5)
         // Raise W_01 by 3 steps: G⁺ climbs, G⁻ stays.
-        #expect(abs(a.conductances(row: 0, col: 1).0 - 0.03) < 1e-6 && abs(a.conductances(row: 0, col: 1).1 - 0.2 / fs) < 1e-6)
+        #expect(
+            abs(a.conductances(row: 0, col: 1).0 - 0.03) < 1e-6
+                && abs(a.conductances(row: 0, col: 1).1 - 0.2 / fs) < 1e-6)
         #expect(a.costs.pulses == 8 && a.costs.refreshes == 0)
     }
 
     /// A pair whose devices have both climbed is reset and its difference written back.
     @Test func refreshResetsAndRewritesTheDifference() throws {
-        let a = CrossbarArray(spec: Self.device { $0.resetLevel = 0.02 }, weights: Matrix(rows: 1, cols: 1), seed: 1, layer: 0)
+        let a = CrossbarArray(
+            spec: Self.device { $0.resetLevel = 0.02 }, weights: Matrix(rows: 1, cols: 1), seed: 1, layer: 0)
         var s = a.state
         s["g_pos"] = [0.80]; s["g_neg"] = [0.30]
         try a.restore(s)

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import EqProp
 
 /// Stochastic pulse trains: the bit-line choice of aihwkit's update management and the count law it gives.
@@ -8,12 +9,15 @@ import Testing
     /// the largest element expects k pulses.
     static func counts(k: Float, x: [Float], bl: Int, managed: Bool, reps: Int, seed: UInt64 = 1) -> [[Float]] {
         let unit: Float = 0.01
-        let term = UpdateTerm(post: Matrix(rows: 1, cols: 1, storage: [1]), pre: Matrix(rows: 1, cols: x.count, storage: x),
-                              scale: k * unit / x.map(abs).max()!)
+        let term = UpdateTerm(
+            post: Matrix(rows: 1, cols: 1, storage: [1]), pre: Matrix(rows: 1, cols: x.count, storage: x),
+            scale: k * unit / x.map(abs).max()!)
         var rng = RandomStream(seed: seed, stream: "pulse-trains-test")
         return (0..<reps).map { _ in
             var up = [Float](repeating: 0, count: x.count), down = up
-            PulseTrains.coincidences([term], bl: bl, blManagement: managed, unit: unit, rows: 1, cols: x.count, rng: &rng, up: &up, down: &down)
+            PulseTrains.coincidences(
+                [term], bl: bl, blManagement: managed, unit: unit, rows: 1, cols: x.count, rng: &rng, up: &up,
+                down: &down)
             #expect(down.allSatisfy { $0 == 0 })
             return up
         }

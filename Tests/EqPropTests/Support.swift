@@ -1,17 +1,21 @@
 import Foundation
 import Testing
+
 @testable import EqProp
 @testable import EqPropRuns
 
 /// Small networks and data for the numerical tests.
 enum Fixtures {
-    static func spec(_ kind: ModelKind, layers: [Int] = [6, 5, 4, 3], activation: Activation,
-                     dt: Double = 1, clamp: Bool = false, exact: Bool = false, toy: Bool = false,
-                     T: Int = 12, K: Int = 4, beta: Double = 0.1) -> NetworkSpec {
+    static func spec(
+        _ kind: ModelKind, layers: [Int] = [6, 5, 4, 3], activation: Activation,
+        dt: Double = 1, clamp: Bool = false, exact: Bool = false, toy: Bool = false,
+        T: Int = 12, K: Int = 4, beta: Double = 0.1
+    ) -> NetworkSpec {
         let n = layers.count - 1 + (toy ? 1 : 0)
-        return NetworkSpec(name: "test", kind: kind, layers: layers, activation: activation, dt: dt, clamp: clamp,
-                           exactPrimitive: exact, inputToOutput: toy, T: T, K: K, beta: beta,
-                           learningRates: [Double](repeating: 0.05, count: n), batchSize: 3)
+        return NetworkSpec(
+            name: "test", kind: kind, layers: layers, activation: activation, dt: dt, clamp: clamp,
+            exactPrimitive: exact, inputToOutput: toy, T: T, K: K, beta: beta,
+            learningRates: [Double](repeating: 0.05, count: n), batchSize: 3)
     }
 
     /// A random batch (x in [0,1], one-hot y) from a fixed stream.
@@ -45,9 +49,18 @@ func relativeError(_ a: [Double], _ b: [Double]) -> Double {
 /// The crossbar's parts as the tests inspect them (device states, responses, counts).
 extension CrossbarArray {
     var cells: ConductanceStorage { store.conductances! }
-    var uPos: [Float] { get { cells.uPos } set { cells.uPos = newValue } }
-    var uNeg: [Float] { get { cells.uNeg } set { cells.uNeg = newValue } }
-    var cachedWeights: Matrix<Float>? { get { cells.cachedWeights } set { cells.cachedWeights = newValue; readPath.clearCaches() } }
+    var uPos: [Float] {
+        get { cells.uPos }
+        set { cells.uPos = newValue }
+    }
+    var uNeg: [Float] {
+        get { cells.uNeg }
+        set { cells.uNeg = newValue }
+    }
+    var cachedWeights: Matrix<Float>? {
+        get { cells.cachedWeights }
+        set { cells.cachedWeights = newValue; readPath.clearCaches() }
+    }
     var count: Int { outputs * inputs }
     /// The responses of the G⁺ devices of a built-in law.
     var devPos: GeometricTable { (store as! ProgrammedConductances).responses.positive as! GeometricTable }
@@ -62,6 +75,7 @@ extension Tag {
 extension Trait where Self == ConditionTrait {
     /// Skips a `slow` test when `XBAR_FAST_TESTS` is set (`scripts/test --fast`).
     static var skippedWhenFast: Self {
-        .enabled(if: ProcessInfo.processInfo.environment["XBAR_FAST_TESTS"] == nil, "slow: skipped by scripts/test --fast")
+        .enabled(
+            if: ProcessInfo.processInfo.environment["XBAR_FAST_TESTS"] == nil, "slow: skipped by scripts/test --fast")
     }
 }

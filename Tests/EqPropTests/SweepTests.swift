@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import EqProp
 @testable import EqPropRuns
 
@@ -9,16 +10,23 @@ import Testing
     static func smallPlan(seeds: Int = 2) -> SweepPlan {
         var p = SweepPlan()
         p.model = "p-1h"; p.device = "epiram"; p.dataset = "synthetic"
-        p.set = [.init(field: "model.layers", values: ["[784, 32, 10]"]), .init(field: "model.T", values: ["10"]),
-                 .init(field: "model.K", values: ["4"]), .init(field: "model.epochs", values: ["1"])]
-        p.vary = [.init(field: "device.levels", values: ["16", "64"]), .init(field: "device.white_noise", values: ["0", "0.01"])]
+        p.set = [
+            .init(field: "model.layers", values: ["[784, 32, 10]"]), .init(field: "model.T", values: ["10"]),
+            .init(field: "model.K", values: ["4"]), .init(field: "model.epochs", values: ["1"])
+        ]
+        p.vary = [
+            .init(field: "device.levels", values: ["16", "64"]),
+            .init(field: "device.white_noise", values: ["0", "0.01"])
+        ]
         p.seeds = seeds; p.trainSubset = 200; p.testSubset = 60; p.fidelityBatches = 2
         return p
     }
 
-    static let smallArgs = ["sweep", "--model", "p-1h", "--device", "epiram", "--dataset", "synthetic",
-                            "--set", "model.layers=[784,32,10]", "--set", "model.T=10", "--set", "model.K=4", "--epochs", "1",
-                            "--train-subset", "200", "--test-subset", "60", "--fidelity-batches", "2", "--quiet"]
+    static let smallArgs = [
+        "sweep", "--model", "p-1h", "--device", "epiram", "--dataset", "synthetic",
+        "--set", "model.layers=[784,32,10]", "--set", "model.T=10", "--set", "model.K=4", "--epochs", "1",
+        "--train-subset", "200", "--test-subset", "60", "--fidelity-batches", "2", "--quiet"
+    ]
 
     static func tempDir(_ tag: String) -> String {
         let d = NSTemporaryDirectory() + "xbar-sweep-\(tag)-\(UUID().uuidString)"
@@ -34,7 +42,8 @@ import Testing
         p.ranges = [try SweepPlan.parseRange("device.c2c=0.001:0.1:log")]
         let a = p.runs(), b = p.runs()
         #expect(a.count == 48 && a.map(\.key) == b.map(\.key))
-        let c2c = Set(a.compactMap { r in r.assignments.first { $0.field == "device.c2c" }.flatMap { Double($0.value) } })
+        let c2c = Set(
+            a.compactMap { r in r.assignments.first { $0.field == "device.c2c" }.flatMap { Double($0.value) } })
         #expect(c2c.count == 4 && c2c.allSatisfy { $0 >= 0.001 && $0 <= 0.1 })
     }
 
@@ -45,7 +54,9 @@ import Testing
             let all = shards.flatMap { $0 }
             #expect(all.count == runs.count, "N = \(n): \(all.count) runs in the shards")
             #expect(Set(all) == Set(runs.map(\.index)), "N = \(n): shards do not cover every run exactly once")
-            #expect(shards.allSatisfy { abs($0.count - runs.count / n) <= 1 }, "N = \(n): unbalanced \(shards.map(\.count))")
+            #expect(
+                shards.allSatisfy { abs($0.count - runs.count / n) <= 1 }, "N = \(n): unbalanced \(shards.map(\.count))"
+            )
         }
     }
 
@@ -53,7 +64,9 @@ import Testing
         let plan = Self.smallPlan()
         let data = DataSet.synthetic(features: 784, train: 2000, test: 500)
         let serial = Self.tempDir("j1"), parallel = Self.tempDir("j2")
-        defer { try? FileManager.default.removeItem(atPath: serial); try? FileManager.default.removeItem(atPath: parallel) }
+        defer {
+            try? FileManager.default.removeItem(atPath: serial); try? FileManager.default.removeItem(atPath: parallel)
+        }
         _ = try SweepExecutor.execute(plan: plan, outDir: serial, resume: false, jobs: 1, data: data)
         _ = try SweepExecutor.execute(plan: plan, outDir: parallel, resume: false, jobs: 2, data: data)
         let a = Dictionary(uniqueKeysWithValues: SweepExecutor.records(serial).map { ($0.key, $0.metrics) })
@@ -65,7 +78,9 @@ import Testing
         let dirs = (1...3).map { Self.tempDir("shard\($0)") }
         let merged = Self.tempDir("merged")
         defer { for d in dirs + [merged] { try? FileManager.default.removeItem(atPath: d) } }
-        for (k, d) in dirs.enumerated() { _ = try SweepExecutor.execute(plan: plan, outDir: d, resume: false, jobs: 2, shard: (k + 1, 3), data: data) }
+        for (k, d) in dirs.enumerated() {
+            _ = try SweepExecutor.execute(plan: plan, outDir: d, resume: false, jobs: 2, shard: (k + 1, 3), data: data)
+        }
         let full = try SweepExecutor.merge(dirs, into: merged)
         #expect(full.missing.isEmpty && full.duplicates.isEmpty && full.present == 8)
         let m = Dictionary(uniqueKeysWithValues: SweepExecutor.records(merged).map { ($0.key, $0.metrics) })
@@ -99,12 +114,15 @@ import Testing
         var recs = text.split(separator: "\n").map { try! JSONDecoder().decode(SweepRecord.self, from: Data($0.utf8)) }
         recs[0].device?.forward.whiteNoise = 0.123
         let enc = JSONEncoder(); enc.outputFormatting = .sortedKeys
-        try (recs.map { String(decoding: try! enc.encode($0), as: UTF8.self) }.joined(separator: "\n") + "\n").write(toFile: path, atomically: false, encoding: .utf8)
+        try (recs.map { String(decoding: try! enc.encode($0), as: UTF8.self) }.joined(separator: "\n") + "\n").write(
+            toFile: path, atomically: false, encoding: .utf8)
         do {
             _ = try SweepExecutor.execute(plan: plan, outDir: dir, resume: true, jobs: 1)
             Issue.record("resumed a sweep whose finished run has another configuration")
         } catch let e as InputError {
-            #expect(e.message.contains("run '\(recs[0].key)'") && e.message.contains("(forward.white_noise differs)"), "\(e.message)")
+            #expect(
+                e.message.contains("run '\(recs[0].key)'") && e.message.contains("(forward.white_noise differs)"),
+                "\(e.message)")
         }
     }
 
@@ -112,7 +130,8 @@ import Testing
         let bin = try #require(CLITests.binary, "xbar binary not found next to the tests")
         let dir = Self.tempDir("kill")
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let args = Self.smallArgs + ["--vary", "device.levels=8,16,32,64,128,256", "--seeds", "2", "--jobs", "1", "--out", dir]
+        let args =
+            Self.smallArgs + ["--vary", "device.levels=8,16,32,64,128,256", "--seeds", "2", "--jobs", "1", "--out", dir]
         let p = Process()
         p.executableURL = URL(fileURLWithPath: bin)
         p.arguments = args
@@ -134,36 +153,41 @@ import Testing
         let text = try String(contentsOfFile: results, encoding: .utf8)
         let lines = text.split(separator: "\n")
         #expect(text.hasSuffix("\n"))
-        #expect(lines.allSatisfy { (try? JSONDecoder().decode(SweepRecord.self, from: Data($0.utf8))) != nil }, "a line does not parse")
+        #expect(
+            lines.allSatisfy { (try? JSONDecoder().decode(SweepRecord.self, from: Data($0.utf8))) != nil },
+            "a line does not parse")
         let keys = lines.compactMap { try? JSONDecoder().decode(SweepRecord.self, from: Data($0.utf8)).key }
         #expect(keys.count == 12 && Set(keys).count == 12, "\(keys.count) lines, \(Set(keys).count) distinct runs")
     }
 
-    @Test(arguments: [
-        (["--vary", "device.no_such_field=1,2"], "unknown device field 'no_such_field'"),
-        (["--vary", "model.no_such_field=1,2"], "unknown model field 'no_such_field'"),
-        (["--vary", "levels=1,2"], "unknown sweep field 'levels'"),
-        (["--vary", "device.levels="], "empty value"),
-        (["--vary", "device.levels=16,,64"], "empty value"),
-        (["--vary", "device.levels"], "expected FIELD=v1,v2"),
-        (["--random", "3", "--range", "device.c2c=0.1"], "expected FIELD=lo:hi"),
-        (["--random", "3", "--range", "device.c2c=0.1:0.01"], "expected FIELD=lo:hi"),
-        (["--random", "3", "--range", "device.c2c=0:0.1:log"], "a log range needs lo > 0"),
-        (["--random", "3"], "needs at least one --range"),
-        (["--vary", "device.levels=16,-3"], "field 'levels'"),
-        (["--vary", "model.beta=0.1,-1"], "field 'beta' must be a number in [1e-20, 1e6]"),
-        (["--vary", "device.levels=16", "--shard", "3/2"], "expected k/N with 1 ≤ k ≤ N"),
-        (["--vary", "device.levels=16", "--seeds", "0"], "--seeds must be in 1…1000000 (got 0)"),
-        (["--vary", "device.levels=16", "--jobs", "0"], "--jobs must be in 1…256"),
-        ([String](), "nothing to sweep"),
-    ] as [([String], String)])
+    @Test(
+        arguments: [
+            (["--vary", "device.no_such_field=1,2"], "unknown device field 'no_such_field'"),
+            (["--vary", "model.no_such_field=1,2"], "unknown model field 'no_such_field'"),
+            (["--vary", "levels=1,2"], "unknown sweep field 'levels'"),
+            (["--vary", "device.levels="], "empty value"),
+            (["--vary", "device.levels=16,,64"], "empty value"),
+            (["--vary", "device.levels"], "expected FIELD=v1,v2"),
+            (["--random", "3", "--range", "device.c2c=0.1"], "expected FIELD=lo:hi"),
+            (["--random", "3", "--range", "device.c2c=0.1:0.01"], "expected FIELD=lo:hi"),
+            (["--random", "3", "--range", "device.c2c=0:0.1:log"], "a log range needs lo > 0"),
+            (["--random", "3"], "needs at least one --range"),
+            (["--vary", "device.levels=16,-3"], "field 'levels'"),
+            (["--vary", "model.beta=0.1,-1"], "field 'beta' must be a number in [1e-20, 1e6]"),
+            (["--vary", "device.levels=16", "--shard", "3/2"], "expected k/N with 1 ≤ k ≤ N"),
+            (["--vary", "device.levels=16", "--seeds", "0"], "--seeds must be in 1…1000000 (got 0)"),
+            (["--vary", "device.levels=16", "--jobs", "0"], "--jobs must be in 1…256"),
+            ([String](), "nothing to sweep")
+        ] as [([String], String)])
     func badSweepsAreRejectedBeforeAnythingIsWritten(extra: [String], message: String) throws {
         let dir = Self.tempDir("bad")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let r = try CLITests.run(Self.smallArgs + extra + ["--out", dir])
         #expect(r.status == 2, "exit \(r.status) for \(extra)")
         let errLines = r.stderr.split(separator: "\n")
-        #expect(errLines.count == 1 && errLines[0].hasPrefix("error: ") && r.stderr.contains(message), "\(extra): \(r.stderr)")
+        #expect(
+            errLines.count == 1 && errLines[0].hasPrefix("error: ") && r.stderr.contains(message),
+            "\(extra): \(r.stderr)")
         #expect(!FileManager.default.fileExists(atPath: dir), "\(extra): wrote \(dir)")
     }
 

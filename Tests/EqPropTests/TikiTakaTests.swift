@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import EqProp
 
 /// Tiki-Taka: the transfer against its closed form, and learning on an asymmetric device.
@@ -16,12 +17,14 @@ import Testing
     static func regression(_ d: DeviceSpec, steps: Int, lr: Float, seed: UInt64 = 7) -> Float {
         let rows = 8, cols = 16, batch = 4
         var rng = RandomStream(seed: 99, stream: "test/task")
-        let target = Matrix<Float>(rows: rows, cols: cols, storage: (0..<rows * cols).map { _ in Float(rng.normal()) * 0.5 })
+        let target = Matrix<Float>(
+            rows: rows, cols: cols, storage: (0..<rows * cols).map { _ in Float(rng.normal()) * 0.5 })
         let a = CrossbarArray(spec: d, weights: Matrix(rows: rows, cols: cols), seed: seed, layer: 0)
         var data = RandomStream(seed: seed, stream: "test/data")
         var y = Matrix<Float>(rows: batch, cols: rows), yStar = y
         for _ in 0..<steps {
-            let x = Matrix<Float>(rows: batch, cols: cols, storage: (0..<batch * cols).map { _ in Float(data.normal()) })
+            let x = Matrix<Float>(
+                rows: batch, cols: cols, storage: (0..<batch * cols).map { _ in Float(data.normal()) })
             a.multiply(x, into: &y, accumulate: false)
             gemm(x, target, transposeB: true, into: &yStar)
             var err = y
@@ -29,7 +32,9 @@ import Testing
             a.update(post: err, pre: x, scale: -lr / Float(batch))
         }
         var num: Float = 0, den: Float = 0
-        for i in 0..<target.count { let e = a.weights.storage[i] - target.storage[i]; num += e * e; den += target.storage[i] * target.storage[i] }
+        for i in 0..<target.count {
+            let e = a.weights.storage[i] - target.storage[i]; num += e * e; den += target.storage[i] * target.storage[i]
+        }
         return (num / den).squareRoot()
     }
 
@@ -41,15 +46,17 @@ import Testing
         let d = Self.linear(scheme, gamma: 0.5, every: 2, columns: 2)
         let rows = 4, cols = 3
         var rng = RandomStream(seed: 5, stream: "test/tt")
-        let w0 = Matrix<Float>(rows: rows, cols: cols, storage: (0..<rows * cols).map { _ in Float(rng.normal()) * 0.3 })
+        let w0 = Matrix<Float>(
+            rows: rows, cols: cols, storage: (0..<rows * cols).map { _ in Float(rng.normal()) * 0.3 })
         let a = CrossbarArray(spec: d, weights: w0, seed: 2, layer: 0)
-        let stepA = UpdateSchemeTests.step(a, d)              // one device step of A (and of C)
+        let stepA = UpdateSchemeTests.step(a, d)  // one device step of A (and of C)
         var expected = a.weights
         for k in 0..<12 {
             // ΔW = γ·n·step with n ∈ {−6, −4, …, 6} per synapse: n whole pulses on A, and γ·A's
             // columns are whole steps of C.
             let n = (0..<rows * cols).map { _ in Float(2 * (Int(rng.uniform() * 7) - 3)) }
-            let post = Matrix<Float>(rows: rows, cols: rows, storage: (0..<rows * rows).map { $0 % (rows + 1) == 0 ? 1 : 0 })
+            let post = Matrix<Float>(
+                rows: rows, cols: rows, storage: (0..<rows * rows).map { $0 % (rows + 1) == 0 ? 1 : 0 })
             let pre = Matrix<Float>(rows: rows, cols: cols, storage: n)
             a.update(post: post, pre: pre, scale: 0.5 * stepA)
             for i in 0..<expected.count { expected.storage[i] += 0.5 * stepA * n[i] }
@@ -61,7 +68,11 @@ import Testing
                 // Transfer t = k/2 moved columns 2t and 2t + 1 (mod 3): they hold nothing in A.
                 let fastPos = a.state["fast_g_pos"]!, fastNeg = a.state["fast_g_neg"]!
                 let lastTwo = [(2 * (k / 2)) % 3, (2 * (k / 2) + 1) % 3]
-                for j in lastTwo { for r in 0..<rows { #expect(fastPos[r * cols + j] == fastNeg[r * cols + j], "A[\(r), \(j)] after update \(k)") } }
+                for j in lastTwo {
+                    for r in 0..<rows {
+                        #expect(fastPos[r * cols + j] == fastNeg[r * cols + j], "A[\(r), \(j)] after update \(k)")
+                    }
+                }
             }
         }
         #expect(a.costs.reads == 6, "one transfer read every 2 updates")

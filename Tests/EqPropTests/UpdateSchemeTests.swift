@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import EqProp
 @testable import EqPropRuns
 
@@ -8,7 +9,9 @@ import Testing
 @Suite struct UpdateSchemeTests {
     /// A noiseless linear device with a constant step (γ = 0, no spread, no c2c, continuous grid):
     /// n pulses move W by exactly n device steps.
-    static func linear(_ scheme: UpdateScheme, threshold: Double = 1, rounding: TransferRounding = .truncate) -> DeviceSpec {
+    static func linear(_ scheme: UpdateScheme, threshold: Double = 1, rounding: TransferRounding = .truncate)
+        -> DeviceSpec
+    {
         var d = DeviceSpec(); d.name = "lin"; d.model = .linearStep; d.dwMin = 1.0 / 64
         d.programming = .deterministic; d.rounding = .nearest
         d.scheme = scheme; d.transferThreshold = threshold; d.transferRounding = rounding
@@ -24,7 +27,8 @@ import Testing
     /// 0.60 step in χ after 10; with threshold 2 it fires two pulses on the 8th (χ = 2.08); negative
     /// updates mirror it.
     @Test func mixedPrecisionMatchesItsClosedForm() throws {
-        let post = Matrix<Float>(rows: 1, cols: 2, storage: [1, 0]), pre = Matrix<Float>(rows: 1, cols: 3, storage: [1, 0, 0])
+        let post = Matrix<Float>(rows: 1, cols: 2, storage: [1, 0]),
+            pre = Matrix<Float>(rows: 1, cols: 3, storage: [1, 0, 0])
         func run(_ d: DeviceSpec, sign: Float) -> (w: [Float], chi: Float?, costs: ArrayCosts) {
             let a = CrossbarArray(spec: d, weights: Matrix(rows: 2, cols: 3), seed: 1, layer: 0)
             let unit = Self.step(a, d)
@@ -50,7 +54,7 @@ import Testing
         // Work: two transfers of one pulse to both devices of the pair; 10 updates × 6 synapses of χ adds.
         var expected = ArrayCosts(); expected.pulses = 4; expected.devicesPulsed = 4; expected.accumulatorOps = 60
         #expect(mp.costs == expected && direct.costs == ArrayCosts())
-        expected.devicesPulsed = 2   // one transfer of two pulses
+        expected.devicesPulsed = 2  // one transfer of two pulses
         #expect(two.costs == expected)
     }
 
@@ -60,8 +64,9 @@ import Testing
         let d = Self.linear(.mixedPrecision, rounding: .stochastic)
         let a = CrossbarArray(spec: d, weights: Matrix(rows: 64, cols: 64), seed: 3, layer: 0)
         let unit = Self.step(a, d)
-        a.update(post: Matrix(rows: 1, cols: 64, storage: [Float](repeating: 1, count: 64)),
-                 pre: Matrix(rows: 1, cols: 64, storage: [Float](repeating: 1, count: 64)), scale: 1.3 * unit)
+        a.update(
+            post: Matrix(rows: 1, cols: 64, storage: [Float](repeating: 1, count: 64)),
+            pre: Matrix(rows: 1, cols: 64, storage: [Float](repeating: 1, count: 64)), scale: 1.3 * unit)
         let steps = a.weights.storage.map { ($0 / unit).rounded() }
         #expect(Set(steps).isSubset(of: [1, 2]))
         let mean = steps.reduce(0, +) / Float(steps.count)
@@ -76,13 +81,17 @@ import Testing
     /// W01 forward, W12 forward and W12 transposed: 4 batches × 2 chunks × 6 steps × 3 = 144.
     @Test func epochCostsAreLogged() throws {
         let small = DataSet.synthetic(features: 32, train: 40, test: 20)
-        let s = NetworkSpec(name: "tiny", kind: .prototypical, layers: [32, 16, 10], activation: .sigm, T: 4, K: 2,
-                            beta: 0.5, nudging: .oneSided, learningRates: [0.1, 0.05], batchSize: 10, epochs: 1)
+        let s = NetworkSpec(
+            name: "tiny", kind: .prototypical, layers: [32, 16, 10], activation: .sigm, T: 4, K: 2,
+            beta: 0.5, nudging: .oneSided, learningRates: [0.1, 0.05], batchSize: 10, epochs: 1)
         let base = NSTemporaryDirectory() + "xbar-costs-\(UUID().uuidString)"
-        let soft = try TrainingRun.run(spec: s, options: TrainingOptions(seed: 1, dataset: "synthetic"), outDir: base + "s", resume: false, data: small)
+        let soft = try TrainingRun.run(
+            spec: s, options: TrainingOptions(seed: 1, dataset: "synthetic"), outDir: base + "s", resume: false,
+            data: small)
         #expect(soft[0].costs == nil)
-        let hw = try TrainingRun.run(spec: s, options: TrainingOptions(seed: 1, dataset: "synthetic", device: try DeviceSpec.load("epiram")),
-                                     outDir: base + "h", resume: false, data: small)
+        let hw = try TrainingRun.run(
+            spec: s, options: TrainingOptions(seed: 1, dataset: "synthetic", device: try DeviceSpec.load("epiram")),
+            outDir: base + "h", resume: false, data: small)
         let c = try #require(hw[0].costs)
         #expect(c.pulses > 0 && c.devicesPulsed > 0 && c.accumulatorOps == 0 && c.reads == 144)
         #expect(try String(contentsOfFile: base + "h/log.jsonl", encoding: .utf8).contains("\"devices_pulsed\""))
@@ -96,8 +105,9 @@ import Testing
         let small = DataSet.synthetic(features: 32, train: 200, test: 60)
         var d = try DeviceSpec.load("epiram")
         d.scheme = scheme; d.transferColumns = 3
-        var s = NetworkSpec(name: "tiny", kind: .prototypical, layers: [32, 16, 10], activation: .sigm, T: 8, K: 3,
-                            beta: 0.5, nudging: .symmetric, learningRates: [0.1, 0.05], batchSize: 10, epochs: 2)
+        var s = NetworkSpec(
+            name: "tiny", kind: .prototypical, layers: [32, 16, 10], activation: .sigm, T: 8, K: 3,
+            beta: 0.5, nudging: .symmetric, learningRates: [0.1, 0.05], batchSize: 10, epochs: 2)
         let opts = TrainingOptions(seed: 4, dataset: "synthetic", device: d)
         let base = NSTemporaryDirectory() + "xbar-mp-\(UUID().uuidString)"
         let full = try TrainingRun.run(spec: s, options: opts, outDir: base + "a", resume: false, data: small)
@@ -106,10 +116,13 @@ import Testing
         s.epochs = 2
         let resumed = try TrainingRun.run(spec: s, options: opts, outDir: base + "b", resume: true, data: small)
         #expect(resumed.last!.testError == full.last!.testError && resumed.last!.trainError == full.last!.trainError)
-        let a = try TrainingRun.loadCheckpoint(base + "a/checkpoint.safetensors"), b = try TrainingRun.loadCheckpoint(base + "b/checkpoint.safetensors")
+        let a = try TrainingRun.loadCheckpoint(base + "a/checkpoint.safetensors"),
+            b = try TrainingRun.loadCheckpoint(base + "b/checkpoint.safetensors")
         #expect(a.parameters == b.parameters && a.arrayState == b.arrayState)
         let key = [.mixedPrecision: "chi", .tikiTaka: "fast_g_pos", .tikiTakaV2: "buffer"][scheme]!
-        #expect(a.arrayState[0][key]?.contains { $0 != (key == "fast_g_pos" ? 0.5 : 0) } == true, "\(key) holds what is not in C yet")
+        #expect(
+            a.arrayState[0][key]?.contains { $0 != (key == "fast_g_pos" ? 0.5 : 0) } == true,
+            "\(key) holds what is not in C yet")
         if scheme.isTikiTaka { #expect(a.arrayState[0]["transfer"]?[1] != 0, "the transfer moved on") }
         #expect(a.options.device?.scheme == scheme)
     }
@@ -122,7 +135,8 @@ import Testing
         let direct = Self.linear(.direct), mp = Self.linear(.mixedPrecision, threshold: 0)
         var rng = RandomStream(seed: 8, stream: "test/mp0")
         let w0 = Matrix<Float>(rows: 6, cols: 4, storage: (0..<24).map { _ in Float(rng.normal()) * 0.2 })
-        let a = CrossbarArray(spec: direct, weights: w0, seed: 1, layer: 0), b = CrossbarArray(spec: mp, weights: w0, seed: 1, layer: 0)
+        let a = CrossbarArray(spec: direct, weights: w0, seed: 1, layer: 0),
+            b = CrossbarArray(spec: mp, weights: w0, seed: 1, layer: 0)
         let unit = Self.step(a, direct)
         for k in 0..<20 {
             let pre = Matrix<Float>(rows: 1, cols: 4, storage: (0..<4).map { _ in Float(Int(rng.uniform() * 9) - 4) })
@@ -145,12 +159,15 @@ extension UpdateSchemeTests {
     @Test(arguments: [UInt64(1), 2, 3])
     func accumulatedFidelityFavoursMixedPrecisionOnACoarseDevice(seed: UInt64) throws {
         let data = DataSet.synthetic(features: 32, train: 2000, test: 100)
-        let s = NetworkSpec(name: "tiny", kind: .prototypical, layers: [32, 16, 10], activation: .sigm, T: 12, K: 4,
-                            beta: 0.5, nudging: .symmetric, learningRates: [0.1, 0.05], batchSize: 10, epochs: 1)
+        let s = NetworkSpec(
+            name: "tiny", kind: .prototypical, layers: [32, 16, 10], activation: .sigm, T: 12, K: 4,
+            beta: 0.5, nudging: .symmetric, learningRates: [0.1, 0.05], batchSize: 10, epochs: 1)
         let p = Parameters<Float>.initial(spec: s, seed: seed)
         func cosine(_ scheme: UpdateScheme) -> Double {
-            var d = DeviceSpec(); d.name = "coarse"; d.model = .linearStep; d.dwMin = 1.0 / 15; d.levels = 16; d.scheme = scheme
-            let r = FidelityRun.run(spec: s, device: d, parameters: p, data: data.train, batches: 100, window: 20, seed: seed)
+            var d = DeviceSpec(); d.name = "coarse"; d.model = .linearStep; d.dwMin = 1.0 / 15; d.levels = 16;
+            d.scheme = scheme
+            let r = FidelityRun.run(
+                spec: s, device: d, parameters: p, data: data.train, batches: 100, window: 20, seed: seed)
             #expect(r.window == 20 && r.batches == 100 && r.perWindow.count == 5)
             return r.meanCosine
         }
@@ -163,11 +180,13 @@ extension UpdateSchemeTests {
     /// those of the same steps taken and summed by hand (⌊9/4⌋ = 2 windows; the 9th batch unused).
     @Test func windowsAccumulateConsecutiveBatches() throws {
         let data = DataSet.synthetic(features: 32, train: 400, test: 100)
-        let s = NetworkSpec(name: "tiny", kind: .prototypical, layers: [32, 16, 10], activation: .sigm, T: 12, K: 4,
-                            beta: 0.1, nudging: .oneSided, learningRates: [0.1, 0.05], batchSize: 10, epochs: 1)
+        let s = NetworkSpec(
+            name: "tiny", kind: .prototypical, layers: [32, 16, 10], activation: .sigm, T: 12, K: 4,
+            beta: 0.1, nudging: .oneSided, learningRates: [0.1, 0.05], batchSize: 10, epochs: 1)
         let p = Parameters<Float>.initial(spec: s, seed: 2)
         let one = FidelityRun.run(spec: s, device: nil, parameters: p, data: data.train, batches: 8, window: 1, seed: 2)
-        let four = FidelityRun.run(spec: s, device: nil, parameters: p, data: data.train, batches: 9, window: 4, seed: 2)
+        let four = FidelityRun.run(
+            spec: s, device: nil, parameters: p, data: data.train, batches: 9, window: 4, seed: 2)
         #expect(one.perWindow.count == 8 && four.perWindow.count == 2 && four.batches == 8 && four.window == 4)
         var net = IdealNetwork<Float>(spec: s, parameters: p)
         let batcher = Batcher(data.train, batchSize: 10)
@@ -184,7 +203,9 @@ extension UpdateSchemeTests {
             }
             let byHand = FidelityProbe.compare(spec: s, before: before, after: net.weights, reference: reference)
             for (a, b) in zip(four.perWindow[w], byHand) {
-                #expect(abs(a.cosine - b.cosine) < 1e-12 && abs(a.normRatio! - b.normRatio!) < 1e-12, "window \(w): \(a) vs \(b)")
+                #expect(
+                    abs(a.cosine - b.cosine) < 1e-12 && abs(a.normRatio! - b.normRatio!) < 1e-12,
+                    "window \(w): \(a) vs \(b)")
             }
         }
         // Measured on this seed: the window-4 comparison agrees better than the single batches.
@@ -198,8 +219,9 @@ extension UpdateSchemeTests {
     /// window. Options outside 1…probe_every are refused, naming the field.
     @Test func trainingProbesAccumulateWindows() throws {
         let data = DataSet.synthetic(features: 32, train: 110, test: 20)
-        let s = NetworkSpec(name: "tiny", kind: .prototypical, layers: [32, 16, 10], activation: .sigm, T: 6, K: 2,
-                            beta: 0.5, nudging: .oneSided, learningRates: [0.1, 0.05], batchSize: 10, epochs: 1)
+        let s = NetworkSpec(
+            name: "tiny", kind: .prototypical, layers: [32, 16, 10], activation: .sigm, T: 6, K: 2,
+            beta: 0.5, nudging: .oneSided, learningRates: [0.1, 0.05], batchSize: 10, epochs: 1)
         var d = try DeviceSpec.load("epiram"); d.scheme = .mixedPrecision
         var opts = TrainingOptions(seed: 3, dataset: "synthetic", device: d, probeEvery: 4, probeWindow: 3)
         var trainer = try AnyTrainer(spec: s, parameters: .initial(spec: s, seed: 3), options: opts, data: data)
@@ -213,7 +235,9 @@ extension UpdateSchemeTests {
         opts.probeWindow = 5
         #expect(throws: InputError.self) { try opts.validate() }
         opts.probeWindow = 0
-        do { try opts.validate(); Issue.record("probe_window 0 accepted") } catch let e as InputError { #expect(e.message.contains("probe_window")) }
+        do { try opts.validate(); Issue.record("probe_window 0 accepted") } catch let e as InputError {
+            #expect(e.message.contains("probe_window"))
+        }
     }
 
     /// χ in fixed point (`chi_bits`): range ±2 steps (threshold 1). With 3 bits the levels are 2/3
@@ -221,7 +245,8 @@ extension UpdateSchemeTests {
     /// they round up to 2/7, 4/7, 6/7, 8/7: one pulse on the 4th update, and the 1/7 step left is
     /// held as the nearest level, 2/7. A 10-step update saturates at the range: 2 pulses instead of 10.
     @Test func fixedPointChiRoundsAndSaturates() throws {
-        let post = Matrix<Float>(rows: 1, cols: 2, storage: [1, 0]), pre = Matrix<Float>(rows: 1, cols: 3, storage: [1, 0, 0])
+        let post = Matrix<Float>(rows: 1, cols: 2, storage: [1, 0]),
+            pre = Matrix<Float>(rows: 1, cols: 3, storage: [1, 0, 0])
         func array(bits: Int) -> (CrossbarArray, Float) {
             var d = Self.linear(.mixedPrecision); d.chiBits = bits
             let a = CrossbarArray(spec: d, weights: Matrix(rows: 2, cols: 3), seed: 1, layer: 0)
@@ -248,8 +273,9 @@ extension UpdateSchemeTests {
     /// resumes bit-identically.
     @Test func bpttTrainsOnCrossbars() throws {
         let data = DataSet.synthetic(features: 32, train: 200, test: 60)
-        var s = NetworkSpec(name: "tiny", kind: .prototypical, layers: [32, 16, 10], activation: .sigm, T: 8, K: 3,
-                            beta: 0.5, nudging: .symmetric, learningRates: [0.2, 0.1], batchSize: 10, epochs: 2)
+        var s = NetworkSpec(
+            name: "tiny", kind: .prototypical, layers: [32, 16, 10], activation: .sigm, T: 8, K: 3,
+            beta: 0.5, nudging: .symmetric, learningRates: [0.2, 0.1], batchSize: 10, epochs: 2)
         let base = NSTemporaryDirectory() + "xbar-bptt-xbar-\(UUID().uuidString)"
         defer { for d in ["s", "i", "a", "b"] { try? FileManager.default.removeItem(atPath: base + d) } }
         let soft = TrainingOptions(algorithm: .bptt, seed: 2, dataset: "synthetic")
@@ -258,7 +284,9 @@ extension UpdateSchemeTests {
         _ = try TrainingRun.run(spec: s, options: ideal, outDir: base + "i", resume: false, data: data)
         let ws = try TrainingRun.loadCheckpoint(base + "s/checkpoint.safetensors").parameters
         let wi = try TrainingRun.loadCheckpoint(base + "i/checkpoint.safetensors").parameters
-        for (a, b) in zip(ws.weights, wi.weights) { #expect(zip(a.storage, b.storage).allSatisfy { abs($0 - $1) < 1e-5 }) }
+        for (a, b) in zip(ws.weights, wi.weights) {
+            #expect(zip(a.storage, b.storage).allSatisfy { abs($0 - $1) < 1e-5 })
+        }
         var hw = soft; hw.device = try DeviceSpec.load("epiram")
         let full = try TrainingRun.run(spec: s, options: hw, outDir: base + "a", resume: false, data: data)
         #expect(full.last!.testError < 60, "BPTT on EpiRAM: \(full.map(\.testError))")
@@ -268,7 +296,8 @@ extension UpdateSchemeTests {
         s.epochs = 2
         let resumed = try TrainingRun.run(spec: s, options: hw, outDir: base + "b", resume: true, data: data)
         #expect(resumed.last!.testError == full.last!.testError)
-        let a = try TrainingRun.loadCheckpoint(base + "a/checkpoint.safetensors"), b = try TrainingRun.loadCheckpoint(base + "b/checkpoint.safetensors")
+        let a = try TrainingRun.loadCheckpoint(base + "a/checkpoint.safetensors"),
+            b = try TrainingRun.loadCheckpoint(base + "b/checkpoint.safetensors")
         #expect(a.parameters == b.parameters && a.arrayState == b.arrayState)
     }
 }

@@ -5,9 +5,11 @@ public typealias FuzzTarget = @convention(c) (UnsafePointer<UInt8>?, Int) -> CIn
 
 // libFuzzer's driver (linked by -sanitize=fuzzer) runs the input loop.
 @_silgen_name("LLVMFuzzerRunDriver")
-func LLVMFuzzerRunDriver(_ argc: UnsafeMutablePointer<CInt>,
-                         _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>>,
-                         _ callback: FuzzTarget) -> CInt
+func LLVMFuzzerRunDriver(
+    _ argc: UnsafeMutablePointer<CInt>,
+    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>>,
+    _ callback: FuzzTarget
+) -> CInt
 
 /// Hands the command line and `target` to libFuzzer and exits with its status. A target's own
 /// `main` calls this: SwiftPM executables bring their own main, so libFuzzer's cannot be used.

@@ -1,6 +1,6 @@
 import EqProp
-import FuzzDriver
 import Foundation
+import FuzzDriver
 
 /// One input: decoded as a safetensors file. Errors are expected; a trap or a hang is a bug.
 func fuzzOne(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {

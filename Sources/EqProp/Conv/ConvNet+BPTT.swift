@@ -59,10 +59,12 @@ extension ConvNet {
     func adjoint(_ s: State, _ ctx: Context, _ lam: State) -> (State, [Matrix<T>], [[T]]) {
         let (a, f) = preActivations(s, ctx)
         let g = geometry, batch = ctx.batch
-        let weights = self.weights   // BPTT runs on the exact weights the arrays hold
+        let weights = self.weights  // BPTT runs on the exact weights the arrays hold
         // δ = λ ⊙ σ′(a), σ′ = 1 on (0, 1) for the hard sigmoid.
         var delta = lam
-        for l in 0...m { for i in 0..<delta[l].count where !(a[l].storage[i] > 0 && a[l].storage[i] < 1) { delta[l].storage[i] = 0 } }
+        for l in 0...m {
+            for i in 0..<delta[l].count where !(a[l].storage[i] > 0 && a[l].storage[i] < 1) { delta[l].storage[i] = 0 }
+        }
         var out = zeroState(batch: batch)
         var gw = weights.map { Matrix<T>(rows: $0.rows, cols: $0.cols) }
         var gb: [[T]] = []
@@ -75,13 +77,18 @@ extension ConvNet {
         for l in 1...m {
             let o = g.convSide(l), c = g.channels[l]
             // Pooled conv term P(W_l ∗ in_l + b_l): through the selected positions.
-            let ud = ConvOps.unpool(delta[l - 1], indices: f.idx[l - 1], unpooledCount: o * o * c).reshaped(rows: batch * o * o, cols: c)
+            let ud = ConvOps.unpool(delta[l - 1], indices: f.idx[l - 1], unpooledCount: o * o * c).reshaped(
+                rows: batch * o * o, cols: c)
             gemm(ud, transposeA: true, f.cols[l - 1], into: &gw[l - 1], beta: 1)
             gb.append(ConvOps.channelSums(delta[l - 1], channels: c))
             if l >= 2 {
                 var cols = Matrix<T>(rows: batch * o * o, cols: weights[l - 1].cols)
                 gemm(ud, weights[l - 1], into: &cols)
-                Elementwise.axpy(1, ConvOps.col2im(cols, batch: batch, side: g.side(l - 1), channels: g.channels[l - 1], kernel: g.kernel), &out[l - 2])
+                Elementwise.axpy(
+                    1,
+                    ConvOps.col2im(
+                        cols, batch: batch, side: g.side(l - 1), channels: g.channels[l - 1], kernel: g.kernel),
+                    &out[l - 2])
             }
             // Feedback W_{l+1} ⊛ᵀ P⁻¹(s_{l+1}) into a_l (l < m): linear in s_{l+1} and in W_{l+1}.
             if l < m {
@@ -89,8 +96,13 @@ extension ConvNet {
                 let dCols = ConvOps.im2col(delta[l - 1], side: g.side(l), channels: c, kernel: g.kernel)
                 var du = Matrix<T>(rows: batch * o2 * o2, cols: c2)
                 gemm(dCols, weights[l], transposeB: true, into: &du)
-                Elementwise.axpy(1, ConvOps.gather(du.reshaped(rows: batch, cols: o2 * o2 * c2), indices: f.idx[l], pooledCount: g.units(l + 1)), &out[l])
-                let u = ConvOps.unpool(s[l], indices: f.idx[l], unpooledCount: o2 * o2 * c2).reshaped(rows: batch * o2 * o2, cols: c2)
+                Elementwise.axpy(
+                    1,
+                    ConvOps.gather(
+                        du.reshaped(rows: batch, cols: o2 * o2 * c2), indices: f.idx[l], pooledCount: g.units(l + 1)),
+                    &out[l])
+                let u = ConvOps.unpool(s[l], indices: f.idx[l], unpooledCount: o2 * o2 * c2).reshaped(
+                    rows: batch * o2 * o2, cols: c2)
                 gemm(u, transposeA: true, dCols, into: &gw[l], beta: 1)
             }
         }
@@ -118,7 +130,11 @@ extension ConvNet {
         let minus = symmetric ? trajectory(-beta) : [State](repeating: sStar, count: K + 1)
         let sPrev = run(ctx, from: zeroState(batch: ctx.batch), steps: spec.T - 1)
         var residual = 0.0
-        for l in 0...m { for i in 0..<sStar[l].count { residual = Swift.max(residual, abs(Double(sStar[l].storage[i] - sPrev[l].storage[i]))) } }
+        for l in 0...m {
+            for i in 0..<sStar[l].count {
+                residual = Swift.max(residual, abs(Double(sStar[l].storage[i] - sPrev[l].storage[i])))
+            }
+        }
         let B = Double(ctx.batch)
         var layers: [GDU.LayerSeries] = []
         func series(_ name: String, _ kind: String, ep: [[Double]], ref: [[Double]]) -> GDU.LayerSeries {
@@ -127,8 +143,9 @@ extension ConvNet {
                 return nr == 0 ? nil : zip(e, r).reduce(0) { $0 + ($1.0 + $1.1) * ($1.0 + $1.1) }.squareRoot() / nr
             }
             let negRef = ref.map { $0.map { -$0 } }
-            return GDU.LayerSeries(layer: name, kind: kind, ep: ep, bptt: negRef, agreement: Agreement(series: ep, reference: negRef),
-                                   perStepRelativeError: rel, perStepNormEP: ep.map { $0.reduce(0) { $0 + $1 * $1 }.squareRoot() })
+            return GDU.LayerSeries(
+                layer: name, kind: kind, ep: ep, bptt: negRef, agreement: Agreement(series: ep, reference: negRef),
+                perStepRelativeError: rel, perStepNormEP: ep.map { $0.reduce(0) { $0 + $1 * $1 }.squareRoot() })
         }
         for l in 0...m {
             var ep: [[Double]] = []
@@ -147,10 +164,12 @@ extension ConvNet {
         for i in 0...m {
             var ep: [[Double]] = []
             for t in 0..<K {
-                let a = phiPlus[t + 1][i].storage, b = phiPlus[t][i].storage, c = phiMinus[t + 1][i].storage, d = phiMinus[t][i].storage
+                let a = phiPlus[t + 1][i].storage, b = phiPlus[t][i].storage, c = phiMinus[t + 1][i].storage,
+                    d = phiMinus[t][i].storage
                 ep.append((0..<a.count).map { Double((a[$0] - b[$0]) - (c[$0] - d[$0])) / (Double(divisor) * B) })
             }
-            layers.append(series(names[i], "weights", ep: ep, ref: bp.perStepWeights.map { $0[i].storage.map(Double.init) }))
+            layers.append(
+                series(names[i], "weights", ep: ep, ref: bp.perStepWeights.map { $0[i].storage.map(Double.init) }))
         }
         return GDU.Report(layers: layers, loss: Double(bp.loss), freePhaseResidual: residual)
     }

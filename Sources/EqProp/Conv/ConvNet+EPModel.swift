@@ -15,23 +15,30 @@ extension ConvNet: EPModel {
         let symmetric = spec.nudging == .symmetric
         let plus = run(ctx, from: free, steps: spec.K, nudge: beta)
         let minus = symmetric ? run(ctx, from: free, steps: spec.K, nudge: -beta) : free
-        return EquilibriumPropagation.Phases(free: free, positive: plus, negative: minus, divisor: symmetric ? 2 * beta : beta)
+        return EquilibriumPropagation.Phases(
+            free: free, positive: plus, negative: minus, divisor: symmetric ? 2 * beta : beta)
     }
 
     /// Forms every chunk's activities before any update, then applies them chunk by chunk when updates
     /// are exact, else as one programming pass per array and batch.
-    public mutating func applyEP(_ parts: [(context: Context, phases: EquilibriumPropagation.Phases<T>)], batchSize: Int) {
+    public mutating func applyEP(
+        _ parts: [(context: Context, phases: EquilibriumPropagation.Phases<T>)], batchSize: Int
+    ) {
         // Every chunk's activities first: the pooling indices come from reads of the weights the
         // phases ran on, before any chunk's update changes them.
         let divisor = parts[0].phases.divisor
         let chunks = parts.map { p in
-            (plus: activities(p.phases.positive, p.context), minus: activities(p.phases.negative, p.context), input: p.context.xCols)
+            (
+                plus: activities(p.phases.positive, p.context), minus: activities(p.phases.negative, p.context),
+                input: p.context.xCols
+            )
         }
         if parts.count == 1 || arrays.allSatisfy(\.updatesAreExact) {
             // Exact updates are linear in the chunks: applied chunk by chunk.
             for c in chunks { apply([c], divisor: divisor, batchSize: batchSize, clock: parts[0].context.clock) }
         } else {
-            apply(chunks, divisor: divisor, batchSize: batchSize, clock: parts[0].context.clock)   // one programming pass per array and batch
+            // one programming pass per array and batch
+            apply(chunks, divisor: divisor, batchSize: batchSize, clock: parts[0].context.clock)
         }
     }
 
@@ -40,18 +47,25 @@ extension ConvNet: EPModel {
     /// θ += lr·[∂Φ/∂θ(s⁺) − ∂Φ/∂θ(s⁻)]/(divisor·B), the weights as each array's local update with the
     /// chunks' activities stacked in rows (one batch); the first conv layer's input is the same in
     /// both phases, so its update is one pass of the difference of the unpooled maps.
-    mutating func apply(_ chunks: [(plus: Activities, minus: Activities, input: Matrix<T>)], divisor: T, batchSize: Int, clock: ReadClock) {
+    mutating func apply(
+        _ chunks: [(plus: Activities, minus: Activities, input: Matrix<T>)], divisor: T, batchSize: Int,
+        clock: ReadClock
+    ) {
         let B = T(batchSize)
         func stack(_ v: [Matrix<T>]) -> Matrix<T> { v.count == 1 ? v[0] : .stackingRows(v) }
         for i in arrays.indices {
             let scale = T(spec.learningRates[i]) / (divisor * B)
             if scale == 0 { continue }
-            let postP = stack(chunks.map { $0.plus.terms[i].post }), postM = stack(chunks.map { $0.minus.terms[i].post })
+            let postP = stack(chunks.map { $0.plus.terms[i].post }),
+                postM = stack(chunks.map { $0.minus.terms[i].post })
             if i == 0 {
-                arrays[0].update(post: Elementwise.difference(postP, postM), pre: stack(chunks.map(\.input)), scale: scale, clock: clock)
+                arrays[0].update(
+                    post: Elementwise.difference(postP, postM), pre: stack(chunks.map(\.input)), scale: scale,
+                    clock: clock)
             } else {
-                arrays[i].updateContrastive(plus: (postP, stack(chunks.map { $0.plus.terms[i].pre })),
-                                            minus: (postM, stack(chunks.map { $0.minus.terms[i].pre })), scale: scale, clock: clock)
+                arrays[i].updateContrastive(
+                    plus: (postP, stack(chunks.map { $0.plus.terms[i].pre })),
+                    minus: (postM, stack(chunks.map { $0.minus.terms[i].pre })), scale: scale, clock: clock)
             }
         }
         let inv = 1 / (divisor * B)

@@ -34,7 +34,9 @@ public struct ConvNet<W: SynapticArray> {
         self.spec = spec
         geometry = spec.convGeometry!
         self.arrays = arrays; self.biases = biases
-        for (a, s) in zip(arrays, geometry.weightShapes) { precondition(a.outputs == s.rows && a.inputs == s.cols, "conv weight shape") }
+        for (a, s) in zip(arrays, geometry.weightShapes) {
+            precondition(a.outputs == s.rows && a.inputs == s.cols, "conv weight shape")
+        }
     }
 
     var m: Int { geometry.convLayers }
@@ -56,14 +58,18 @@ public struct ConvNet<W: SynapticArray> {
     }
 
     /// The context of a batch at a fresh clock, without neuron noise.
-    public func context(x: Matrix<T>, y: Matrix<T>) -> Context { context(x: x, y: y, clock: ReadClock(), neuronNoise: nil) }
+    public func context(x: Matrix<T>, y: Matrix<T>) -> Context {
+        context(x: x, y: y, clock: ReadClock(), neuronNoise: nil)
+    }
 
     /// P-conv has no neuron-noise model: `neuronNoise` is ignored (the spec validation rejects it).
     public func context(x: Matrix<T>, y: Matrix<T>, clock: ReadClock, neuronNoise: NeuronNoise?) -> Context {
         let g = geometry
         let cols = ConvOps.im2col(x, side: g.image, channels: g.channels[0], kernel: g.kernel)
         var ctx = Context(x: x, y: y, xCols: cols, first: nil, clock: clock)
-        if arrays.allSatisfy(\.readsAreExact) { ctx = Context(x: x, y: y, xCols: cols, first: convPool(cols, layer: 1, ctx), clock: clock) }
+        if arrays.allSatisfy(\.readsAreExact) {
+            ctx = Context(x: x, y: y, xCols: cols, first: convPool(cols, layer: 1, ctx), clock: clock)
+        }
         return ctx
     }
 
@@ -125,7 +131,8 @@ public struct ConvNet<W: SynapticArray> {
             if l < m {
                 Elementwise.axpy(1, transposedConv(s[l], layer: l + 1, indices: f.idx[l], ctx), &al)
             } else {
-                arrays[m].multiplyTransposed(s[m], into: &al, accumulate: true, clock: ctx.clock)   // W_oᵀ s_o, batch-major
+                // W_oᵀ s_o, batch-major
+                arrays[m].multiplyTransposed(s[m], into: &al, accumulate: true, clock: ctx.clock)
             }
             a.append(al)
         }
@@ -142,7 +149,9 @@ public struct ConvNet<W: SynapticArray> {
     public func step(_ s: State, _ ctx: Context, nudge beta: T = 0) -> State {
         defer { ctx.clock.step() }
         let (a, _) = preActivations(s, ctx)
-        var out = a.map { m in Matrix(rows: m.rows, cols: m.cols, storage: m.storage.map { Swift.min(Swift.max($0, 0), 1) }) }   // σ = hard sigmoid
+        var out = a.map { m in
+            Matrix(rows: m.rows, cols: m.cols, storage: m.storage.map { Swift.min(Swift.max($0, 0), 1) })
+        }  // σ = hard sigmoid
         if beta != 0 {
             let so = s[m], y = ctx.y
             for i in 0..<out[m].count { out[m].storage[i] += beta * (y.storage[i] - so.storage[i]) }
@@ -174,7 +183,8 @@ public struct ConvNet<W: SynapticArray> {
         var terms: [(post: Matrix<T>, pre: Matrix<T>)] = [], db: [[T]] = []
         for l in 1...m {
             let o = g.convSide(l), c = g.channels[l]
-            let u = ConvOps.unpool(s[l - 1], indices: f.idx[l - 1], unpooledCount: o * o * c).reshaped(rows: ctx.batch * o * o, cols: c)
+            let u = ConvOps.unpool(s[l - 1], indices: f.idx[l - 1], unpooledCount: o * o * c).reshaped(
+                rows: ctx.batch * o * o, cols: c)
             terms.append((u, f.cols[l - 1]))
             db.append(ConvOps.channelSums(s[l - 1], channels: c))
         }

@@ -41,11 +41,15 @@ public struct ConvGeometry: Sendable, Equatable {
     /// nil if valid, else the reason.
     public var problem: String? {
         if channels.count < 2 { return "needs at least one conv layer (channels: input and ≥ 1 layer)" }
-        if channels.contains(where: { $0 < 1 }) || kernel < 1 || pool < 1 || image < 1 || classes < 1 { return "sizes must be ≥ 1" }
+        if channels.contains(where: { $0 < 1 }) || kernel < 1 || pool < 1 || image < 1 || classes < 1 {
+            return "sizes must be ≥ 1"
+        }
         for l in 1...convLayers {
             let o = convSide(l)
             if o < 1 { return "conv layer \(l): kernel \(kernel) does not fit a \(side(l - 1))×\(side(l - 1)) map" }
-            if o % pool != 0 { return "conv layer \(l): its \(o)×\(o) output is not divisible by the pooling window \(pool)" }
+            if o % pool != 0 {
+                return "conv layer \(l): its \(o)×\(o) output is not divisible by the pooling window \(pool)"
+            }
         }
         return nil
     }
@@ -79,7 +83,9 @@ enum ConvOps {
     }
 
     /// The adjoint of `im2col`: scatter-adds columns back into a B × (H·H·C) map.
-    static func col2im<T: EPScalar>(_ cols: Matrix<T>, batch: Int, side h: Int, channels c: Int, kernel k: Int) -> Matrix<T> {
+    static func col2im<T: EPScalar>(_ cols: Matrix<T>, batch: Int, side h: Int, channels c: Int, kernel k: Int)
+        -> Matrix<T>
+    {
         let o = h - k + 1
         var x = Matrix<T>(rows: batch, cols: h * h * c)
         let rowLen = k * k * c
@@ -105,7 +111,8 @@ enum ConvOps {
 
     /// Max pooling (window = stride = p) of a B × (O·O·C) map: pooled B × (H·H·C), H = O/p, and
     /// for every pooled unit the flat in-sample index of its maximum (the first one on ties).
-    static func maxPool<T: EPScalar>(_ z: Matrix<T>, side o: Int, channels c: Int, pool p: Int) -> (Matrix<T>, [Int32]) {
+    static func maxPool<T: EPScalar>(_ z: Matrix<T>, side o: Int, channels c: Int, pool p: Int) -> (Matrix<T>, [Int32])
+    {
         let h = o / p, batch = z.rows
         var out = Matrix<T>(rows: batch, cols: h * h * c)
         var idx = [Int32](repeating: 0, count: batch * h * h * c)

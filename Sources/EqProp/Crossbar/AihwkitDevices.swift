@@ -41,8 +41,10 @@ public struct AihwkitPulsedParameters: Sendable, Equatable {
     public var units: WeightUnits, wMinDtod: Double, wMaxDtod: Double
 
     /// The pulsed-device parameters of a preset.
-    public init(dwMin: Double, dwMinDtod: Double = 0, upDown: Double = 0, upDownDtod: Double = 0,
-                units: WeightUnits, wMinDtod: Double = 0, wMaxDtod: Double = 0) {
+    public init(
+        dwMin: Double, dwMinDtod: Double = 0, upDown: Double = 0, upDownDtod: Double = 0,
+        units: WeightUnits, wMinDtod: Double = 0, wMaxDtod: Double = 0
+    ) {
         self.dwMin = dwMin; self.dwMinDtod = dwMinDtod; self.upDown = upDown; self.upDownDtod = upDownDtod
         self.units = units; self.wMinDtod = wMinDtod; self.wMaxDtod = wMaxDtod
     }
@@ -51,7 +53,9 @@ public struct AihwkitPulsedParameters: Sendable, Equatable {
     public var hasSpread: Bool { dwMinDtod > 0 || upDownDtod > 0 || wMinDtod > 0 || wMaxDtod > 0 }
 
     /// One device's steps s⁺, s⁻ and bounds b_min, b_max (weight units).
-    public func draw(using rng: inout RandomStream) -> (stepUp: Double, stepDown: Double, boundMin: Double, boundMax: Double) {
+    public func draw(using rng: inout RandomStream) -> (
+        stepUp: Double, stepDown: Double, boundMin: Double, boundMax: Double
+    ) {
         let g = 1 + dwMinDtod * rng.normal(), r = upDownDtod * rng.normal()
         let up = abs((g + Swift.min(upDown, 0) + r) * dwMin), down = abs((g - Swift.max(upDown, 0) - r) * dwMin)
         var bMax = units.max * (1 + wMaxDtod * rng.normal()), bMin = units.min * (1 + wMinDtod * rng.normal())
@@ -78,8 +82,10 @@ public struct AihwkitLinearStepLaw: DeviceLaw {
     public var meanBoundReference: Bool
 
     /// A LinearStep law from aihwkit's parameters.
-    public init(pulsed: AihwkitPulsedParameters, gammaUp: Double = 0, gammaDown: Double = 0, gammaUpDtod: Double = 0,
-                gammaDownDtod: Double = 0, meanBoundReference: Bool = true) {
+    public init(
+        pulsed: AihwkitPulsedParameters, gammaUp: Double = 0, gammaDown: Double = 0, gammaUpDtod: Double = 0,
+        gammaDownDtod: Double = 0, meanBoundReference: Bool = true
+    ) {
         self.pulsed = pulsed; self.gammaUp = gammaUp; self.gammaDown = gammaDown
         self.gammaUpDtod = gammaUpDtod; self.gammaDownDtod = gammaDownDtod; self.meanBoundReference = meanBoundReference
     }
@@ -104,7 +110,8 @@ public struct AihwkitLinearStepLaw: DeviceLaw {
         let kUp = refUp != 0 ? gu * d.stepUp / abs(refUp) : 0, kDown = refDown != 0 ? gd * d.stepDown / abs(refDown) : 0
         return GeometricResponse(
             stepUp: Float(d.stepUp / r), stepDown: Float(d.stepDown / r),
-            fixedUp: kUp > 0 ? Float(units.u(refUp / gu)) : 1, fixedDown: kDown > 0 ? Float(1 - units.u(refDown / gd)) : 1,
+            fixedUp: kUp > 0 ? Float(units.u(refUp / gu)) : 1,
+            fixedDown: kDown > 0 ? Float(1 - units.u(refDown / gd)) : 1,
             rhoUp: kUp > 0 ? max(1 - kUp, 0) : 1, rhoDown: kDown > 0 ? max(1 - kDown, 0) : 1,
             lowerBound: Float(units.u(d.boundMin)), upperBound: Float(units.u(d.boundMax)))
     }
@@ -131,8 +138,10 @@ public struct StepwiseResponse: PulseResponse {
     public var noiseAdd: Float, noiseSlope: Float, zeroPoint: Float
 
     /// A device from its converted parameters.
-    public init(stepUp: Float, stepDown: Float, lowerBound: Float, upperBound: Float, shape: Shape,
-                noiseAdd: Float = 0, noiseSlope: Float = 0, zeroPoint: Float = 0) {
+    public init(
+        stepUp: Float, stepDown: Float, lowerBound: Float, upperBound: Float, shape: Shape,
+        noiseAdd: Float = 0, noiseSlope: Float = 0, zeroPoint: Float = 0
+    ) {
         self.stepUp = stepUp; self.stepDown = stepDown; self.lowerBound = lowerBound; self.upperBound = upperBound
         self.shape = shape; self.noiseAdd = noiseAdd; self.noiseSlope = noiseSlope; self.zeroPoint = zeroPoint
     }
@@ -146,7 +155,9 @@ public struct StepwiseResponse: PulseResponse {
             let z = zSlope * u + zOffset
             return up ? max(1 - aUp * Foundation.exp(gUp * z), 0) : max(1 - aDown * Foundation.exp(-gDown * z), 0)
         case let .pow(gUp, gDown):
-            return up ? Foundation.pow(max((upperBound - u) / span, 0), gUp) : Foundation.pow(max((u - lowerBound) / span, 0), gDown)
+            return up
+                ? Foundation.pow(max((upperBound - u) / span, 0), gUp)
+                : Foundation.pow(max((u - lowerBound) / span, 0), gDown)
         case let .piecewise(vUp, vDown):
             let v = up ? vUp : vDown, n = v.count - 1
             if n == 0 { return v[0] }
@@ -189,8 +200,10 @@ public struct AihwkitExpStepLaw: DeviceLaw {
     public var stdAdd: Double, stdSlope: Double
 
     /// An ExpStep law from aihwkit's parameters.
-    public init(pulsed: AihwkitPulsedParameters, aUp: Double, aDown: Double, gammaUp: Double, gammaDown: Double,
-                a: Double, b: Double, stdAdd: Double = 0, stdSlope: Double = 0) {
+    public init(
+        pulsed: AihwkitPulsedParameters, aUp: Double, aDown: Double, gammaUp: Double, gammaDown: Double,
+        a: Double, b: Double, stdAdd: Double = 0, stdSlope: Double = 0
+    ) {
         self.pulsed = pulsed; self.aUp = aUp; self.aDown = aDown; self.gammaUp = gammaUp; self.gammaDown = gammaDown
         self.a = a; self.b = b; self.stdAdd = stdAdd; self.stdSlope = stdSlope
     }
@@ -198,7 +211,8 @@ public struct AihwkitExpStepLaw: DeviceLaw {
     /// Mean of the up and down steps of the nominal device at w = 0 (z = b), in u. aihwkit's own
     /// granularity averages the down step with itself; the pulse-count unit here uses both.
     public var meanStep: Double {
-        let yUp = max(1 - aUp * Foundation.exp(gammaUp * b), 0), yDown = max(1 - aDown * Foundation.exp(-gammaDown * b), 0)
+        let yUp = max(1 - aUp * Foundation.exp(gammaUp * b), 0),
+            yDown = max(1 - aDown * Foundation.exp(-gammaDown * b), 0)
         let s = pulsed.dwMin * (yUp + yDown) / 2
         return (s > 0 ? s : pulsed.dwMin) / pulsed.units.range
     }
@@ -214,8 +228,9 @@ public struct AihwkitExpStepLaw: DeviceLaw {
         return StepwiseResponse(
             stepUp: Float(d.stepUp / r), stepDown: Float(d.stepDown / r),
             lowerBound: Float(units.u(d.boundMin)), upperBound: Float(units.u(d.boundMax)),
-            shape: .exp(aUp: Float(aUp), aDown: Float(aDown), gammaUp: Float(gammaUp), gammaDown: Float(gammaDown),
-                        zSlope: Float(zSlope), zOffset: Float(zOffset)),
+            shape: .exp(
+                aUp: Float(aUp), aDown: Float(aDown), gammaUp: Float(gammaUp), gammaDown: Float(gammaDown),
+                zSlope: Float(zSlope), zOffset: Float(zOffset)),
             noiseAdd: Float(stdAdd / r), noiseSlope: Float(stdSlope), zeroPoint: Float(units.u(0)))
     }
 }
@@ -230,8 +245,12 @@ public struct AihwkitPowStepLaw: DeviceLaw {
     public var gamma: Double, gammaDtod: Double, upDown: Double, upDownDtod: Double
 
     /// A PowStep law from aihwkit's parameters.
-    public init(pulsed: AihwkitPulsedParameters, gamma: Double, gammaDtod: Double = 0, upDown: Double = 0, upDownDtod: Double = 0) {
-        self.pulsed = pulsed; self.gamma = gamma; self.gammaDtod = gammaDtod; self.upDown = upDown; self.upDownDtod = upDownDtod
+    public init(
+        pulsed: AihwkitPulsedParameters, gamma: Double, gammaDtod: Double = 0, upDown: Double = 0,
+        upDownDtod: Double = 0
+    ) {
+        self.pulsed = pulsed; self.gamma = gamma; self.gammaDtod = gammaDtod; self.upDown = upDown;
+        self.upDownDtod = upDownDtod
     }
     /// dw_min·0.5^γ/R: the step at mid-range (aihwkit's granularity), in u.
     public var meanStep: Double { pulsed.dwMin * Foundation.pow(0.5, gamma) / pulsed.units.range }
@@ -243,9 +262,10 @@ public struct AihwkitPowStepLaw: DeviceLaw {
         let d = pulsed.draw(using: &rng), units = pulsed.units, r = units.range
         let g = 1 + gammaDtod * rng.normal(), k = upDownDtod * rng.normal()
         let gu = abs((g + min(upDown, 0) + k) * gamma), gd = abs((g - max(upDown, 0) - k) * gamma)
-        return StepwiseResponse(stepUp: Float(d.stepUp / r), stepDown: Float(d.stepDown / r),
-                                lowerBound: Float(units.u(d.boundMin)), upperBound: Float(units.u(d.boundMax)),
-                                shape: .pow(gammaUp: Float(gu), gammaDown: Float(gd)))
+        return StepwiseResponse(
+            stepUp: Float(d.stepUp / r), stepDown: Float(d.stepDown / r),
+            lowerBound: Float(units.u(d.boundMin)), upperBound: Float(units.u(d.boundMax)),
+            shape: .pow(gammaUp: Float(gu), gammaDown: Float(gd)))
     }
 }
 
@@ -273,9 +293,10 @@ public struct PiecewiseStepLaw: DeviceLaw {
     /// Draws one device and converts it to u.
     public func sampleDevice(using rng: inout RandomStream) -> StepwiseResponse {
         let d = pulsed.draw(using: &rng), units = pulsed.units, r = units.range
-        return StepwiseResponse(stepUp: Float(d.stepUp / r), stepDown: Float(d.stepDown / r),
-                                lowerBound: Float(units.u(d.boundMin)), upperBound: Float(units.u(d.boundMax)),
-                                shape: .piecewise(up: up.map { Float($0) }, down: down.map { Float($0) }))
+        return StepwiseResponse(
+            stepUp: Float(d.stepUp / r), stepDown: Float(d.stepDown / r),
+            lowerBound: Float(units.u(d.boundMin)), upperBound: Float(units.u(d.boundMax)),
+            shape: .piecewise(up: up.map { Float($0) }, down: down.map { Float($0) }))
     }
 }
 
@@ -291,8 +312,9 @@ extension DeviceParameters {
 
     /// The aihwkit pulsed-device parameters of this preset.
     var aihwkitPulsed: AihwkitPulsedParameters {
-        AihwkitPulsedParameters(dwMin: dwMin, dwMinDtod: dwMinDtod, upDown: upDown, upDownDtod: upDownDtod,
-                                units: weightUnits, wMinDtod: weightMinDtod, wMaxDtod: weightMaxDtod)
+        AihwkitPulsedParameters(
+            dwMin: dwMin, dwMinDtod: dwMinDtod, upDown: upDown, upDownDtod: upDownDtod,
+            units: weightUnits, wMinDtod: weightMinDtod, wMaxDtod: weightMaxDtod)
     }
 
     /// The same device without device-to-device spread.

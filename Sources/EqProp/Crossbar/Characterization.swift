@@ -38,7 +38,8 @@ public enum Characterization {
         /// Pulses P of each direction.
         public var pulsesPerSweep: Int
         enum CodingKeys: String, CodingKey {
-            case pulse, nominal, mean, std, weightMean = "weight_mean", weightStd = "weight_std", weightP05 = "weight_p05"
+            case pulse, nominal, mean, std, weightMean = "weight_mean", weightStd = "weight_std", weightP05 =
+                "weight_p05"
             case weightP95 = "weight_p95", weightMin = "weight_min", weightMax = "weight_max", start, devices
             case stepRatioLTP = "step_ratio_ltp", stepRatioLTD = "step_ratio_ltd", pulsesPerSweep = "pulses_per_sweep"
         }
@@ -61,9 +62,12 @@ public enum Characterization {
             let c = try decoder.container(keyedBy: CodingKeys.self)
             pulse = try c.decode([Int].self, forKey: .pulse); nominal = try c.decode([Double].self, forKey: .nominal)
             mean = try c.decode([Double].self, forKey: .mean); std = try c.decode([Double].self, forKey: .std)
-            weightMean = try c.decode([Double].self, forKey: .weightMean); weightStd = try c.decode([Double].self, forKey: .weightStd)
-            weightP05 = try c.decode([Double].self, forKey: .weightP05); weightP95 = try c.decode([Double].self, forKey: .weightP95)
-            weightMin = try c.decode(Double.self, forKey: .weightMin); weightMax = try c.decode(Double.self, forKey: .weightMax)
+            weightMean = try c.decode([Double].self, forKey: .weightMean);
+            weightStd = try c.decode([Double].self, forKey: .weightStd)
+            weightP05 = try c.decode([Double].self, forKey: .weightP05);
+            weightP95 = try c.decode([Double].self, forKey: .weightP95)
+            weightMin = try c.decode(Double.self, forKey: .weightMin);
+            weightMax = try c.decode(Double.self, forKey: .weightMax)
             start = try c.decode(Start.self, forKey: .start); devices = try c.decode(Int.self, forKey: .devices)
             stepRatioLTP = try c.decodeIfPresent(Double.self, forKey: .stepRatioLTP) ?? .infinity
             stepRatioLTD = try c.decodeIfPresent(Double.self, forKey: .stepRatioLTD) ?? .infinity
@@ -90,13 +94,16 @@ public enum Characterization {
     /// Applies `pulses` up pulses, then as many down pulses, one at a time, to `devices` devices
     /// (d2d, c2c and write noise of the preset; no faults), each starting as `start` says.
     /// Throws if a sweep would take more than `maxPulsesPerSweep` pulses.
-    public static func curve(_ spec: DeviceSpec, pulses: Int? = nil, start: Start = .lower, devices: Int = 50, seed: UInt64 = 1) throws -> Curve {
+    public static func curve(
+        _ spec: DeviceSpec, pulses: Int? = nil, start: Start = .lower, devices: Int = 50, seed: UInt64 = 1
+    ) throws -> Curve {
         var s = spec
         s.stuckMin = 0; s.stuckMax = 0; s.scheme = .direct
         let p = pulses ?? defaultPulses(spec)
         guard p >= 1 && p <= maxPulsesPerSweep else {
-            throw InputError("device '\(spec.name)': a sweep of \(p) pulses per direction is outside 1…\(maxPulsesPerSweep)" +
-                             (pulses == nil ? " (its dw_min is too small for the default, 1/dw_min; give --pulses)" : ""))
+            throw InputError(
+                "device '\(spec.name)': a sweep of \(p) pulses per direction is outside 1…\(maxPulsesPerSweep)"
+                    + (pulses == nil ? " (its dw_min is too small for the default, 1/dw_min; give --pulses)" : ""))
         }
         let units = spec.device.weightUnits
         // Nominal device: no variability, no noise.
@@ -106,7 +113,9 @@ public enum Characterization {
         /// Runs the protocol on n devices; `record` sees the apparent u of every device after every pulse.
         func sweep(_ sp: DeviceSpec, n: Int, record: ([Float]) -> Void) {
             let arr = CrossbarArray(spec: sp, weights: Matrix(rows: 1, cols: n), seed: seed, layer: 0)
-            guard let dev = arr.store as? ProgrammedConductances else { preconditionFailure("device '\(sp.name)' has no pulse response") }
+            guard let dev = arr.store as? ProgrammedConductances else {
+                preconditionFailure("device '\(sp.name)' has no pulse response")
+            }
             let cells = dev.cells, prog = dev.programmer, table = dev.responses.positive
             var rng = prog.rng, normals = NormalPool()
             var noise = RandomStream(seed: seed, stream: "characterization/write-noise")
@@ -125,8 +134,9 @@ public enum Characterization {
             for k in 0..<(2 * p) {
                 let up: Float = k < p ? 1 : 0
                 for i in 0..<n {
-                    cells.uPos[i] = prog.pulse(cells.uPos[i], table, i, up: up, down: 1 - up, stuck: 0, cells: cells,
-                                               rng: &rng, normals: &normals)
+                    cells.uPos[i] = prog.pulse(
+                        cells.uPos[i], table, i, up: up, down: 1 - up, stuck: 0, cells: cells,
+                        rng: &rng, normals: &normals)
                 }
                 emit()
             }
@@ -145,7 +155,8 @@ public enum Characterization {
         }
         let n = c.nominal
         if p >= 2 {
-            let ltpFirst = n[1] - n[0], ltpLast = n[p] - n[p - 1], ltdFirst = n[p] - n[p + 1], ltdLast = n[2 * p - 1] - n[2 * p]
+            let ltpFirst = n[1] - n[0], ltpLast = n[p] - n[p - 1], ltdFirst = n[p] - n[p + 1],
+                ltdLast = n[2 * p - 1] - n[2 * p]
             c.stepRatioLTP = ltpLast > 0 ? ltpFirst / ltpLast : .infinity
             c.stepRatioLTD = ltdLast > 0 ? ltdFirst / ltdLast : .infinity
         }
@@ -183,13 +194,16 @@ public enum Characterization {
         /// One-sided periodogram averaged over the traces, at each frequency.
         public var periodogram: [Double]
         enum CodingKeys: String, CodingKey {
-            case component, traces, length, dt, targetVariance = "target_variance", measuredVariance = "measured_variance"
+            case component, traces, length, dt, targetVariance = "target_variance", measuredVariance =
+                "measured_variance"
             case fittedSlope = "fitted_slope", targetSlope = "target_slope", frequencies, target, periodogram
         }
     }
 
     /// Synthesizes `traces` traces of a spectrum and compares their averaged periodogram with it.
-    public static func noise(_ spectrum: NoiseSpectrum, name: String, length: Int = 4096, dt: Double, traces: Int = 256, seed: UInt64 = 1) -> NoiseReport {
+    public static func noise(
+        _ spectrum: NoiseSpectrum, name: String, length: Int = 4096, dt: Double, traces: Int = 256, seed: UInt64 = 1
+    ) -> NoiseReport {
         let s = NoiseSynthesizer(spectrum: spectrum, length: length, dt: dt)
         var rng = RandomStream(seed: seed, stream: "noise-report")
         var avg = [Double](repeating: 0, count: length / 2)
@@ -209,9 +223,10 @@ public enum Characterization {
             slope = pts.reduce(0) { $0 + ($1.0 - mx) * ($1.1 - my) } / pts.reduce(0) { $0 + ($1.0 - mx) * ($1.0 - mx) }
             targetSlope = -g
         }
-        return NoiseReport(component: name, traces: traces, length: length, dt: dt, targetVariance: s.variance,
-                           measuredVariance: sq / Double(traces * length), fittedSlope: slope, targetSlope: targetSlope,
-                           frequencies: f, target: f.map { spectrum.density($0) }, periodogram: avg)
+        return NoiseReport(
+            component: name, traces: traces, length: length, dt: dt, targetVariance: s.variance,
+            measuredVariance: sq / Double(traces * length), fittedSlope: slope, targetSlope: targetSlope,
+            frequencies: f, target: f.map { spectrum.density($0) }, periodogram: avg)
     }
 
 }

@@ -150,9 +150,14 @@ final class ConductanceStorage {
 
     func restore(_ s: [String: [Float]]) throws {
         for (k, v) in s {
-            guard v.count == count else { throw InputError("crossbar state '\(k)' has \(v.count) values, expected \(count)") }
+            guard v.count == count else {
+                throw InputError("crossbar state '\(k)' has \(v.count) values, expected \(count)")
+            }
             if k == "g_pos" || k == "g_neg", let i = v.firstIndex(where: { !envelope.contains($0) }) {
-                throw InputError("crossbar state '\(k)'[\(i)] = \(v[i]) is outside the devices' normalized conductance range [\(envelope.lowerBound), \(envelope.upperBound)]")
+                throw InputError(
+                    "crossbar state '\(k)'[\(i)] = \(v[i]) is outside the devices' normalized conductance range "
+                        + "[\(envelope.lowerBound), \(envelope.upperBound)]"
+                )
             }
             switch k {
             case "g_pos": uPos = v

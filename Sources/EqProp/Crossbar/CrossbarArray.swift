@@ -49,7 +49,8 @@ public final class CrossbarArray: SynapticArray, @unchecked Sendable {
     /// variability, faults, grid, read path, programming) applies as for the built-in laws; `spec.model`
     /// is not consulted.
     public convenience init(spec: DeviceSpec, law: some DeviceLaw, weights w: Matrix<Float>, seed: UInt64, layer: Int) {
-        let store: any WeightStore = spec.scheme.isTikiTaka
+        let store: any WeightStore =
+            spec.scheme.isTikiTaka
             ? TransferCompound(spec: spec, law: law, weights: w, seed: seed, layer: layer)
             : ProgrammedConductances(spec: spec, law: law, weights: w, seed: seed, tag: "xbar/\(layer)")
         self.init(spec: spec, store: store, weights: w, seed: seed, layer: layer)
@@ -59,12 +60,19 @@ public final class CrossbarArray: SynapticArray, @unchecked Sendable {
         self.spec = spec; self.seed = seed; self.layer = layer
         outputs = w.rows; inputs = w.cols
         self.store = store
-        readEnergy = [EnergyModel(device: spec.device, io: spec.forward), EnergyModel(device: spec.device, io: spec.backward ?? spec.forward)]
+        readEnergy = [
+            EnergyModel(device: spec.device, io: spec.forward),
+            EnergyModel(device: spec.device, io: spec.backward ?? spec.forward)
+        ]
         let range = store.conductances != nil ? (gMin: spec.gMin, gMax: spec.gMax) : nil
-        readPath = ReadPath(spec.forward, conductances: range, seed: seed, layer: layer, outputs: w.rows, inputs: w.cols)
-        backwardPath = spec.backward.map {
-            ReadPath($0, conductances: range, seed: seed, layer: layer, outputs: w.rows, inputs: w.cols, streamSuffix: "/backward")
-        } ?? readPath
+        readPath = ReadPath(
+            spec.forward, conductances: range, seed: seed, layer: layer, outputs: w.rows, inputs: w.cols)
+        backwardPath =
+            spec.backward.map {
+                ReadPath(
+                    $0, conductances: range, seed: seed, layer: layer, outputs: w.rows, inputs: w.cols,
+                    streamSuffix: "/backward")
+            } ?? readPath
     }
 
     /// Full-scale weight w_fs = w_max/√fan_in: a differential pair holds |W| ≤ w_fs.
@@ -112,11 +120,14 @@ public final class CrossbarArray: SynapticArray, @unchecked Sendable {
     }
 
     /// Transposed read Y·W through the same read path and devices.
-    public func multiplyTransposed(_ y: Matrix<Float>, into x: inout Matrix<Float>, accumulate: Bool, clock: ReadClock) {
+    public func multiplyTransposed(_ y: Matrix<Float>, into x: inout Matrix<Float>, accumulate: Bool, clock: ReadClock)
+    {
         read(y, transposed: true, into: &x, accumulate: accumulate, clock: clock)
     }
 
-    func read(_ input: Matrix<Float>, transposed: Bool, into out: inout Matrix<Float>, accumulate: Bool, clock: ReadClock) {
+    func read(
+        _ input: Matrix<Float>, transposed: Bool, into out: inout Matrix<Float>, accumulate: Bool, clock: ReadClock
+    ) {
         let path = transposed ? backwardPath : readPath
         lock.lock()
         readCount += 1
@@ -139,7 +150,9 @@ public final class CrossbarArray: SynapticArray, @unchecked Sendable {
             model.addRead(input, sensed: transposed ? inputs : outputs, lines: lines, to: &cost)
             lock.lock(); readCosts = readCosts + cost; lock.unlock()
         }
-        path.read(input, transposed: transposed, weights: w, storage: cells, into: &out, accumulate: accumulate, lane: lane, clock: clock)
+        path.read(
+            input, transposed: transposed, weights: w, storage: cells, into: &out, accumulate: accumulate, lane: lane,
+            clock: clock)
     }
 
     /// Writes `scale`·postᵀ·pre as device pulses (exactly for the `ideal` device), with the write
@@ -156,10 +169,16 @@ public final class CrossbarArray: SynapticArray, @unchecked Sendable {
     /// One update of two terms (nudged +, free −): programmed as two passes, or one pass of the
     /// difference computed in the periphery (`passes: one`; always for mixed precision, whose χ
     /// takes the difference).
-    public func updateContrastive(plus: (post: Matrix<Float>, pre: Matrix<Float>), minus: (post: Matrix<Float>, pre: Matrix<Float>),
-                                  scale: Float, clock: ReadClock) {
-        write([UpdateTerm(post: plus.post, pre: plus.pre, scale: scale), UpdateTerm(post: minus.post, pre: minus.pre, scale: -scale)],
-              clock: clock)
+    public func updateContrastive(
+        plus: (post: Matrix<Float>, pre: Matrix<Float>), minus: (post: Matrix<Float>, pre: Matrix<Float>),
+        scale: Float, clock: ReadClock
+    ) {
+        write(
+            [
+                UpdateTerm(post: plus.post, pre: plus.pre, scale: scale),
+                UpdateTerm(post: minus.post, pre: minus.pre, scale: -scale)
+            ],
+            clock: clock)
     }
 
     /// Programs the terms with the write stream of the clock's epoch (re-derived when it is new).
@@ -170,7 +189,7 @@ public final class CrossbarArray: SynapticArray, @unchecked Sendable {
             store.reset(seed: seed, tag: "xbar/\(layer)/epoch\(e)", epoch: e)
         }
         store.write(terms, passes: spec.passes)
-        readPath.clearCaches(); backwardPath.clearCaches()   // the clean products of the read caches are stale
+        readPath.clearCaches(); backwardPath.clearCaches()  // the clean products of the read caches are stale
         conductancesChanged()
     }
 

@@ -102,7 +102,7 @@ public enum NonlinearityLabel {
 
     /// Largest deviation of the normalized curve from the straight line, for A/P_max = a.
     public static func deviation(a: Double) -> Double {
-        let d = -expm1(-1 / a)                    // 1 − e^{−1/a}
+        let d = -expm1(-1 / a)  // 1 − e^{−1/a}
         let x = min(max(-a * log(a * d), 0), 1)
         return -expm1(-x / a) / d - x
     }
@@ -112,8 +112,8 @@ public enum NonlinearityLabel {
         let target = abs(nl) / labelScale
         if target == 0 { return .infinity }
         precondition(target < 1, "|NL| must be < \(labelScale)")
-        var lo = log(1e-6), hi = log(1e8)         // D(lo) > target > D(hi)
-        for _ in 0..<64 {   // the bracket (width 32 in ln a) shrinks to ~2e-18
+        var lo = log(1e-6), hi = log(1e8)  // D(lo) > target > D(hi)
+        for _ in 0..<64 {  // the bracket (width 32 in ln a) shrinks to ~2e-18
             let mid = (lo + hi) / 2
             if deviation(a: exp(mid)) > target { lo = mid } else { hi = mid }
         }

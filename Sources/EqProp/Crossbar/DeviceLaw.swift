@@ -75,8 +75,10 @@ public struct GeometricResponse: PulseResponse, Equatable {
     public var lowerBound: Float, upperBound: Float
 
     /// A response from its steps, fixed points, per-pulse factors and hard bounds.
-    public init(stepUp: Float, stepDown: Float, fixedUp: Float, fixedDown: Float, rhoUp: Double, rhoDown: Double,
-                lowerBound: Float = 0, upperBound: Float = 1) {
+    public init(
+        stepUp: Float, stepDown: Float, fixedUp: Float, fixedDown: Float, rhoUp: Double, rhoDown: Double,
+        lowerBound: Float = 0, upperBound: Float = 1
+    ) {
         self.stepUp = stepUp; self.stepDown = stepDown; self.fixedUp = fixedUp; self.fixedDown = fixedDown
         self.rhoUp = rhoUp; self.rhoDown = rhoDown; self.lowerBound = lowerBound; self.upperBound = upperBound
     }
@@ -112,16 +114,21 @@ public struct GeometricResponse: PulseResponse, Equatable {
 /// s⁺ = dw_min·(1 + dw_min_dtod·ξ₁)·(1 + up_down + up_down_dtod·ξ₂), s⁻ the same with 1 − up_down.
 /// Returns (scale, up_down) with the draws; the ξ come from `rng` in this order.
 @inline(__always)
-private func drawStep(dwMinDtod: Double, upDown: Double, upDownDtod: Double, _ rng: inout RandomStream) -> (Double, Double) {
+private func drawStep(dwMinDtod: Double, upDown: Double, upDownDtod: Double, _ rng: inout RandomStream) -> (
+    Double, Double
+) {
     let scale = max(0, 1 + dwMinDtod * rng.normal())
     return (scale, upDown + upDownDtod * rng.normal())
 }
 
-private func stepResponse(dwMin: Double, scale: Double, upDown ud: Double, gammaUp gu: Double, gammaDown gd: Double) -> GeometricResponse {
+private func stepResponse(dwMin: Double, scale: Double, upDown ud: Double, gammaUp gu: Double, gammaDown gd: Double)
+    -> GeometricResponse
+{
     let su = dwMin * scale * max(0, 1 + ud), sd = dwMin * scale * max(0, 1 - ud)
-    return GeometricResponse(stepUp: Float(su), stepDown: Float(sd),
-                             fixedUp: gu > 0 ? Float(1 / gu) : 1, fixedDown: gd > 0 ? Float(1 / gd) : 1,
-                             rhoUp: gu > 0 ? max(1 - su * gu, 0) : 1, rhoDown: gd > 0 ? max(1 - sd * gd, 0) : 1)
+    return GeometricResponse(
+        stepUp: Float(su), stepDown: Float(sd),
+        fixedUp: gu > 0 ? Float(1 / gu) : 1, fixedDown: gd > 0 ? Float(1 / gd) : 1,
+        rhoUp: gu > 0 ? max(1 - su * gu, 0) : 1, rhoDown: gd > 0 ? max(1 - sd * gd, 0) : 1)
 }
 
 /// aihwkit's LinearStep: up Δu = s⁺(1 − γ⁺u), down Δu = −s⁻(1 − γ⁻(1 − u)); γ = 0 is ConstantStep.
@@ -134,8 +141,10 @@ public struct LinearStepLaw: DeviceLaw {
 
     /// A LinearStep law from aihwkit's parameters; the defaults give a symmetric constant step
     /// without device spread.
-    public init(dwMin: Double, upDown: Double = 0, dwMinDtod: Double = 0, upDownDtod: Double = 0,
-                gammaUp: Double = 0, gammaDown: Double = 0, gammaDtod: Double = 0) {
+    public init(
+        dwMin: Double, upDown: Double = 0, dwMinDtod: Double = 0, upDownDtod: Double = 0,
+        gammaUp: Double = 0, gammaDown: Double = 0, gammaDtod: Double = 0
+    ) {
         self.dwMin = dwMin; self.upDown = upDown; self.dwMinDtod = dwMinDtod; self.upDownDtod = upDownDtod
         self.gammaUp = gammaUp; self.gammaDown = gammaDown; self.gammaDtod = gammaDtod
     }
@@ -193,13 +202,16 @@ public struct ExponentialLaw: DeviceLaw {
         let p = Double(pulses)
         /// (u*, ρ) = (B, e^{−1/A}) with A in pulses and B = 1/(1 − e^{−P_max/A}), so u(P_max) = 1.
         func curve(_ nl: Double) -> (Float, Double) {
-            let label = nlDtod > 0 ? min(max(abs(nl) + nlDtod * rng.normal(), 0), NonlinearityLabel.labelScale * 0.999) : abs(nl)
+            let label =
+                nlDtod > 0
+                ? min(max(abs(nl) + nlDtod * rng.normal(), 0), NonlinearityLabel.labelScale * 0.999) : abs(nl)
             let a = NonlinearityLabel.normalizedA(label: label) * p
             if !a.isFinite { return (1, 1) }
             return (Float(1 / -expm1(-p / a)), Double.exp(-1 / a))
         }
         let (bu, ru) = curve(nlLtp), (bd, rd) = curve(nlLtd)
-        return GeometricResponse(stepUp: Float(1 / p), stepDown: Float(1 / p), fixedUp: bu, fixedDown: bd, rhoUp: ru, rhoDown: rd)
+        return GeometricResponse(
+            stepUp: Float(1 / p), stepDown: Float(1 / p), fixedUp: bu, fixedDown: bd, rhoUp: ru, rhoDown: rd)
     }
 }
 
@@ -214,19 +226,25 @@ extension DeviceParameters {
         switch model {
         case .ideal: return nil
         case .linearStep:
-            return LinearStepLaw(dwMin: dwMin, upDown: upDown, dwMinDtod: dwMinDtod, upDownDtod: upDownDtod,
-                                 gammaUp: gammaUp, gammaDown: gammaDown, gammaDtod: gammaDtod)
-        case .softBounds: return SoftBoundsLaw(dwMin: dwMin, upDown: upDown, dwMinDtod: dwMinDtod, upDownDtod: upDownDtod)
+            return LinearStepLaw(
+                dwMin: dwMin, upDown: upDown, dwMinDtod: dwMinDtod, upDownDtod: upDownDtod,
+                gammaUp: gammaUp, gammaDown: gammaDown, gammaDtod: gammaDtod)
+        case .softBounds:
+            return SoftBoundsLaw(dwMin: dwMin, upDown: upDown, dwMinDtod: dwMinDtod, upDownDtod: upDownDtod)
         case .exponential: return ExponentialLaw(pulses: pulses, nlLtp: nlLtp, nlLtd: nlLtd, nlDtod: nlDtod)
         case .aihwkitLinearStep:
-            return AihwkitLinearStepLaw(pulsed: aihwkitPulsed, gammaUp: gammaUp, gammaDown: gammaDown, gammaUpDtod: gammaUpDtod,
-                                        gammaDownDtod: gammaDownDtod, meanBoundReference: meanBoundReference)
+            return AihwkitLinearStepLaw(
+                pulsed: aihwkitPulsed, gammaUp: gammaUp, gammaDown: gammaDown, gammaUpDtod: gammaUpDtod,
+                gammaDownDtod: gammaDownDtod, meanBoundReference: meanBoundReference)
         case .aihwkitSoftBounds: return AihwkitLinearStepLaw.softBounds(aihwkitPulsed)
         case .aihwkitExpStep:
-            return AihwkitExpStepLaw(pulsed: aihwkitPulsed, aUp: expAUp, aDown: expADown, gammaUp: expGammaUp, gammaDown: expGammaDown,
-                                     a: expA, b: expB, stdAdd: dwMinStdAdd, stdSlope: dwMinStdSlope)
+            return AihwkitExpStepLaw(
+                pulsed: aihwkitPulsed, aUp: expAUp, aDown: expADown, gammaUp: expGammaUp, gammaDown: expGammaDown,
+                a: expA, b: expB, stdAdd: dwMinStdAdd, stdSlope: dwMinStdSlope)
         case .aihwkitPowStep:
-            return AihwkitPowStepLaw(pulsed: aihwkitPulsed, gamma: powGamma, gammaDtod: powGammaDtod, upDown: powUpDown, upDownDtod: powUpDownDtod)
+            return AihwkitPowStepLaw(
+                pulsed: aihwkitPulsed, gamma: powGamma, gammaDtod: powGammaDtod, upDown: powUpDown,
+                upDownDtod: powUpDownDtod)
         case .aihwkitPiecewiseStep: return PiecewiseStepLaw(pulsed: aihwkitPulsed, up: piecewiseUp, down: piecewiseDown)
         }
     }

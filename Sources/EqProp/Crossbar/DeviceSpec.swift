@@ -24,7 +24,8 @@ public struct DeviceSpec: Codable, Equatable, Sendable {
     public var assumed: [String] = []
     /// The `device:` section: pulse-response law, range, mapping, variability, faults and grid.
     public var device = DeviceParameters()
-    /// The `forward:` section: read periphery (converters, read noise) and simulated time; it also serves transposed reads unless `backward` is set.
+    /// The `forward:` section: read periphery (converters, read noise) and simulated time; it also serves transposed
+    /// reads unless `backward` is set.
     public var forward = IOParameters()
     /// The `backward:` section: the periphery of transposed reads (Wᵀ·y); nil when `forward` serves both.
     public var backward: IOParameters?
@@ -50,14 +51,16 @@ public struct DeviceSpec: Codable, Equatable, Sendable {
         set { update[keyPath: path] = newValue }
     }
 
-    enum CodingKeys: String, CodingKey, CaseIterable { case name, source, measured, assumed, device, forward, backward, update }
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case name, source, measured, assumed, device, forward, backward, update
+    }
 
     /// The sections and their fields, in file order.
     public static let sections: [(name: String, fields: [String])] = [
         ("device", DeviceParameters.CodingKeys.allCases.map(\.rawValue)),
         ("forward", IOParameters.CodingKeys.allCases.map(\.rawValue)),
         ("backward", IOParameters.CodingKeys.allCases.map(\.rawValue)),
-        ("update", UpdateParameters.CodingKeys.allCases.map(\.rawValue)),
+        ("update", UpdateParameters.CodingKeys.allCases.map(\.rawValue))
     ]
 
     /// The section of a field given without one (nil if no section has it); read-path fields name
@@ -76,9 +79,17 @@ public struct DeviceSpec: Codable, Equatable, Sendable {
         measured = try c.decodeIfPresent([String].self, forKey: .measured) ?? []
         assumed = try c.decodeIfPresent([String].self, forKey: .assumed) ?? []
         let nested = c.contains(.device) || c.contains(.forward) || c.contains(.backward) || c.contains(.update)
-        device = nested ? try c.decodeIfPresent(DeviceParameters.self, forKey: .device) ?? .init() : try DeviceParameters(from: decoder)
-        forward = nested ? try c.decodeIfPresent(IOParameters.self, forKey: .forward) ?? .init() : try IOParameters(from: decoder)
-        update = nested ? try c.decodeIfPresent(UpdateParameters.self, forKey: .update) ?? .init() : try UpdateParameters(from: decoder)
+        device =
+            nested
+            ? try c.decodeIfPresent(DeviceParameters.self, forKey: .device) ?? .init()
+            : try DeviceParameters(from: decoder)
+        forward =
+            nested
+            ? try c.decodeIfPresent(IOParameters.self, forKey: .forward) ?? .init() : try IOParameters(from: decoder)
+        update =
+            nested
+            ? try c.decodeIfPresent(UpdateParameters.self, forKey: .update) ?? .init()
+            : try UpdateParameters(from: decoder)
         backward = try c.decodeIfPresent(IOParameters.self, forKey: .backward)
     }
 }
@@ -216,39 +227,54 @@ public struct DeviceParameters: Codable, Equatable, Sendable {
         case dwMinStd = "dw_min_std", gammaUp = "gamma_up", gammaDown = "gamma_down", gammaDtod = "gamma_dtod"
         case writeNoiseStd = "write_noise_std"
         case pulses, nlLtp = "nl_ltp", nlLtd = "nl_ltd", nlDtod = "nl_dtod", c2c
-        case weightMin = "weight_min", weightMax = "weight_max", weightMinDtod = "weight_min_dtod", weightMaxDtod = "weight_max_dtod"
-        case gammaUpDtod = "gamma_up_dtod", gammaDownDtod = "gamma_down_dtod", meanBoundReference = "mean_bound_reference"
+        case weightMin = "weight_min", weightMax = "weight_max", weightMinDtod = "weight_min_dtod", weightMaxDtod =
+            "weight_max_dtod"
+        case gammaUpDtod = "gamma_up_dtod", gammaDownDtod = "gamma_down_dtod", meanBoundReference =
+            "mean_bound_reference"
         case multNoise = "mult_noise", expAUp = "exp_a_up", expADown = "exp_a_down", expGammaUp = "exp_gamma_up"
         case expGammaDown = "exp_gamma_down", expA = "exp_a", expB = "exp_b", dwMinStdAdd = "dw_min_std_add"
-        case dwMinStdSlope = "dw_min_std_slope", powGamma = "pow_gamma", powGammaDtod = "pow_gamma_dtod", powUpDown = "pow_up_down"
+        case dwMinStdSlope = "dw_min_std_slope", powGamma = "pow_gamma", powGammaDtod = "pow_gamma_dtod", powUpDown =
+            "pow_up_down"
         case powUpDownDtod = "pow_up_down_dtod", piecewiseUp = "piecewise_up", piecewiseDown = "piecewise_down"
         case writeVoltageUp = "write_voltage_up", writeVoltageDown = "write_voltage_down"
         case pulseWidthUp = "pulse_width_up", pulseWidthDown = "pulse_width_down"
         case driftNu = "drift_nu", driftNuDtod = "drift_nu_dtod", driftT0 = "drift_t0"
-        case refreshUpper = "refresh_upper", refreshLower = "refresh_lower", resetLevel = "reset_level", resetStd = "reset_std"
+        case refreshUpper = "refresh_upper", refreshLower = "refresh_lower", resetLevel = "reset_level", resetStd =
+            "reset_std"
         case levels, stuckMin = "stuck_min", stuckMax = "stuck_max"
     }
 
     /// Decodes the `device:` section; missing fields keep their defaults.
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        func get<V: Decodable>(_ k: CodingKeys, _ v: inout V) throws { if let x = try c.decodeIfPresent(V.self, forKey: k) { v = x } }
-        try get(.model, &model); try get(.gMin, &gMin); try get(.gMax, &gMax); try get(.wMax, &wMax); try get(.mapping, &mapping)
-        try get(.dwMin, &dwMin); try get(.upDown, &upDown); try get(.dwMinDtod, &dwMinDtod); try get(.upDownDtod, &upDownDtod)
-        try get(.dwMinStd, &dwMinStd); try get(.gammaUp, &gammaUp); try get(.gammaDown, &gammaDown); try get(.gammaDtod, &gammaDtod)
+        func get<V: Decodable>(_ k: CodingKeys, _ v: inout V) throws {
+            if let x = try c.decodeIfPresent(V.self, forKey: k) { v = x }
+        }
+        try get(.model, &model); try get(.gMin, &gMin); try get(.gMax, &gMax); try get(.wMax, &wMax);
+        try get(.mapping, &mapping)
+        try get(.dwMin, &dwMin); try get(.upDown, &upDown); try get(.dwMinDtod, &dwMinDtod);
+        try get(.upDownDtod, &upDownDtod)
+        try get(.dwMinStd, &dwMinStd); try get(.gammaUp, &gammaUp); try get(.gammaDown, &gammaDown);
+        try get(.gammaDtod, &gammaDtod)
         try get(.writeNoiseStd, &writeNoiseStd)
-        try get(.pulses, &pulses); try get(.nlLtp, &nlLtp); try get(.nlLtd, &nlLtd); try get(.nlDtod, &nlDtod); try get(.c2c, &c2c)
+        try get(.pulses, &pulses); try get(.nlLtp, &nlLtp); try get(.nlLtd, &nlLtd); try get(.nlDtod, &nlDtod);
+        try get(.c2c, &c2c)
         try get(.weightMin, &weightMin); try get(.weightMax, &weightMax); try get(.weightMinDtod, &weightMinDtod)
-        try get(.weightMaxDtod, &weightMaxDtod); try get(.gammaUpDtod, &gammaUpDtod); try get(.gammaDownDtod, &gammaDownDtod)
+        try get(.weightMaxDtod, &weightMaxDtod); try get(.gammaUpDtod, &gammaUpDtod);
+        try get(.gammaDownDtod, &gammaDownDtod)
         try get(.meanBoundReference, &meanBoundReference); try get(.multNoise, &multNoise)
-        try get(.expAUp, &expAUp); try get(.expADown, &expADown); try get(.expGammaUp, &expGammaUp); try get(.expGammaDown, &expGammaDown)
-        try get(.expA, &expA); try get(.expB, &expB); try get(.dwMinStdAdd, &dwMinStdAdd); try get(.dwMinStdSlope, &dwMinStdSlope)
+        try get(.expAUp, &expAUp); try get(.expADown, &expADown); try get(.expGammaUp, &expGammaUp);
+        try get(.expGammaDown, &expGammaDown)
+        try get(.expA, &expA); try get(.expB, &expB); try get(.dwMinStdAdd, &dwMinStdAdd);
+        try get(.dwMinStdSlope, &dwMinStdSlope)
         try get(.powGamma, &powGamma); try get(.powGammaDtod, &powGammaDtod); try get(.powUpDown, &powUpDown)
-        try get(.powUpDownDtod, &powUpDownDtod); try get(.piecewiseUp, &piecewiseUp); try get(.piecewiseDown, &piecewiseDown)
+        try get(.powUpDownDtod, &powUpDownDtod); try get(.piecewiseUp, &piecewiseUp);
+        try get(.piecewiseDown, &piecewiseDown)
         try get(.writeVoltageUp, &writeVoltageUp); try get(.writeVoltageDown, &writeVoltageDown)
         try get(.pulseWidthUp, &pulseWidthUp); try get(.pulseWidthDown, &pulseWidthDown)
         try get(.driftNu, &driftNu); try get(.driftNuDtod, &driftNuDtod); try get(.driftT0, &driftT0)
-        try get(.refreshUpper, &refreshUpper); try get(.refreshLower, &refreshLower); try get(.resetLevel, &resetLevel); try get(.resetStd, &resetStd)
+        try get(.refreshUpper, &refreshUpper); try get(.refreshLower, &refreshLower); try get(.resetLevel, &resetLevel);
+        try get(.resetStd, &resetStd)
         try get(.levels, &levels); try get(.stuckMin, &stuckMin); try get(.stuckMax, &stuckMax)
     }
 }
@@ -308,7 +334,8 @@ public struct IOParameters: Codable, Equatable, Sendable {
         case dacBits = "dac_bits", dacBound = "dac_bound", adcBits = "adc_bits", adcBound = "adc_bound"
         case whiteNoise = "white_noise", flickerK = "flicker_k", flickerGamma = "flicker_gamma"
         case rtnAmplitude = "rtn_amplitude", rtnTau0 = "rtn_tau0", rtnTau1 = "rtn_tau1"
-        case noiseLength = "noise_length", readVoltage = "read_voltage", readPulseWidth = "read_pulse_width", dacFom = "dac_fom", adcFom = "adc_fom"
+        case noiseLength = "noise_length", readVoltage = "read_voltage", readPulseWidth = "read_pulse_width", dacFom =
+            "dac_fom", adcFom = "adc_fom"
         case wireResistance = "wire_resistance", irDropModel = "ir_drop_model"
         case tStep = "t_step", phaseGap = "phase_gap"
     }
@@ -316,12 +343,17 @@ public struct IOParameters: Codable, Equatable, Sendable {
     /// Decodes the `forward:` section; missing fields keep their defaults.
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        func get<V: Decodable>(_ k: CodingKeys, _ v: inout V) throws { if let x = try c.decodeIfPresent(V.self, forKey: k) { v = x } }
-        try get(.dacBits, &dacBits); try get(.dacBound, &dacBound); try get(.adcBits, &adcBits); try get(.adcBound, &adcBound)
+        func get<V: Decodable>(_ k: CodingKeys, _ v: inout V) throws {
+            if let x = try c.decodeIfPresent(V.self, forKey: k) { v = x }
+        }
+        try get(.dacBits, &dacBits); try get(.dacBound, &dacBound); try get(.adcBits, &adcBits);
+        try get(.adcBound, &adcBound)
         try get(.whiteNoise, &whiteNoise); try get(.flickerK, &flickerK); try get(.flickerGamma, &flickerGamma)
         try get(.rtnAmplitude, &rtnAmplitude); try get(.rtnTau0, &rtnTau0); try get(.rtnTau1, &rtnTau1)
-        try get(.noiseLength, &noiseLength); try get(.readVoltage, &readVoltage); try get(.readPulseWidth, &readPulseWidth)
-        try get(.dacFom, &dacFom); try get(.adcFom, &adcFom); try get(.wireResistance, &wireResistance); try get(.irDropModel, &irDropModel)
+        try get(.noiseLength, &noiseLength); try get(.readVoltage, &readVoltage);
+        try get(.readPulseWidth, &readPulseWidth)
+        try get(.dacFom, &dacFom); try get(.adcFom, &adcFom); try get(.wireResistance, &wireResistance);
+        try get(.irDropModel, &irDropModel)
         try get(.tStep, &tStep); try get(.phaseGap, &phaseGap)
     }
 }
@@ -382,10 +414,15 @@ public struct UpdateParameters: Codable, Equatable, Sendable {
     /// Decodes the `update:` section; missing fields keep their defaults.
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        func get<V: Decodable>(_ k: CodingKeys, _ v: inout V) throws { if let x = try c.decodeIfPresent(V.self, forKey: k) { v = x } }
-        try get(.programming, &programming); try get(.rounding, &rounding); try get(.bl, &bl); try get(.blManagement, &blManagement); try get(.maxPulses, &maxPulses); try get(.passes, &passes)
-        try get(.scheme, &scheme); try get(.transferThreshold, &transferThreshold); try get(.transferRounding, &transferRounding)
-        try get(.chiBits, &chiBits); try get(.gamma, &gamma); try get(.transferEvery, &transferEvery); try get(.transferColumns, &transferColumns)
+        func get<V: Decodable>(_ k: CodingKeys, _ v: inout V) throws {
+            if let x = try c.decodeIfPresent(V.self, forKey: k) { v = x }
+        }
+        try get(.programming, &programming); try get(.rounding, &rounding); try get(.bl, &bl);
+        try get(.blManagement, &blManagement); try get(.maxPulses, &maxPulses); try get(.passes, &passes)
+        try get(.scheme, &scheme); try get(.transferThreshold, &transferThreshold);
+        try get(.transferRounding, &transferRounding)
+        try get(.chiBits, &chiBits); try get(.gamma, &gamma); try get(.transferEvery, &transferEvery);
+        try get(.transferColumns, &transferColumns)
         try get(.transferLr, &transferLr)
     }
 }

@@ -39,10 +39,13 @@ extension CrossbarArray {
         for (k, cells) in store.allConductances.enumerated() {
             let tag = "xbar/\(layer)/drift" + (k == 0 ? "" : "/fast")
             var nus = RandomStream(seed: seed, stream: tag)
-            var wander = RandomStream(seed: seed, stream: "xbar/\(layer)/infer/draw\(draw)/t\(t)" + (k == 0 ? "" : "/fast"))
+            var wander = RandomStream(
+                seed: seed, stream: "xbar/\(layer)/infer/draw\(draw)/t\(t)" + (k == 0 ? "" : "/fast"))
             func aged(_ u: Float) -> Float {
                 let nu = abs(d.driftNu + d.driftNuDtod * nus.normal())
-                let g = (d.gMin + Double(u) * gRange) * Drift.factor(nu: nu, t: t, t0: d.driftT0) * (1 + sigma * wander.normal())
+                let g =
+                    (d.gMin + Double(u) * gRange) * Drift.factor(nu: nu, t: t, t0: d.driftT0)
+                    * (1 + sigma * wander.normal())
                 return Float((g - d.gMin) / gRange)
             }
             for i in 0..<cells.count {

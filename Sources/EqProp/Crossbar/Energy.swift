@@ -36,17 +36,22 @@ struct EnergyModel {
     /// for forward reads (the columns of W) and for transposed reads (its rows), in one pass.
     func lineConductances(_ c: ConductanceStorage) -> (columns: [Double], rows: [Double]) {
         var colU = [Float](repeating: 0, count: c.cols), rowU = [Double](repeating: 0, count: c.rows)
-        c.uPos.withUnsafeBufferPointer { p in c.uNeg.withUnsafeBufferPointer { n in
-            colU.withUnsafeMutableBufferPointer { col in
-                for i in 0..<c.rows {
-                    let base = i * c.cols
-                    var row: Float = 0
-                    for j in 0..<c.cols { let s = p[base + j] + n[base + j]; col[j] += s; row += s }
-                    rowU[i] = Double(row)
+        c.uPos.withUnsafeBufferPointer { p in
+            c.uNeg.withUnsafeBufferPointer { n in
+                colU.withUnsafeMutableBufferPointer { col in
+                    for i in 0..<c.rows {
+                        let base = i * c.cols
+                        var row: Float = 0
+                        for j in 0..<c.cols { let s = p[base + j] + n[base + j]; col[j] += s; row += s }
+                        rowU[i] = Double(row)
+                    }
                 }
             }
-        } }
-        return (colU.map { 2 * gMin * Double(c.rows) + gRange * Double($0) }, rowU.map { 2 * gMin * Double(c.cols) + gRange * $0 })
+        }
+        return (
+            colU.map { 2 * gMin * Double(c.rows) + gRange * Double($0) },
+            rowU.map { 2 * gMin * Double(c.cols) + gRange * $0 }
+        )
     }
 
     /// Adds the cost of one read of `input` (B × driven lines) sensing `sensed` lines.
@@ -80,7 +85,8 @@ struct WriteEnergy {
 
     init(_ d: DeviceParameters) {
         gMin = d.gMin; gRange = d.gMax - d.gMin
-        upV2T = d.writeVoltageUp * d.writeVoltageUp * d.pulseWidthUp; downV2T = d.writeVoltageDown * d.writeVoltageDown * d.pulseWidthDown
+        upV2T = d.writeVoltageUp * d.writeVoltageUp * d.pulseWidthUp;
+        downV2T = d.writeVoltageDown * d.writeVoltageDown * d.pulseWidthDown
         upWidth = d.pulseWidthUp; downWidth = d.pulseWidthDown
     }
 
@@ -96,16 +102,18 @@ struct WriteEnergy {
     /// the up width, then its down phase likewise. `up` raises W (G⁺ up, G⁻ down on a pair).
     func rowByRow(up: [Float], down: [Float], rows: Int, cols: Int, pushPull: Bool) -> Double {
         var t = 0.0
-        up.withUnsafeBufferPointer { pu in down.withUnsafeBufferPointer { pd in
-            for i in 0..<rows {
-                let base = i * cols
-                var mu: Float = 0, md: Float = 0
-                for j in 0..<cols { mu = max(mu, pu[base + j]); md = max(md, pd[base + j]) }
-                // On a pair, a device is pulsed up by `up` (G⁺) or by `down` (G⁻), and down by the other.
-                if pushPull { let m = max(mu, md); mu = m; md = m }
-                t += Double(mu) * upWidth + Double(md) * downWidth
+        up.withUnsafeBufferPointer { pu in
+            down.withUnsafeBufferPointer { pd in
+                for i in 0..<rows {
+                    let base = i * cols
+                    var mu: Float = 0, md: Float = 0
+                    for j in 0..<cols { mu = max(mu, pu[base + j]); md = max(md, pd[base + j]) }
+                    // On a pair, a device is pulsed up by `up` (G⁺) or by `down` (G⁻), and down by the other.
+                    if pushPull { let m = max(mu, md); mu = m; md = m }
+                    t += Double(mu) * upWidth + Double(md) * downWidth
+                }
             }
-        } }
+        }
         return t
     }
 }

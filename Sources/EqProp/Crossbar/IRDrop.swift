@@ -51,8 +51,10 @@ public enum CrossbarCircuit {
     /// `tolerance`·max|x|. The nodal matrix is symmetric positive definite, so the sweeps converge;
     /// they take longer as r·G·(S + D)² grows. Returns the currents and the sweeps taken (nil currents
     /// when `maxSweeps` did not suffice).
-    public static func currents(_ g: Matrix<Double>, wire r: Double, input x: [Double], tolerance: Double = 1e-13,
-                                maxSweeps: Int = 20_000) -> (currents: [Double]?, sweeps: Int) {
+    public static func currents(
+        _ g: Matrix<Double>, wire r: Double, input x: [Double], tolerance: Double = 1e-13,
+        maxSweeps: Int = 20_000
+    ) -> (currents: [Double]?, sweeps: Int) {
         let s = g.rows, d = g.cols
         precondition(x.count == d && r >= 0)
         var a = Matrix<Double>(rows: s, cols: d), b = Matrix<Double>(rows: s, cols: d)
@@ -95,7 +97,9 @@ public enum CrossbarCircuit {
     }
 
     /// Solves a tridiagonal system (Thomas algorithm; the matrices here are diagonally dominant).
-    static func tridiagonal(_ lower: [Double], _ diag: [Double], _ upper: [Double], _ rhs: [Double], count n: Int, into x: inout [Double]) {
+    static func tridiagonal(
+        _ lower: [Double], _ diag: [Double], _ upper: [Double], _ rhs: [Double], count n: Int, into x: inout [Double]
+    ) {
         var c = [Double](repeating: 0, count: n), e = c
         c[0] = upper[0] / diag[0]; e[0] = rhs[0] / diag[0]
         if n > 1 {
@@ -151,7 +155,8 @@ final class IRDrop: ReadStage {
         guard let c = storage else { return }
         let sensed = y.cols, drivenCount = x.cols
         let scale = Double(c.fullScale * c.gain) / gRange
-        let gp = conductances(c.uPos, storage: c, direction: direction), gn = conductances(c.uNeg, storage: c, direction: direction)
+        let gp = conductances(c.uPos, storage: c, direction: direction),
+            gn = conductances(c.uNeg, storage: c, direction: direction)
         // Reading the lines in their natural order: a transposed read reverses both.
         let rev = direction == 1
         if exact {
@@ -159,8 +164,12 @@ final class IRDrop: ReadStage {
                 var v = [Double](repeating: 0, count: drivenCount)
                 for k in 0..<drivenCount { v[rev ? drivenCount - 1 - k : k] = Double(x[b, k]) }
                 guard let ip = CrossbarCircuit.currents(gp, wire: wire, input: v).currents,
-                      let ineg = CrossbarCircuit.currents(gn, wire: wire, input: v).currents else {
-                    preconditionFailure("the exact IR-drop solve did not converge (r·G·(rows + columns)² too large); use ir_drop_model first-order")
+                    let ineg = CrossbarCircuit.currents(gn, wire: wire, input: v).currents
+                else {
+                    preconditionFailure(
+                        "the exact IR-drop solve did not converge (r·G·(rows + columns)² too large); use "
+                            + "ir_drop_model first-order"
+                    )
                 }
                 for s in 0..<sensed {
                     var ideal = 0.0
@@ -175,7 +184,8 @@ final class IRDrop: ReadStage {
             var k = Matrix<Float>(rows: sensed, cols: drivenCount)
             for s in 0..<sensed {
                 for j in 0..<drivenCount {
-                    k[rev ? sensed - 1 - s : s, rev ? drivenCount - 1 - j : j] = Float(scale * wire * (mp[s, j] - mn[s, j]))
+                    k[rev ? sensed - 1 - s : s, rev ? drivenCount - 1 - j : j] = Float(
+                        scale * wire * (mp[s, j] - mn[s, j]))
                 }
             }
             kernels[direction] = k

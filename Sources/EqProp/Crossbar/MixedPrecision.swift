@@ -44,7 +44,10 @@ final class MixedPrecisionAccumulator {
     /// Adds `values` (one per row) to column `column` of χ (`cols` columns) and writes that column's
     /// pulse counts into `up` and `down` (the caller keeps the other entries at zero): Tiki-Taka v2's
     /// buffer H receiving one column read from A.
-    func transfer(column j: Int, cols: Int, values: [Float], step: Float, up: inout [Float], down: inout [Float], rng: inout RandomStream) {
+    func transfer(
+        column j: Int, cols: Int, values: [Float], step: Float, up: inout [Float], down: inout [Float],
+        rng: inout RandomStream
+    ) {
         chi.withUnsafeMutableBufferPointer { x in
             up.withUnsafeMutableBufferPointer { pu in
                 down.withUnsafeMutableBufferPointer { pd in
@@ -57,15 +60,18 @@ final class MixedPrecisionAccumulator {
 
     /// χ_i += d, then the pulses where |χ_i| reaches the threshold (rounded, capped) leave χ_i.
     @inline(__always)
-    private func send(_ i: Int, _ d: Float, step: Float, _ x: UnsafeMutableBufferPointer<Float>, _ pu: UnsafeMutableBufferPointer<Float>,
-                      _ pd: UnsafeMutableBufferPointer<Float>, _ rng: inout RandomStream) {
+    private func send(
+        _ i: Int, _ d: Float, step: Float, _ x: UnsafeMutableBufferPointer<Float>,
+        _ pu: UnsafeMutableBufferPointer<Float>,
+        _ pd: UnsafeMutableBufferPointer<Float>, _ rng: inout RandomStream
+    ) {
         x[i] += d
         if levelSteps > 0 {
             // Fixed point: the nearest level, saturating at the range (in weight units: × step).
             let q = levelSteps * step, r = range * step
             x[i] = Swift.min(Swift.max((x[i] / q).rounded() * q, -r), r)
         }
-        let a = abs(x[i]) * (1 / step)   // as χ·(1/step), the form the direct counts use
+        let a = abs(x[i]) * (1 / step)  // as χ·(1/step), the form the direct counts use
         var m: Float = 0
         if a >= threshold {
             m = a.rounded(.down)
@@ -77,7 +83,8 @@ final class MixedPrecisionAccumulator {
         pu[i] = raise ? m : 0; pd[i] = raise ? 0 : m
         if m > 0 {
             x[i] -= (raise ? m : -m) * step
-            if levelSteps > 0 { let q = levelSteps * step; x[i] = (x[i] / q).rounded() * q }   // the register holds levels only
+            // the register holds levels only
+            if levelSteps > 0 { let q = levelSteps * step; x[i] = (x[i] / q).rounded() * q }
         }
     }
 
@@ -87,7 +94,9 @@ final class MixedPrecisionAccumulator {
     /// Restores χ from `s[key]`, checking its size.
     func restore(_ s: [String: [Float]], key: String = "chi") throws {
         guard let c = s[key] else { return }
-        guard c.count == chi.count else { throw InputError("crossbar state '\(key)' has \(c.count) values, expected \(chi.count)") }
+        guard c.count == chi.count else {
+            throw InputError("crossbar state '\(key)' has \(c.count) values, expected \(chi.count)")
+        }
         guard let i = c.firstIndex(where: { !$0.isFinite }) else { chi = c; return }
         throw InputError("crossbar state '\(key)'[\(i)] = \(c[i]) is not finite")
     }

@@ -100,7 +100,9 @@ public final class NoiseSynthesizer: @unchecked Sendable {
     /// Normalized autocorrelation the synthesized process has at lag m samples: Σ P_k cos(2πkm/N) / Σ P_k.
     public func correlation(lag m: Int) -> Double {
         var num = 0.0
-        for k in 1..<amplitude.count { num += amplitude[k] * amplitude[k] * cos(2 * Double.pi * Double(k * m) / Double(length)) }
+        for k in 1..<amplitude.count {
+            num += amplitude[k] * amplitude[k] * cos(2 * Double.pi * Double(k * m) / Double(length))
+        }
         return num / variance
     }
 
@@ -149,7 +151,9 @@ public struct TelegraphProcess: Sendable {
     /// Mean dwell times τ₀, τ₁ (s) in states 0 and 1, and the trap's amplitude ΔG.
     public let tau0: Double, tau1: Double, amplitude: Double
     /// A trap of amplitude ΔG and mean dwell times τ₀, τ₁ (s).
-    public init(amplitude: Double, tau0: Double, tau1: Double) { self.amplitude = amplitude; self.tau0 = tau0; self.tau1 = tau1 }
+    public init(amplitude: Double, tau0: Double, tau1: Double) {
+        self.amplitude = amplitude; self.tau0 = tau0; self.tau1 = tau1
+    }
 
     /// States (0/1) at times 0, Δt, …; the first state is drawn from the stationary distribution.
     public func states(count: Int, dt: Double, using rng: inout RandomStream) -> [UInt8] {

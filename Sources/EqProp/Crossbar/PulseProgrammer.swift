@@ -41,8 +41,10 @@ final class PulseProgrammer {
     private var dwScratch = Matrix<Float>(rows: 0, cols: 0)
 
     init(spec: DeviceSpec, meanStep: Double, rng: RandomStream, count: Int) {
-        scheme = spec.programming; rounding = spec.rounding; bl = spec.bl; blManagement = spec.blManagement; cap = Float(spec.maxPulses)
-        accumulator = spec.scheme == .mixedPrecision ? MixedPrecisionAccumulator(count: count, update: spec.update) : nil
+        scheme = spec.programming; rounding = spec.rounding; bl = spec.bl; blManagement = spec.blManagement;
+        cap = Float(spec.maxPulses)
+        accumulator =
+            spec.scheme == .mixedPrecision ? MixedPrecisionAccumulator(count: count, update: spec.update) : nil
         self.meanStep = Float(meanStep)
         c2c = Float(spec.c2c); dwMinStd = Float(spec.dwMinStd); additiveNoise = !spec.multNoise
         energyModel = WriteEnergy(spec.device)
@@ -54,7 +56,8 @@ final class PulseProgrammer {
 
     /// Applies Σ_k scale_k·post_kᵀ·pre_k to `cells` as pulses on devices whose responses are in `pos`
     /// and `neg` (G⁺ and G⁻ devices).
-    func program(_ terms: [UpdateTerm], into cells: ConductanceStorage, pos: any ResponseTable, neg: any ResponseTable) {
+    func program(_ terms: [UpdateTerm], into cells: ConductanceStorage, pos: any ResponseTable, neg: any ResponseTable)
+    {
         let n = cells.count
         // Pulses that raise W (G⁺ up, G⁻ down) and that lower it, per device.
         var up: [Float] = [], down: [Float] = []
@@ -63,7 +66,9 @@ final class PulseProgrammer {
         if up.count != n { up = [Float](repeating: 0, count: n); down = up }
         if let acc = accumulator {
             if dwScratch.count != n { dwScratch = Matrix<Float>(rows: cells.rows, cols: cells.cols) }
-            for (k, t) in terms.enumerated() { gemm(t.post, transposeA: true, t.pre, into: &dwScratch, alpha: t.scale, beta: k == 0 ? 0 : 1) }
+            for (k, t) in terms.enumerated() {
+                gemm(t.post, transposeA: true, t.pre, into: &dwScratch, alpha: t.scale, beta: k == 0 ? 0 : 1)
+            }
             acc.transfer(dwScratch, step: cells.pulseGain * meanStep, up: &up, down: &down, rng: &rng)
             apply(up: up, down: down, to: cells, pos: pos, neg: neg)
             return
@@ -71,12 +76,16 @@ final class PulseProgrammer {
         switch scheme {
         case .deterministic:
             if dwScratch.count != n { dwScratch = Matrix<Float>(rows: cells.rows, cols: cells.cols) }
-            for (k, t) in terms.enumerated() { gemm(t.post, transposeA: true, t.pre, into: &dwScratch, alpha: t.scale, beta: k == 0 ? 0 : 1) }
+            for (k, t) in terms.enumerated() {
+                gemm(t.post, transposeA: true, t.pre, into: &dwScratch, alpha: t.scale, beta: k == 0 ? 0 : 1)
+            }
             counts(dw: dwScratch, inverseUnit: 1 / (cells.pulseGain * meanStep), up: &up, down: &down)
         case .stochastic:
             for i in 0..<n { up[i] = 0; down[i] = 0 }
-            let slots = PulseTrains.coincidences(terms, bl: bl, blManagement: blManagement, unit: cells.pulseGain * meanStep, rows: cells.rows, cols: cells.cols,
-                                     rng: &rng, up: &up, down: &down)
+            let slots = PulseTrains.coincidences(
+                terms, bl: bl, blManagement: blManagement, unit: cells.pulseGain * meanStep, rows: cells.rows,
+                cols: cells.cols,
+                rng: &rng, up: &up, down: &down)
             for i in 0..<n { up[i] = min(up[i], cap); down[i] = min(down[i], cap) }
             writeLatency += Double(slots) * (energyModel.upWidth + energyModel.downWidth)
             apply(up: up, down: down, to: cells, pos: pos, neg: neg, rowByRow: false)
@@ -87,7 +96,9 @@ final class PulseProgrammer {
 
     /// Applies pulse counts decided elsewhere (`up` raises W, `down` lowers it): compound schemes that
     /// count their own transfers (Tiki-Taka's transfers into C, through v2's buffer or as v1's counts).
-    func program(up: [Float], down: [Float], into cells: ConductanceStorage, pos: any ResponseTable, neg: any ResponseTable) {
+    func program(
+        up: [Float], down: [Float], into cells: ConductanceStorage, pos: any ResponseTable, neg: any ResponseTable
+    ) {
         apply(up: up, down: down, to: cells, pos: pos, neg: neg)
     }
 
@@ -109,7 +120,7 @@ final class PulseProgrammer {
                             for i in 0..<n {
                                 let want = pd[i] * inv, a = Swift.min(abs(want), cap)
                                 var f = (a + magic) - magic
-                                f = f > a ? f - 1 : f                       // ⌊a⌋
+                                f = f > a ? f - 1 : f  // ⌊a⌋
                                 let m = f + (pr[i] < a - f ? 1 : 0)
                                 pu[i] = want > 0 ? m : 0; pn[i] = want < 0 ? m : 0
                             }
@@ -128,14 +139,19 @@ final class PulseProgrammer {
 
     /// Moves every device that gets pulses, patching the storage's cached weights and noise weights
     /// where devices moved (a rebuild is two passes over every device; an update moves a fraction).
-    private func apply<P: ResponseTable, N: ResponseTable>(up: [Float], down: [Float], to cells: ConductanceStorage, pos tPos: P, neg tNeg: N,
-                                                          rowByRow: Bool = true) {
-        if cells.mapping == .oneSided { return applyOneSided(up: up, down: down, to: cells, pos: tPos, neg: tNeg, rowByRow: rowByRow) }
+    private func apply<P: ResponseTable, N: ResponseTable>(
+        up: [Float], down: [Float], to cells: ConductanceStorage, pos tPos: P, neg tNeg: N,
+        rowByRow: Bool = true
+    ) {
+        if cells.mapping == .oneSided {
+            return applyOneSided(up: up, down: down, to: cells, pos: tPos, neg: tNeg, rowByRow: rowByRow)
+        }
         let n = cells.count
         let countEnergy = energyModel.counts, model = energyModel
         var energy = 0.0
         if countEnergy && rowByRow {
-            writeLatency += model.rowByRow(up: up, down: down, rows: cells.rows, cols: cells.cols, pushPull: cells.pushPull)
+            writeLatency += model.rowByRow(
+                up: up, down: down, rows: cells.rows, cols: cells.cols, pushPull: cells.pushPull)
         }
         defer { writeEnergy += energy }
         let pushPull = cells.pushPull, hasWriteNoise = cells.hasWriteNoise
@@ -147,7 +163,10 @@ final class PulseProgrammer {
         // The device arrays are moved into locals for the loop (no exclusivity checks per element).
         var gp: [Float] = [], gn: [Float] = [], np: [Float] = [], nn: [Float] = []
         swap(&gp, &cells.uPos); swap(&gn, &cells.uNeg); swap(&np, &cells.writeNoisePos); swap(&nn, &cells.writeNoiseNeg)
-        defer { swap(&gp, &cells.uPos); swap(&gn, &cells.uNeg); swap(&np, &cells.writeNoisePos); swap(&nn, &cells.writeNoiseNeg) }
+        defer {
+            swap(&gp, &cells.uPos); swap(&gn, &cells.uNeg); swap(&np, &cells.writeNoisePos);
+            swap(&nn, &cells.writeNoiseNeg)
+        }
         var ww = w?.storage ?? [], hh = h?.storage ?? []
         w?.storage = []; h?.storage = []
         let patchW = w != nil, patchH = h != nil
@@ -155,44 +174,69 @@ final class PulseProgrammer {
         // a small, random fraction of them, and a branch per device would mispredict.
         if movedScratch.count != n { movedScratch = [Int32](repeating: 0, count: n) }
         var movedCount = 0
-        var sent = 0.0   // pulses per pair, summed (Double: a large update exceeds Float's exact integers)
-        up.withUnsafeBufferPointer { pu in down.withUnsafeBufferPointer { pd in
-            movedScratch.withUnsafeMutableBufferPointer { m in
-                for i in 0..<n {
-                    m[movedCount] = Int32(truncatingIfNeeded: i)
-                    // Counts are ≥ 0, so "moved" ⇔ the sum's bit pattern is not 0: (v | −v) >> 31.
-                    let v = (pu[i] + pd[i]).bitPattern
-                    movedCount &+= Int((v | (0 &- v)) >> 31)
+        var sent = 0.0  // pulses per pair, summed (Double: a large update exceeds Float's exact integers)
+        up.withUnsafeBufferPointer { pu in
+            down.withUnsafeBufferPointer { pd in
+                movedScratch.withUnsafeMutableBufferPointer { m in
+                    for i in 0..<n {
+                        m[movedCount] = Int32(truncatingIfNeeded: i)
+                        // Counts are ≥ 0, so "moved" ⇔ the sum's bit pattern is not 0: (v | −v) >> 31.
+                        let v = (pu[i] + pd[i]).bitPattern
+                        movedCount &+= Int((v | (0 &- v)) >> 31)
+                    }
                 }
             }
-        } }
-        up.withUnsafeBufferPointer { pu in down.withUnsafeBufferPointer { pd in
-        movedScratch.withUnsafeBufferPointer { moved in
-        cells.stuckPos.withUnsafeBufferPointer { sp in cells.stuckNeg.withUnsafeBufferPointer { sn in
-        gp.withUnsafeMutableBufferPointer { gp in gn.withUnsafeMutableBufferPointer { gn in
-        np.withUnsafeMutableBufferPointer { np in nn.withUnsafeMutableBufferPointer { nn in
-        ww.withUnsafeMutableBufferPointer { pw in hh.withUnsafeMutableBufferPointer { ph in
-            for k in 0..<movedCount {
-                let i = Int(moved[k])
-                sent += Double(pu[i] + pd[i])
-                if countEnergy {
-                    energy += model.energy(u: gp[i], up: pu[i], down: pd[i])
-                    if pushPull { energy += model.energy(u: gn[i], up: pd[i], down: pu[i]) }
+        }
+        up.withUnsafeBufferPointer { pu in
+            down.withUnsafeBufferPointer { pd in
+                movedScratch.withUnsafeBufferPointer { moved in
+                    cells.stuckPos.withUnsafeBufferPointer { sp in
+                        cells.stuckNeg.withUnsafeBufferPointer { sn in
+                            gp.withUnsafeMutableBufferPointer { gp in
+                                gn.withUnsafeMutableBufferPointer { gn in
+                                    np.withUnsafeMutableBufferPointer { np in
+                                        nn.withUnsafeMutableBufferPointer { nn in
+                                            ww.withUnsafeMutableBufferPointer { pw in
+                                                hh.withUnsafeMutableBufferPointer { ph in
+                                                    for k in 0..<movedCount {
+                                                        let i = Int(moved[k])
+                                                        sent += Double(pu[i] + pd[i])
+                                                        if countEnergy {
+                                                            energy += model.energy(u: gp[i], up: pu[i], down: pd[i])
+                                                            if pushPull {
+                                                                energy += model.energy(u: gn[i], up: pd[i], down: pu[i])
+                                                            }
+                                                        }
+                                                        gp[i] = pulse(
+                                                            gp[i], tPos, i, up: pu[i], down: pd[i], stuck: sp[i],
+                                                            cells: cells, rng: &rng, normals: &normals)
+                                                        if hasWriteNoise { np[i] = normals.next(&rng) }
+                                                        if pushPull {
+                                                            gn[i] = pulse(
+                                                                gn[i], tNeg, i, up: pd[i], down: pu[i], stuck: sn[i],
+                                                                cells: cells, rng: &rng, normals: &normals)
+                                                            if hasWriteNoise { nn[i] = normals.next(&rng) }
+                                                        }
+                                                        if patchW {
+                                                            var d = gp[i] - gn[i]
+                                                            if hasWriteNoise { d += wn * (np[i] - nn[i]) }
+                                                            pw[i] = gain * fs * d
+                                                        }
+                                                        if patchH {
+                                                            let a = gp[i] + r, b = gn[i] + r; ph[i] = a * a + b * b
+                                                        }
+                                                    }
+                                                }
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
                 }
-                gp[i] = pulse(gp[i], tPos, i, up: pu[i], down: pd[i], stuck: sp[i], cells: cells, rng: &rng, normals: &normals)
-                if hasWriteNoise { np[i] = normals.next(&rng) }
-                if pushPull {
-                    gn[i] = pulse(gn[i], tNeg, i, up: pd[i], down: pu[i], stuck: sn[i], cells: cells, rng: &rng, normals: &normals)
-                    if hasWriteNoise { nn[i] = normals.next(&rng) }
-                }
-                if patchW {
-                    var d = gp[i] - gn[i]
-                    if hasWriteNoise { d += wn * (np[i] - nn[i]) }
-                    pw[i] = gain * fs * d
-                }
-                if patchH { let a = gp[i] + r, b = gn[i] + r; ph[i] = a * a + b * b }
             }
-        } } } } } } } } } } }
+        }
         // Work counters: every moved pair's pulses, on one or both devices.
         let devicesPerSynapse = pushPull ? 2 : 1
         pulsesFired += sent * Double(devicesPerSynapse); devicesPulsed += movedCount * devicesPerSynapse
@@ -214,26 +258,33 @@ final class PulseProgrammer {
     /// `refresh_lower` is refreshed: both devices are reset to `reset_level` ± `reset_std` (then
     /// clipped and snapped as any device) and the difference they held, d = u⁺ − u⁻, is written back
     /// as round(|d|/meanStep) potentiating pulses (at most `max_pulses`) on G⁺ (d > 0) or G⁻.
-    private func applyOneSided<P: ResponseTable, N: ResponseTable>(up: [Float], down: [Float], to cells: ConductanceStorage,
-                                                                  pos tPos: P, neg tNeg: N, rowByRow: Bool) {
+    private func applyOneSided<P: ResponseTable, N: ResponseTable>(
+        up: [Float], down: [Float], to cells: ConductanceStorage,
+        pos tPos: P, neg tNeg: N, rowByRow: Bool
+    ) {
         var rng = self.rng, normals = self.normals
         defer { self.rng = rng; self.normals = normals }
         let model = energyModel
         if model.counts && rowByRow {
             // Both devices are potentiated, on different columns, at once: a row takes its largest count.
-            writeLatency += model.rowByRow(up: zip(up, down).map { max($0, $1) }, down: [Float](repeating: 0, count: up.count),
-                                           rows: cells.rows, cols: cells.cols, pushPull: false)
+            writeLatency += model.rowByRow(
+                up: zip(up, down).map { max($0, $1) }, down: [Float](repeating: 0, count: up.count),
+                rows: cells.rows, cols: cells.cols, pushPull: false)
         }
         for i in 0..<cells.count where up[i] + down[i] > 0 {
             if up[i] > 0 {
                 if model.counts { writeEnergy += model.energy(u: cells.uPos[i], up: up[i], down: 0) }
-                cells.uPos[i] = pulse(cells.uPos[i], tPos, i, up: up[i], down: 0, stuck: cells.stuckPos[i], cells: cells, rng: &rng, normals: &normals)
+                cells.uPos[i] = pulse(
+                    cells.uPos[i], tPos, i, up: up[i], down: 0, stuck: cells.stuckPos[i], cells: cells, rng: &rng,
+                    normals: &normals)
                 if cells.hasWriteNoise { cells.writeNoisePos[i] = normals.next(&rng) }
                 pulsesFired += Double(up[i]); devicesPulsed += 1
             }
             if down[i] > 0 {
                 if model.counts { writeEnergy += model.energy(u: cells.uNeg[i], up: down[i], down: 0) }
-                cells.uNeg[i] = pulse(cells.uNeg[i], tNeg, i, up: down[i], down: 0, stuck: cells.stuckNeg[i], cells: cells, rng: &rng, normals: &normals)
+                cells.uNeg[i] = pulse(
+                    cells.uNeg[i], tNeg, i, up: down[i], down: 0, stuck: cells.stuckNeg[i], cells: cells, rng: &rng,
+                    normals: &normals)
                 if cells.hasWriteNoise { cells.writeNoiseNeg[i] = normals.next(&rng) }
                 pulsesFired += Double(down[i]); devicesPulsed += 1
             }
@@ -249,13 +300,19 @@ final class PulseProgrammer {
             let count = min((abs(d) / meanStep).rounded(), cap)
             if count > 0 {
                 if d > 0 {
-                    cells.uPos[i] = pulse(cells.uPos[i], tPos, i, up: count, down: 0, stuck: cells.stuckPos[i], cells: cells, rng: &rng, normals: &normals)
+                    cells.uPos[i] = pulse(
+                        cells.uPos[i], tPos, i, up: count, down: 0, stuck: cells.stuckPos[i], cells: cells, rng: &rng,
+                        normals: &normals)
                 } else {
-                    cells.uNeg[i] = pulse(cells.uNeg[i], tNeg, i, up: count, down: 0, stuck: cells.stuckNeg[i], cells: cells, rng: &rng, normals: &normals)
+                    cells.uNeg[i] = pulse(
+                        cells.uNeg[i], tNeg, i, up: count, down: 0, stuck: cells.stuckNeg[i], cells: cells, rng: &rng,
+                        normals: &normals)
                 }
                 pulsesFired += Double(count); devicesPulsed += 1
             }
-            if cells.hasWriteNoise { cells.writeNoisePos[i] = normals.next(&rng); cells.writeNoiseNeg[i] = normals.next(&rng) }
+            if cells.hasWriteNoise {
+                cells.writeNoisePos[i] = normals.next(&rng); cells.writeNoiseNeg[i] = normals.next(&rng)
+            }
         }
         cells.cachedWeights = nil; cells.cachedH = nil
     }
@@ -263,19 +320,29 @@ final class PulseProgrammer {
     /// Device i moved by `up` potentiating and `down` depressing pulses, with c2c noise, clipping and
     /// quantization; stuck devices do not move.
     @inline(__always)
-    func pulse<T: ResponseTable>(_ u0: Float, _ table: T, _ i: Int, up: Float, down: Float, stuck: UInt8, cells: ConductanceStorage,
-                                 rng: inout RandomStream, normals: inout NormalPool) -> Float {
+    func pulse<T: ResponseTable>(
+        _ u0: Float, _ table: T, _ i: Int, up: Float, down: Float, stuck: UInt8, cells: ConductanceStorage,
+        rng: inout RandomStream, normals: inout NormalPool
+    ) -> Float {
         if stuck != 0 { return u0 }
         var u = u0
         if up > 0 {
             let v = table.potentiated(u, device: i, pulses: up)
             let unit = additiveNoise ? table.unitStep(device: i, up: true) : 0
-            u = v + c2cNoise(v - u, unit: unit, floor: table.noiseFloor(device: i, at: u), pulses: up, rng: &rng, normals: &normals)
+            u =
+                v
+                + c2cNoise(
+                    v - u, unit: unit, floor: table.noiseFloor(device: i, at: u), pulses: up, rng: &rng,
+                    normals: &normals)
         }
         if down > 0 {
             let v = table.depressed(u, device: i, pulses: down)
             let unit = additiveNoise ? table.unitStep(device: i, up: false) : 0
-            u = v + c2cNoise(u - v, unit: unit, floor: table.noiseFloor(device: i, at: u), pulses: down, rng: &rng, normals: &normals)
+            u =
+                v
+                + c2cNoise(
+                    u - v, unit: unit, floor: table.noiseFloor(device: i, at: u), pulses: down, rng: &rng,
+                    normals: &normals)
         }
         let b = table.bounds(device: i)
         return cells.finish(u, stuck: 0, lower: b.lower, upper: b.upper, rng: &rng)
@@ -288,7 +355,9 @@ final class PulseProgrammer {
     /// over n pulses. A law's noise floor f (aihwkit ExpStep's extra terms) adds σ·f per pulse to the
     /// same draw, so one pulse has σ·(|Δ| + f)·ξ, as in aihwkit.
     @inline(__always)
-    func c2cNoise(_ moved: Float, unit: Float, floor: Float, pulses n: Float, rng: inout RandomStream, normals: inout NormalPool) -> Float {
+    func c2cNoise(
+        _ moved: Float, unit: Float, floor: Float, pulses n: Float, rng: inout RandomStream, normals: inout NormalPool
+    ) -> Float {
         var s: Float = 0
         if c2c > 0 { s += c2c * n.squareRoot() * normals.next(&rng) }
         if dwMinStd > 0 {

@@ -19,14 +19,16 @@ enum PulseTrains {
     /// `unit` is the weight change of one pulse pair, 2·w_fs·Δu_pulse. Returns the pulse slots used,
     /// summed over the samples that pulse (for the programming latency).
     @discardableResult
-    static func coincidences(_ terms: [UpdateTerm], bl: Int, blManagement: Bool = false, unit: Float, rows outputs: Int, cols inputs: Int,
-                             rng: inout RandomStream, up: inout [Float], down: inout [Float]) -> Int {
+    static func coincidences(
+        _ terms: [UpdateTerm], bl: Int, blManagement: Bool = false, unit: Float, rows outputs: Int, cols inputs: Int,
+        rng: inout RandomStream, up: inout [Float], down: inout [Float]
+    ) -> Int {
         var used = 0
         var rowBits = [UInt64](repeating: 0, count: outputs)
         var colBits = [UInt64](repeating: 0, count: inputs)
         for t in terms {
             let post = t.post, pre = t.pre, scale = t.scale
-            let lr = abs(scale) / (unit * Float(bl))   // A·B
+            let lr = abs(scale) / (unit * Float(bl))  // A·B
             for b in 0..<post.rows {
                 var dMax: Float = 0, xMax: Float = 0
                 for i in 0..<outputs { dMax = max(dMax, abs(post[b, i])) }
@@ -61,7 +63,11 @@ enum PulseTrains {
                     for j in 0..<inputs where colBits[j] != 0 {
                         let c = Float((ri & colBits[j]).nonzeroBitCount)
                         if c == 0 { continue }
-                        if (di * pre[b, j] > 0) == positive { up[i * inputs + j] += c } else { down[i * inputs + j] += c }
+                        if (di * pre[b, j] > 0) == positive {
+                            up[i * inputs + j] += c
+                        } else {
+                            down[i * inputs + j] += c
+                        }
                     }
                 }
             }

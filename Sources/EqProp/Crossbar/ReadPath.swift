@@ -8,7 +8,9 @@ final class ReadLane {
         let input: Matrix<Float>, driven: Matrix<Float>, clean: Matrix<Float>
         /// Σ_k H·x² of the conductance-noise stage, computed at its first use.
         var s2: Matrix<Float>?
-        init(input: Matrix<Float>, driven: Matrix<Float>, clean: Matrix<Float>) { self.input = input; self.driven = driven; self.clean = clean }
+        init(input: Matrix<Float>, driven: Matrix<Float>, clean: Matrix<Float>) {
+            self.input = input; self.driven = driven; self.clean = clean
+        }
     }
     var rng: RandomStream
     var cache: [Cache?] = [nil, nil]
@@ -49,8 +51,11 @@ final class ReadPath {
     /// The periphery `spec` describes: DAC → IR drop and conductance noise (flicker, telegraph; both
     /// only when the weights are stored as conductances, whose range (S) `conductances` gives) →
     /// white noise → ADC.
-    init(_ spec: IOParameters, conductances range: (gMin: Double, gMax: Double)?, seed: UInt64, layer: Int, outputs: Int, inputs: Int,
-         streamSuffix: String = "") {
+    init(
+        _ spec: IOParameters, conductances range: (gMin: Double, gMax: Double)?, seed: UInt64, layer: Int, outputs: Int,
+        inputs: Int,
+        streamSuffix: String = ""
+    ) {
         let conductances = range != nil
         self.seed = seed; self.layer = layer
         suffix = streamSuffix
@@ -59,15 +64,23 @@ final class ReadPath {
         gapSamples = Int((spec.phaseGap / spec.tStep).rounded())
         var synths: [NoiseSynthesizer] = []
         if spec.flickerK > 0 {
-            synths.append(NoiseSynthesizer(spectrum: .flicker(k: spec.flickerK, gamma: spec.flickerGamma), length: spec.noiseLength, dt: spec.tStep))
+            synths.append(
+                NoiseSynthesizer(
+                    spectrum: .flicker(k: spec.flickerK, gamma: spec.flickerGamma), length: spec.noiseLength,
+                    dt: spec.tStep))
         }
         if spec.rtnAmplitude > 0 {
-            synths.append(NoiseSynthesizer(spectrum: .lorentzian(amplitude: spec.rtnAmplitude, tau0: spec.rtnTau0, tau1: spec.rtnTau1), length: spec.noiseLength, dt: spec.tStep))
+            synths.append(
+                NoiseSynthesizer(
+                    spectrum: .lorentzian(amplitude: spec.rtnAmplitude, tau0: spec.rtnTau0, tau1: spec.rtnTau1),
+                    length: spec.noiseLength, dt: spec.tStep))
         }
         var stages: [any ReadStage] = []
         if spec.dacBits > 0 { stages.append(Converter(.input, bits: spec.dacBits, bound: spec.dacBound)) }
         if let range, spec.wireResistance > 0 {
-            stages.append(IRDrop(wire: spec.wireResistance, exact: spec.irDropModel == .exact, gMin: range.gMin, gMax: range.gMax))
+            stages.append(
+                IRDrop(wire: spec.wireResistance, exact: spec.irDropModel == .exact, gMin: range.gMin, gMax: range.gMax)
+            )
         }
         if conductances && !synths.isEmpty {
             let source = TraceSource(synthesizers: synths, seed: seed, tag: tag, outputs: outputs, inputs: inputs)
@@ -96,18 +109,24 @@ final class ReadPath {
             traces?.reset(tag: tag)
         }
         if let l = lanes[clock.lane] { return l }
-        let l = ReadLane(rng: RandomStream(seed: seed, stream: tag + (clock.lane == 0 ? "/read" : "/read/lane\(clock.lane)")))
+        let l = ReadLane(
+            rng: RandomStream(seed: seed, stream: tag + (clock.lane == 0 ? "/read" : "/read/lane\(clock.lane)")))
         lanes[clock.lane] = l
         return l
     }
 
     /// `out ← read(input) (+ out if accumulate)` of `weights` (forward: input·Wᵀ; transposed: input·W)
     /// through `lane` at the time of `clock`.
-    func read(_ input: Matrix<Float>, transposed: Bool, weights w: Matrix<Float>, storage: ConductanceStorage?,
-              into out: inout Matrix<Float>, accumulate: Bool, lane: ReadLane?, clock: ReadClock) {
+    func read(
+        _ input: Matrix<Float>, transposed: Bool, weights w: Matrix<Float>, storage: ConductanceStorage?,
+        into out: inout Matrix<Float>, accumulate: Bool, lane: ReadLane?, clock: ReadClock
+    ) {
         guard let lane, !isExact else {
-            if transposed { gemm(input, w, into: &out, alpha: outputGain, beta: accumulate ? 1 : 0) }
-            else { gemm(input, w, transposeB: true, into: &out, alpha: outputGain, beta: accumulate ? 1 : 0) }
+            if transposed {
+                gemm(input, w, into: &out, alpha: outputGain, beta: accumulate ? 1 : 0)
+            } else {
+                gemm(input, w, transposeB: true, into: &out, alpha: outputGain, beta: accumulate ? 1 : 0)
+            }
             return
         }
         let slot = transposed ? 1 : 0
@@ -125,8 +144,9 @@ final class ReadPath {
         }
         var y = cache.clean
         let sample = clock.steps + clock.gaps * gapSamples, usable = traces?.usable ?? 1
-        let context = ReadContext(direction: slot, driven: cache.driven, lane: lane, storage: storage,
-                                  block: sample / usable, sample: sample % usable)
+        let context = ReadContext(
+            direction: slot, driven: cache.driven, lane: lane, storage: storage,
+            block: sample / usable, sample: sample % usable)
         for s in stages { s.sense(&y, context) }
         if outputGain != 1 { for i in 0..<y.count { y.storage[i] *= outputGain } }
         if accumulate { Elementwise.axpy(1, y, &out) } else { out = y }

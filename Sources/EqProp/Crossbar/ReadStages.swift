@@ -91,7 +91,9 @@ final class WhiteReadNoise: ReadStage {
 final class ConductanceNoise: ReadStage {
     let synthesizers: [NoiseSynthesizer]
     let traces: TraceSource
-    init(synthesizers: [NoiseSynthesizer], traces: TraceSource) { self.synthesizers = synthesizers; self.traces = traces }
+    init(synthesizers: [NoiseSynthesizer], traces: TraceSource) {
+        self.synthesizers = synthesizers; self.traces = traces
+    }
 
     func sense(_ y: inout Matrix<Float>, _ read: ReadContext) {
         guard let cells = read.storage else { return }

@@ -15,7 +15,9 @@ protocol ResponseTable {
 /// Draws the responses of `count` devices from `law` (the first draw is the nominal device, shared
 /// by all when the law has no spread). The two devices of a pair use two tables drawn one after the
 /// other from the same `…/d2d` stream; without spread they share one.
-func responseTables<L: DeviceLaw>(_ law: L, count n: Int, maxPulses: Int, rng: inout RandomStream) -> (positive: any ResponseTable, negative: any ResponseTable) {
+func responseTables<L: DeviceLaw>(_ law: L, count n: Int, maxPulses: Int, rng: inout RandomStream) -> (
+    positive: any ResponseTable, negative: any ResponseTable
+) {
     let nominal = law.sampleDevice(using: &rng)
     guard law.hasDeviceSpread else {
         if let g = nominal as? GeometricResponse {
@@ -42,9 +44,15 @@ struct LawTable<D: PulseResponse>: ResponseTable {
     let nominal: D
     let perDevice: [D]
     @inline(__always) subscript(i: Int) -> D { perDevice.isEmpty ? nominal : perDevice[i] }
-    @inline(__always) func potentiated(_ u: Float, device i: Int, pulses n: Float) -> Float { self[i].potentiated(u, pulses: n) }
-    @inline(__always) func depressed(_ u: Float, device i: Int, pulses n: Float) -> Float { self[i].depressed(u, pulses: n) }
-    @inline(__always) func bounds(device i: Int) -> (lower: Float, upper: Float) { let d = self[i]; return (d.lowerBound, d.upperBound) }
+    @inline(__always) func potentiated(_ u: Float, device i: Int, pulses n: Float) -> Float {
+        self[i].potentiated(u, pulses: n)
+    }
+    @inline(__always) func depressed(_ u: Float, device i: Int, pulses n: Float) -> Float {
+        self[i].depressed(u, pulses: n)
+    }
+    @inline(__always) func bounds(device i: Int) -> (lower: Float, upper: Float) {
+        let d = self[i]; return (d.lowerBound, d.upperBound)
+    }
     @inline(__always) func unitStep(device i: Int, up: Bool) -> Float { self[i].unitStep(up: up) }
     @inline(__always) func noiseFloor(device i: Int, at u: Float) -> Float { self[i].noiseFloor(at: u) }
 }
@@ -66,7 +74,12 @@ struct GeometricTable: ResponseTable {
         powersDown = (0...n).map { Float(Double.pow(nominal.rhoDown, Double($0))) }
     }
 
-    init(perDevice: [GeometricResponse]) { nominal = perDevice.first ?? GeometricResponse(stepUp: 0, stepDown: 0, fixedUp: 1, fixedDown: 1, rhoUp: 1, rhoDown: 1); self.perDevice = perDevice }
+    init(perDevice: [GeometricResponse]) {
+        nominal =
+            perDevice.first
+            ?? GeometricResponse(stepUp: 0, stepDown: 0, fixedUp: 1, fixedDown: 1, rhoUp: 1, rhoDown: 1)
+        self.perDevice = perDevice
+    }
 
     @inline(__always) subscript(i: Int) -> GeometricResponse { perDevice.isEmpty ? nominal : perDevice[i] }
 
@@ -88,7 +101,9 @@ struct GeometricTable: ResponseTable {
         return d.depressed(u, pulses: n, decay: Self.power(d.rhoDown, n, table: powersDown))
     }
 
-    @inline(__always) func bounds(device i: Int) -> (lower: Float, upper: Float) { let d = self[i]; return (d.lowerBound, d.upperBound) }
+    @inline(__always) func bounds(device i: Int) -> (lower: Float, upper: Float) {
+        let d = self[i]; return (d.lowerBound, d.upperBound)
+    }
     @inline(__always) func unitStep(device i: Int, up: Bool) -> Float { self[i].unitStep(up: up) }
     @inline(__always) func noiseFloor(device i: Int, at u: Float) -> Float { 0 }
 }

@@ -46,13 +46,17 @@ final class TransferCompound: WeightStore {
 
     init<L: DeviceLaw>(spec: DeviceSpec, law: L, weights w: Matrix<Float>, seed: UInt64, layer: Int) {
         var direct = spec
-        direct.scheme = .direct   // A and C are pulsed as they are told; the compound does the accumulating
+        direct.scheme = .direct  // A and C are pulsed as they are told; the compound does the accumulating
         slow = ProgrammedConductances(spec: direct, law: law, weights: w, seed: seed, tag: "xbar/\(layer)")
-        fast = ProgrammedConductances(spec: direct, law: law, weights: Matrix(rows: w.rows, cols: w.cols), seed: seed, tag: "xbar/\(layer)/fast")
-        gamma = Float(spec.gamma); every = spec.transferEvery; columns = min(spec.transferColumns, w.cols); lr = Float(spec.transferLr)
+        fast = ProgrammedConductances(
+            spec: direct, law: law, weights: Matrix(rows: w.rows, cols: w.cols), seed: seed, tag: "xbar/\(layer)/fast")
+        gamma = Float(spec.gamma); every = spec.transferEvery; columns = min(spec.transferColumns, w.cols);
+        lr = Float(spec.transferLr)
         buffer = spec.scheme == .tikiTakaV2 ? MixedPrecisionAccumulator(count: w.count, update: spec.update) : nil
-        transferPath = ReadPath(spec.forward, conductances: (spec.gMin, spec.gMax), seed: seed, layer: layer, outputs: w.rows, inputs: w.cols,
-                                streamSuffix: "/transfer")
+        transferPath = ReadPath(
+            spec.forward, conductances: (spec.gMin, spec.gMax), seed: seed, layer: layer, outputs: w.rows,
+            inputs: w.cols,
+            streamSuffix: "/transfer")
     }
 
     /// γ·A + C.
@@ -83,8 +87,9 @@ final class TransferCompound: WeightStore {
         for (k, j) in picked.enumerated() { probe[k, j] = 1 }
         var read = Matrix<Float>(rows: columns, cols: rows)
         let lane = transferPath.isExact ? nil : transferPath.lane(for: transferClock)
-        transferPath.read(probe, transposed: false, weights: fast.weights, storage: fast.cells, into: &read, accumulate: false,
-                          lane: lane, clock: transferClock)
+        transferPath.read(
+            probe, transposed: false, weights: fast.weights, storage: fast.cells, into: &read, accumulate: false,
+            lane: lane, clock: transferClock)
         transferClock.step(); transferReads += 1
         transferPath.clearCaches()
         if up.count != rows * cols { up = [Float](repeating: 0, count: rows * cols); down = up }
@@ -95,7 +100,8 @@ final class TransferCompound: WeightStore {
         for (k, j) in picked.enumerated() {
             let values = (0..<rows).map { lr * gamma * read[k, $0] }
             if let h = buffer {
-                h.transfer(column: j, cols: cols, values: values, step: step, up: &up, down: &down, rng: &slow.programmer.rng)
+                h.transfer(
+                    column: j, cols: cols, values: values, step: step, up: &up, down: &down, rng: &slow.programmer.rng)
                 for r in 0..<rows { moved[k, r] = lr * read[k, r] }
             } else {
                 for r in 0..<rows {
@@ -105,7 +111,8 @@ final class TransferCompound: WeightStore {
                 }
             }
         }
-        slow.programmer.program(up: up, down: down, into: slow.cells, pos: slow.responses.positive, neg: slow.responses.negative)
+        slow.programmer.program(
+            up: up, down: down, into: slow.cells, pos: slow.responses.positive, neg: slow.responses.negative)
         for j in picked { for r in 0..<rows { up[r * cols + j] = 0; down[r * cols + j] = 0 } }
         fast.write([UpdateTerm(post: moved, pre: probe, scale: -1)], passes: .one)
         cachedWeights = nil
@@ -149,12 +156,20 @@ final class TransferCompound: WeightStore {
     func restore(_ s: [String: [Float]]) throws {
         var mine: [String: [Float]] = [:], theirs: [String: [Float]] = [:]
         for (k, v) in s {
-            if k.hasPrefix("fast_") { theirs[String(k.dropFirst(5))] = v } else if k != "buffer" && k != "transfer" { mine[k] = v }
+            if k.hasPrefix("fast_") {
+                theirs[String(k.dropFirst(5))] = v
+            } else if k != "buffer" && k != "transfer" {
+                mine[k] = v
+            }
         }
         if let t = s["transfer"] {
             guard t.count == 2, t[0] >= 0, t[0] < Float(every), t[1] >= 0, t[1] < Float(fast.cells.cols),
-                  t.allSatisfy({ $0 == $0.rounded() }) else {
-                throw InputError("crossbar state 'transfer' must be [updates since the last transfer (0..<\(every)), next column (0..<\(fast.cells.cols))], got \(t)")
+                t.allSatisfy({ $0 == $0.rounded() })
+            else {
+                throw InputError(
+                    "crossbar state 'transfer' must be [updates since the last transfer (0..<\(every)), next column "
+                        + "(0..<\(fast.cells.cols))], got \(t)"
+                )
             }
             sinceTransfer = Int(t[0]); nextColumn = Int(t[1])
         }

@@ -68,7 +68,9 @@ final class ProgrammedConductances: WeightStore {
 
     /// Devices whose law spreads their bounds: the initial write lands within each device's own
     /// bounds, and restored states may lie anywhere within the widest of them.
-    private static func applyDeviceBounds(_ cells: ConductanceStorage, _ t: (positive: any ResponseTable, negative: any ResponseTable)) {
+    private static func applyDeviceBounds(
+        _ cells: ConductanceStorage, _ t: (positive: any ResponseTable, negative: any ResponseTable)
+    ) {
         var lo: Float = 0, hi: Float = 1, inside = true
         func include(_ b: (lower: Float, upper: Float)) {
             lo = min(lo, b.lower); hi = max(hi, b.upper)
@@ -102,11 +104,14 @@ final class ProgrammedConductances: WeightStore {
             programmer.program(terms, into: cells, pos: responses.positive, neg: responses.negative)
         }
     }
-    func reset(seed: UInt64, tag: String, epoch: Int) { programmer.reset(RandomStream(seed: seed, stream: tag + "/write")) }
+    func reset(seed: UInt64, tag: String, epoch: Int) {
+        programmer.reset(RandomStream(seed: seed, stream: tag + "/write"))
+    }
     var writeCosts: ArrayCosts {
         var c = ArrayCosts()
         c.pulses = programmer.pulsesFired; c.devicesPulsed = programmer.devicesPulsed
-        c.writeEnergy = programmer.writeEnergy; c.writeLatency = programmer.writeLatency; c.refreshes = programmer.refreshes
+        c.writeEnergy = programmer.writeEnergy; c.writeLatency = programmer.writeLatency;
+        c.refreshes = programmer.refreshes
         c.accumulatorOps = programmer.accumulator?.accumulatorOps ?? 0
         return c
     }

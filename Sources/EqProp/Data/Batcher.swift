@@ -22,7 +22,9 @@ public struct Batcher {
     }
 
     /// Inputs (B × features) and one-hot targets (B × classes) for the examples `idx`.
-    public func batch<T: EPScalar>(_ idx: ArraySlice<Int>, as: T.Type = T.self) -> (x: Matrix<T>, y: Matrix<T>, labels: [Int]) {
+    public func batch<T: EPScalar>(_ idx: ArraySlice<Int>, as: T.Type = T.self) -> (
+        x: Matrix<T>, y: Matrix<T>, labels: [Int]
+    ) {
         let f = data.features
         var x = Matrix<T>(rows: idx.count, cols: f)
         var y = Matrix<T>(rows: idx.count, cols: data.classes)

@@ -35,8 +35,9 @@ public struct LabeledImages: Sendable {
             throw InputError("\(lname): label \(bad) out of range 0…9")
         }
         let scale: Float = 1 / 255
-        return LabeledImages(count: im.dimensions[0], rows: im.dimensions[1], cols: im.dimensions[2], classes: 10,
-                             pixels: im.bytes.map { Float($0) * scale }, labels: lb.bytes.map { Int($0) })
+        return LabeledImages(
+            count: im.dimensions[0], rows: im.dimensions[1], cols: im.dimensions[2], classes: 10,
+            pixels: im.bytes.map { Float($0) * scale }, labels: lb.bytes.map { Int($0) })
     }
 
     /// The examples at `indices`, as a new set.
@@ -44,8 +45,9 @@ public struct LabeledImages: Sendable {
         let f = features
         var px = [Float](); px.reserveCapacity(indices.count * f)
         for i in indices { px.append(contentsOf: pixels[(i * f)..<((i + 1) * f)]) }
-        return LabeledImages(count: indices.count, rows: rows, cols: cols, classes: classes,
-                             pixels: px, labels: indices.map { labels[$0] })
+        return LabeledImages(
+            count: indices.count, rows: rows, cols: cols, classes: classes,
+            pixels: px, labels: indices.map { labels[$0] })
     }
 }
 
@@ -83,7 +85,9 @@ public struct DataSet: Sendable {
         }
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
-            let hint = nameOrPath == "mnist" ? " (put the four MNIST IDX files there or set XBAR_MNIST_DIR)"
+            let hint =
+                nameOrPath == "mnist"
+                ? " (put the four MNIST IDX files there or set XBAR_MNIST_DIR)"
                 : nameOrPath == "fashion-mnist" ? " (run scripts/setup to install Debian's dataset-fashion-mnist)" : ""
             throw InputError("dataset '\(nameOrPath)': folder '\(dir)' not found\(hint)")
         }
@@ -95,16 +99,23 @@ public struct DataSet: Sendable {
             }
             throw InputError("dataset '\(nameOrPath)': '\(stem)[.gz]' not found in '\(dir)'")
         }
-        let train = try LabeledImages.load(images: find("train-images-idx3-ubyte"), labels: find("train-labels-idx1-ubyte"))
-        let test = try LabeledImages.load(images: find("t10k-images-idx3-ubyte"), labels: find("t10k-labels-idx1-ubyte"))
+        let train = try LabeledImages.load(
+            images: find("train-images-idx3-ubyte"), labels: find("train-labels-idx1-ubyte"))
+        let test = try LabeledImages.load(
+            images: find("t10k-images-idx3-ubyte"), labels: find("t10k-labels-idx1-ubyte"))
         guard train.rows == test.rows && train.cols == test.cols else {
-            throw InputError("dataset '\(nameOrPath)': train images are \(train.rows)×\(train.cols) but test images are \(test.rows)×\(test.cols)")
+            throw InputError(
+                "dataset '\(nameOrPath)': train images are \(train.rows)×\(train.cols) but test images are "
+                    + "\(test.rows)×\(test.cols)"
+            )
         }
         return DataSet(name: nameOrPath, train: train, test: test)
     }
 
     /// A small synthetic 10-class problem for tests: class prototypes in [0,1]^d plus noise, clipped.
-    public static func synthetic(features: Int = 64, train: Int = 2000, test: Int = 500, noise: Double = 0.25, seed: UInt64 = 1) -> DataSet {
+    public static func synthetic(
+        features: Int = 64, train: Int = 2000, test: Int = 500, noise: Double = 0.25, seed: UInt64 = 1
+    ) -> DataSet {
         var rng = RandomStream(seed: seed, stream: "synthetic")
         let protos = (0..<10).map { _ in (0..<features).map { _ in rng.uniform() < 0.5 ? 0.0 : 1.0 } }
         func make(_ n: Int) -> LabeledImages {

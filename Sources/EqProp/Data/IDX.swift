@@ -27,22 +27,35 @@ public enum IDX {
             if n < 0 { throw InputError("data file '\(path)' is corrupt (gzip error)") }
             if n == 0 { break }
             out.append(contentsOf: chunk[0..<Int(n)])
-            if out.count > maxFileBytes { throw InputError("data file '\(path)' unpacks to more than \(maxFileBytes) bytes; not an IDX file of images") }
+            if out.count > maxFileBytes {
+                throw InputError(
+                    "data file '\(path)' unpacks to more than \(maxFileBytes) bytes; not an IDX file of images")
+            }
         }
         return out
     }
 
     /// Parses an unsigned-byte IDX array and checks its size against the header.
     public static func parse(_ data: [UInt8], source: String, dimensions wanted: Int? = nil) throws -> Array {
-        guard data.count >= 4 else { throw InputError("\(source): truncated IDX file (\(data.count) bytes, header needs 4)") }
+        guard data.count >= 4 else {
+            throw InputError("\(source): truncated IDX file (\(data.count) bytes, header needs 4)")
+        }
         guard data[0] == 0, data[1] == 0 else {
             throw InputError("\(source): bad IDX magic number (first bytes \(data[0]) \(data[1]), expected 0 0)")
         }
-        guard data[2] == 0x08 else { throw InputError("\(source): IDX element type 0x\(String(data[2], radix: 16)) not supported (expected 0x08, unsigned byte)") }
+        guard data[2] == 0x08 else {
+            throw InputError(
+                "\(source): IDX element type 0x\(String(data[2], radix: 16)) not supported (expected 0x08, unsigned "
+                    + "byte)"
+            )
+        }
         let nd = Int(data[3])
-        guard (1...4).contains(nd) else { throw InputError("\(source): IDX header says \(nd) dimensions (expected 1 to 4)") }
+        guard (1...4).contains(nd) else {
+            throw InputError("\(source): IDX header says \(nd) dimensions (expected 1 to 4)")
+        }
         if let w = wanted, nd != w {
-            let what = w == 1 ? "labels must have 1 dimension" : "images must have \(w) dimensions (count × rows × cols)"
+            let what =
+                w == 1 ? "labels must have 1 dimension" : "images must have \(w) dimensions (count × rows × cols)"
             throw InputError("\(source): \(what), but the IDX header says \(nd) (magic 0x0000080\(nd))")
         }
         let headerLen = 4 + 4 * nd
@@ -63,7 +76,8 @@ public enum IDX {
         }
         let have = data.count - headerLen
         guard have >= expected else {
-            throw InputError("\(source): truncated IDX data (\(have) bytes after the header, dimensions \(dims) need \(expected))")
+            throw InputError(
+                "\(source): truncated IDX data (\(have) bytes after the header, dimensions \(dims) need \(expected))")
         }
         guard have == expected else {
             throw InputError("\(source): \(have - expected) unexpected bytes after the IDX data (dimensions \(dims))")

@@ -50,7 +50,9 @@ public final class NeuronNoise: @unchecked Sendable {
 public enum Dynamics {
     /// The context of a batch (x B × n_0, one-hot y B × n_L): f(x), and per layer the bias plus, when
     /// every array reads exactly, the input read computed once.
-    public static func context<W: SynapticArray>(_ net: Network<W>, x: Matrix<W.Scalar>, y: Matrix<W.Scalar>) -> BatchContext<W.Scalar> {
+    public static func context<W: SynapticArray>(_ net: Network<W>, x: Matrix<W.Scalar>, y: Matrix<W.Scalar>)
+        -> BatchContext<W.Scalar>
+    {
         typealias T = W.Scalar
         let spec = net.spec
         precondition(x.cols == spec.layers[0] && y.cols == spec.layers.last! && x.rows == y.rows)
@@ -80,7 +82,9 @@ public enum Dynamics {
     }
 
     /// The drive h_l of every layer.
-    public static func drives<W: SynapticArray>(_ net: Network<W>, _ ctx: BatchContext<W.Scalar>, activity fs: State<W.Scalar>) -> [Matrix<W.Scalar>] {
+    public static func drives<W: SynapticArray>(
+        _ net: Network<W>, _ ctx: BatchContext<W.Scalar>, activity fs: State<W.Scalar>
+    ) -> [Matrix<W.Scalar>] {
         var h = ctx.constantDrive
         for (ci, c) in net.connections.enumerated() {
             let a = net.arrays[ci]
@@ -103,7 +107,9 @@ public enum Dynamics {
     /// One synchronous step of every layer. `nudge` is β (0 in the free phase); the output gets
     /// `dt·β·(y − s_L)`.
     /// Reads happen at the arrays' current simulated time; then one step of simulated time passes.
-    public static func step<W: SynapticArray>(_ net: Network<W>, _ ctx: BatchContext<W.Scalar>, _ s: State<W.Scalar>, nudge: W.Scalar = 0) -> State<W.Scalar> {
+    public static func step<W: SynapticArray>(
+        _ net: Network<W>, _ ctx: BatchContext<W.Scalar>, _ s: State<W.Scalar>, nudge: W.Scalar = 0
+    ) -> State<W.Scalar> {
         defer { ctx.clock.step() }
         typealias T = W.Scalar
         let spec = net.spec
@@ -124,26 +130,28 @@ public enum Dynamics {
             let act = spec.activation
             h[l - 1].storage.withUnsafeBufferPointer { ph in
                 s[l - 1].storage.withUnsafeBufferPointer { ps in
-                  fs[l - 1].storage.withUnsafeBufferPointer { pf in
-                    out[l - 1].storage.withUnsafeMutableBufferPointer { po in
-                        switch spec.kind {
-                        case .prototypical, .convolutional:   // (conv specs never build a fully connected Network)
-                            // σ(h) in one vectorized pass, then the leaky integration if dt < 1.
-                            for i in 0..<po.count { po[i] = ph[i] }
-                            act.apply(po)
-                            if dt != 1 {
-                                for i in 0..<po.count { po[i] = ps[i] + dt * (po[i] - ps[i]) }
-                            }
-                        case .energyBased:
-                            // ρ′(s) from ρ(s), already computed (vectorized) for the synaptic reads.
-                            if hasPrimeFactor(spec, layer: l) {
-                                for i in 0..<po.count { po[i] = ps[i] + dt * (act.derivative(fromValue: pf[i]) * ph[i] - ps[i]) }
-                            } else {
-                                for i in 0..<po.count { po[i] = ps[i] + dt * (ph[i] - ps[i]) }
+                    fs[l - 1].storage.withUnsafeBufferPointer { pf in
+                        out[l - 1].storage.withUnsafeMutableBufferPointer { po in
+                            switch spec.kind {
+                            case .prototypical, .convolutional:  // (conv specs never build a fully connected Network)
+                                // σ(h) in one vectorized pass, then the leaky integration if dt < 1.
+                                for i in 0..<po.count { po[i] = ph[i] }
+                                act.apply(po)
+                                if dt != 1 {
+                                    for i in 0..<po.count { po[i] = ps[i] + dt * (po[i] - ps[i]) }
+                                }
+                            case .energyBased:
+                                // ρ′(s) from ρ(s), already computed (vectorized) for the synaptic reads.
+                                if hasPrimeFactor(spec, layer: l) {
+                                    for i in 0..<po.count {
+                                        po[i] = ps[i] + dt * (act.derivative(fromValue: pf[i]) * ph[i] - ps[i])
+                                    }
+                                } else {
+                                    for i in 0..<po.count { po[i] = ps[i] + dt * (ph[i] - ps[i]) }
+                                }
                             }
                         }
                     }
-                  }
                 }
             }
             if isOutput && nudge != 0 {
@@ -179,7 +187,9 @@ public enum Dynamics {
     }
 
     /// Free phase: T steps from zero.
-    public static func freePhase<W: SynapticArray>(_ net: Network<W>, _ ctx: BatchContext<W.Scalar>, steps: Int? = nil) -> State<W.Scalar> {
+    public static func freePhase<W: SynapticArray>(_ net: Network<W>, _ ctx: BatchContext<W.Scalar>, steps: Int? = nil)
+        -> State<W.Scalar>
+    {
         run(net, ctx, from: zeroState(net, batch: ctx.batchSize), steps: steps ?? net.spec.T)
     }
 

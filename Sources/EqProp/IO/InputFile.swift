@@ -8,7 +8,8 @@ public enum InputFile {
     public static func check(_ path: String, what: String, maxBytes: Int) throws {
         var st = stat()
         guard stat(path, &st) == 0 else {
-            throw InputError("\(what) '\(path)' \(errno == ENOENT ? "does not exist" : "cannot be read (\(String(cString: strerror(errno))))")")
+            let reason = errno == ENOENT ? "does not exist" : "cannot be read (\(String(cString: strerror(errno))))"
+            throw InputError("\(what) '\(path)' \(reason)")
         }
         switch st.st_mode & S_IFMT {
         case S_IFREG: break
@@ -23,7 +24,9 @@ public enum InputFile {
     /// The bytes of `path` after `check`.
     public static func read(_ path: String, what: String, maxBytes: Int) throws -> Data {
         try check(path, what: what, maxBytes: maxBytes)
-        guard let data = FileManager.default.contents(atPath: path) else { throw InputError("\(what) '\(path)' cannot be read") }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw InputError("\(what) '\(path)' cannot be read")
+        }
         return data
     }
 }

@@ -13,14 +13,19 @@ public enum PresetYAML {
             InputError("\(source): not valid YAML (\(String(describing: error).split(separator: "\n").first ?? ""))")
         }
         if let alias = firstAnchorOrAlias(yaml) {
-            throw InputError("\(source): anchors and aliases ('\(alias)') are not supported in preset files (each alias can multiply the document)")
+            throw InputError(
+                "\(source): anchors and aliases ('\(alias)') are not supported in preset files (each alias can "
+                    + "multiply the document)"
+            )
         }
         let root: Node?
         do { root = try Yams.compose(yaml: yaml) } catch { throw invalid(error) }
         func check(_ n: Node) throws {
             if let m = n.mapping {
                 for (k, v) in m {
-                    guard k.scalar != nil else { throw InputError("\(source): a key must be a plain name, not a list or a mapping") }
+                    guard k.scalar != nil else {
+                        throw InputError("\(source): a key must be a plain name, not a list or a mapping")
+                    }
                     try check(v)
                 }
             } else if let s = n.sequence {
@@ -66,13 +71,17 @@ public enum PresetYAML {
     /// Parses `yaml` into a mapping and rejects fields outside `known`.
     public static func mapping(_ yaml: String, source: String, known: Set<String>) throws -> [String: Any] {
         let node = try load(yaml, source: source)
-        guard let dict = node as? [String: Any] else { throw InputError("\(source): expected a mapping of fields at the top level") }
+        guard let dict = node as? [String: Any] else {
+            throw InputError("\(source): expected a mapping of fields at the top level")
+        }
         // A field given twice would otherwise keep its last value without a word.
         func checkDuplicates(_ m: Node.Mapping, prefix: String) throws {
             var seen = Set<String>()
             for (k, v) in m {
                 guard let key = k.string else { continue }
-                if !seen.insert(key).inserted { throw InputError("\(source): field '\(prefix)\(key)' is given more than once") }
+                if !seen.insert(key).inserted {
+                    throw InputError("\(source): field '\(prefix)\(key)' is given more than once")
+                }
                 if let inner = v.mapping { try checkDuplicates(inner, prefix: prefix + key + ".") }
             }
         }
@@ -86,19 +95,28 @@ public enum PresetYAML {
     /// Preset files are small mappings: a huge file or deeply nested brackets (which would exhaust
     /// the YAML parser's stack) are rejected before parsing.
     static func checkShape(_ yaml: String, source: String) throws {
-        if yaml.utf8.count > 1 << 20 { throw InputError("\(source): \(yaml.utf8.count) bytes is too large for a preset file (at most 1 MiB)") }
+        if yaml.utf8.count > 1 << 20 {
+            throw InputError("\(source): \(yaml.utf8.count) bytes is too large for a preset file (at most 1 MiB)")
+        }
         var depth = 0, deepest = 0
         for b in yaml.utf8 {
-            if b == UInt8(ascii: "[") || b == UInt8(ascii: "{") { depth += 1; deepest = max(deepest, depth) }
-            else if b == UInt8(ascii: "]") || b == UInt8(ascii: "}") { depth -= 1 }
+            if b == UInt8(ascii: "[") || b == UInt8(ascii: "{") {
+                depth += 1; deepest = max(deepest, depth)
+            } else if b == UInt8(ascii: "]") || b == UInt8(ascii: "}") {
+                depth -= 1
+            }
         }
-        if deepest > 64 { throw InputError("\(source): not valid YAML for a preset (lists nested \(deepest) deep; at most 64)") }
+        if deepest > 64 {
+            throw InputError("\(source): not valid YAML for a preset (lists nested \(deepest) deep; at most 64)")
+        }
     }
 
     /// The text of a preset file, with one-line errors for a directory or a file that is not text.
     static func read(_ url: URL) throws -> String {
         let data = try InputFile.read(url.path, what: "preset file", maxBytes: 1 << 20)
-        guard let text = String(data: data, encoding: .utf8) else { throw InputError("preset file '\(url.path)' is not UTF-8 text") }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw InputError("preset file '\(url.path)' is not UTF-8 text")
+        }
         return text
     }
 
@@ -119,9 +137,11 @@ public enum PresetYAML {
     /// Decodes `yaml` as `T` and runs `validate`, mapping decoding errors to messages naming the field;
     /// `choices` lists the allowed values of the fields that take a name.
     /// `fieldName` names a field from its coding path (default: the dotted path).
-    static func decode<T: Decodable>(_ type: T.Type, from yaml: String, source: String, choices: [String: [String]] = [:],
-                                     fieldName: ([CodingKey]) -> String = { $0.map(\.stringValue).joined(separator: ".") },
-                                     validate: (T) throws -> Void) throws -> T {
+    static func decode<T: Decodable>(
+        _ type: T.Type, from yaml: String, source: String, choices: [String: [String]] = [:],
+        fieldName: ([CodingKey]) -> String = { $0.map(\.stringValue).joined(separator: ".") },
+        validate: (T) throws -> Void
+    ) throws -> T {
         do {
             let value = try YAMLDecoder().decode(T.self, from: yaml)
             try validate(value)
@@ -134,7 +154,8 @@ public enum PresetYAML {
             let field = fieldName(ctx.codingPath)
             if let allowed = choices[field] {
                 let got = ctx.debugDescription.components(separatedBy: "value ").last ?? ""
-                throw InputError("\(source): field '\(field)' must be one of \(allowed.joined(separator: ", ")) (got '\(got)')")
+                throw InputError(
+                    "\(source): field '\(field)' must be one of \(allowed.joined(separator: ", ")) (got '\(got)')")
             }
             throw InputError("\(source): field '\(field)': \(ctx.debugDescription)")
         } catch {

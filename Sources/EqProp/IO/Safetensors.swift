@@ -28,7 +28,7 @@ public enum Safetensors {
             offset += bytes
         }
         var json = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])
-        while json.count % 8 != 0 { json.append(0x20) }   // pad with spaces to 8-byte alignment
+        while json.count % 8 != 0 { json.append(0x20) }  // pad with spaces to 8-byte alignment
         var out = Data()
         var n = UInt64(json.count).littleEndian
         withUnsafeBytes(of: &n) { out.append(contentsOf: $0) }
@@ -36,7 +36,10 @@ public enum Safetensors {
         for name in names {
             tensors[name]!.values.withUnsafeBufferPointer { p in
                 // x86_64 and arm64 are little-endian, as the format requires.
-                out.append(UnsafeBufferPointer(start: UnsafeRawPointer(p.baseAddress!).assumingMemoryBound(to: UInt8.self), count: p.count * 4))
+                out.append(
+                    UnsafeBufferPointer(
+                        start: UnsafeRawPointer(p.baseAddress!).assumingMemoryBound(to: UInt8.self), count: p.count * 4)
+                )
             }
         }
         return out
@@ -46,11 +49,15 @@ public enum Safetensors {
     public static let maxFileBytes = 1 << 31
 
     /// Decodes a file, validating the header; errors name the file and the problem.
-    public static func decode(_ data: Data, source: String) throws -> (tensors: [String: Tensor], metadata: [String: String]) {
+    public static func decode(_ data: Data, source: String) throws -> (
+        tensors: [String: Tensor], metadata: [String: String]
+    ) {
         func bad(_ why: String) -> InputError { InputError("checkpoint '\(source)': \(why)") }
         guard data.count >= 8 else { throw bad("file too short for a safetensors header") }
         let n = data.prefix(8).withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }.littleEndian
-        guard n > 0, n < 100_000_000, 8 + Int(n) <= data.count else { throw bad("header length \(n) does not fit the file (\(data.count) bytes)") }
+        guard n > 0, n < 100_000_000, 8 + Int(n) <= data.count else {
+            throw bad("header length \(n) does not fit the file (\(data.count) bytes)")
+        }
         let headerData = data.subdata(in: 8..<(8 + Int(n)))
         guard let header = (try? JSONSerialization.jsonObject(with: headerData)) as? [String: Any] else {
             throw bad("header is not a JSON object")
@@ -61,12 +68,15 @@ public enum Safetensors {
         var spans: [(Int, Int, String)] = []
         for (name, v) in header {
             if name == "__metadata__" {
-                guard let m = v as? [String: String] else { throw bad("'__metadata__' must map names to strings (the format stores every value as a string)") }
+                guard let m = v as? [String: String] else {
+                    throw bad("'__metadata__' must map names to strings (the format stores every value as a string)")
+                }
                 meta = m
                 continue
             }
             guard let d = v as? [String: Any], let dtype = d["dtype"] as? String,
-                  let shape = d["shape"] as? [Int], let off = d["data_offsets"] as? [Int], off.count == 2 else {
+                let shape = d["shape"] as? [Int], let off = d["data_offsets"] as? [Int], off.count == 2
+            else {
                 throw bad("entry '\(name)' lacks dtype, shape or data_offsets")
             }
             guard dtype == "F32" else { throw bad("tensor '\(name)' has dtype \(dtype); only F32 is supported") }
@@ -74,7 +84,9 @@ public enum Safetensors {
             var count = 1
             for d in shape {
                 let (p, overflow) = count.multipliedReportingOverflow(by: d)
-                guard d >= 0, !overflow, p <= body.count / 4 else { throw bad("tensor '\(name)' has shape \(shape), which does not fit the data (\(body.count) bytes)") }
+                guard d >= 0, !overflow, p <= body.count / 4 else {
+                    throw bad("tensor '\(name)' has shape \(shape), which does not fit the data (\(body.count) bytes)")
+                }
                 count = p
             }
             guard off[0] >= 0, off[0] <= off[1], off[1] <= body.count, off[1] - off[0] == count * 4 else {

@@ -38,27 +38,50 @@ public struct AnyTrainer: EpochTrainer {
     /// The trainer of `spec` (fully connected or P-conv) from `parameters`, on ideal weights or on
     /// crossbars of `options.device` whose device state is restored from `arrayState` when given.
     /// BPTT on crossbars needs a fully connected model.
-    public init(spec: NetworkSpec, parameters: Parameters<Float>, arrayState: [[String: [Float]]] = [],
-                options: TrainingOptions, data: DataSet) throws {
+    public init(
+        spec: NetworkSpec, parameters: Parameters<Float>, arrayState: [[String: [Float]]] = [],
+        options: TrainingOptions, data: DataSet
+    ) throws {
         try options.validate()
         let conv = spec.kind == .convolutional
         guard let d = options.device else {
-            self = conv ? AnyTrainer(try Trainer(idealNet: IdealConvNet<Float>(spec: spec, parameters: parameters), options: options, data: data))
-                        : AnyTrainer(try Trainer(idealNet: IdealNetwork<Float>(spec: spec, parameters: parameters), options: options, data: data))
+            self =
+                conv
+                ? AnyTrainer(
+                    try Trainer(
+                        idealNet: IdealConvNet<Float>(spec: spec, parameters: parameters), options: options, data: data)
+                )
+                : AnyTrainer(
+                    try Trainer(
+                        idealNet: IdealNetwork<Float>(spec: spec, parameters: parameters), options: options, data: data)
+                )
             return
         }
         try d.checkArrays(parameters.weights.map { ($0.rows, $0.cols) })
         let arrays = CrossbarArray.arrays(for: parameters, device: d, seed: options.seed)
         for (ci, st) in arrayState.enumerated() where ci < arrays.count { try arrays[ci].restore(st) }
-        if conv && options.algorithm == .bptt { throw InputError(options: "{algorithm} bptt on crossbars needs a fully connected model (P-conv trains with EP on crossbars)") }
-        self = conv ? AnyTrainer(try Trainer(net: ConvNet(spec: spec, arrays: arrays, biases: parameters.biases), options: options, data: data))
-                    : AnyTrainer(try Trainer(crossbarNet: Network(spec: spec, arrays: arrays, biases: parameters.biases), options: options, data: data))
+        if conv && options.algorithm == .bptt {
+            throw InputError(
+                options:
+                    "{algorithm} bptt on crossbars needs a fully connected model (P-conv trains with EP on crossbars)")
+        }
+        self =
+            conv
+            ? AnyTrainer(
+                try Trainer(
+                    net: ConvNet(spec: spec, arrays: arrays, biases: parameters.biases), options: options, data: data))
+            : AnyTrainer(
+                try Trainer(
+                    crossbarNet: Network(spec: spec, arrays: arrays, biases: parameters.biases), options: options,
+                    data: data))
         self.arrays = arrays
     }
 
     /// Trains one epoch (0-based index `epoch`) and returns the running train error in percent.
-    public mutating func trainEpoch(_ epoch: Int, epochs: Int = 0, progress: ((Progress) -> Void)? = nil,
-                                    probe: ((ProbeRecord) -> Void)? = nil) -> Double {
+    public mutating func trainEpoch(
+        _ epoch: Int, epochs: Int = 0, progress: ((Progress) -> Void)? = nil,
+        probe: ((ProbeRecord) -> Void)? = nil
+    ) -> Double {
         train(epoch, epochs, progress, probe)
     }
 

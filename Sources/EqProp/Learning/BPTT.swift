@@ -11,8 +11,9 @@ public enum BPTT {
         /// One gradient per bias vector, layers 1…L.
         public var biases: [[T]]
         static func zero<W: SynapticArray>(like net: Network<W>) -> Gradients<W.Scalar> {
-            Gradients<W.Scalar>(weights: net.arrays.map { Matrix(rows: $0.outputs, cols: $0.inputs) },
-                                biases: net.biases.map { [W.Scalar](repeating: 0, count: $0.count) })
+            Gradients<W.Scalar>(
+                weights: net.arrays.map { Matrix(rows: $0.outputs, cols: $0.inputs) },
+                biases: net.biases.map { [W.Scalar](repeating: 0, count: $0.count) })
         }
         /// Adds `scale` times gradients of the same shapes.
         public mutating func add(_ o: Gradients, scale: T = 1) {
@@ -21,7 +22,9 @@ public enum BPTT {
         }
         /// Multiplies every gradient by `a`.
         public mutating func scale(_ a: T) {
-            for i in weights.indices { weights[i].storage.withUnsafeMutableBufferPointer { p in for j in p.indices { p[j] *= a } } }
+            for i in weights.indices {
+                weights[i].storage.withUnsafeMutableBufferPointer { p in for j in p.indices { p[j] *= a } }
+            }
             for i in biases.indices { for j in biases[i].indices { biases[i][j] *= a } }
         }
     }
@@ -75,16 +78,18 @@ public enum BPTT {
             let prev: State<Sc>, delta: [Matrix<Sc>]
             if recordThis {
                 var g = Gradients<Sc>.zero(like: net)
-                (prev, delta) = adjoint(net, ctx, state: traj[w - 1 - t], lambdaNext: lambda, into: &g, inputWeightGradients: true)
+                (prev, delta) = adjoint(
+                    net, ctx, state: traj[w - 1 - t], lambdaNext: lambda, into: &g, inputWeightGradients: true)
                 total.add(g)
                 perStep.append(g)
             } else {
-                (prev, delta) = adjoint(net, ctx, state: traj[w - 1 - t], lambdaNext: lambda, into: &total, inputWeightGradients: false)
+                (prev, delta) = adjoint(
+                    net, ctx, state: traj[w - 1 - t], lambdaNext: lambda, into: &total, inputWeightGradients: false)
                 for l in delta.indices { Elementwise.axpy(1, delta[l], &deltaSum[l]) }
             }
             lambda = prev
         }
-        if record > w { neurons.append(lambda) }   // ∂L/∂s_{T−w} when asked one step beyond
+        if record > w { neurons.append(lambda) }  // ∂L/∂s_{T−w} when asked one step beyond
         for (ci, c) in net.connections.enumerated() where c.from == 0 {
             gemm(deltaSum[c.to - 1], transposeA: true, ctx.fx, into: &total.weights[ci], beta: 1)
         }
@@ -119,35 +124,46 @@ public enum BPTT {
             let prime = isEB && Dynamics.hasPrimeFactor(spec, layer: l)
             let n = s[l - 1].count
             s[l - 1].storage.withUnsafeBufferPointer { ps in
-            h[l - 1].storage.withUnsafeBufferPointer { ph in
-            lambdaNext[l - 1].storage.withUnsafeBufferPointer { pl in
-            (isEB ? fs[l - 1] : sigmaH[l - 1]).storage.withUnsafeBufferPointer { pv in   // ρ(s) for EB, σ(h) for P
-            lambda[l - 1].storage.withUnsafeMutableBufferPointer { pLam in
-            delta[l - 1].storage.withUnsafeMutableBufferPointer { pDel in
-                for i in 0..<n {
-                    var mu = pl[i]
-                    if spec.clamp {
-                        let z: Sc
-                        if isEB { z = ps[i] + dt * ((prime ? act.derivative(fromValue: pv[i]) : 1) * ph[i] - ps[i]) }
-                        else { z = ps[i] + dt * (pv[i] - ps[i]) }
-                        if !(z > 0 && z < 1) { mu = 0 }
-                    }
-                    var lam = (1 - dt) * mu
-                    let d: Sc
-                    if isEB {
-                        if prime {
-                            d = dt * mu * act.derivative(fromValue: pv[i])
-                            lam += dt * mu * act.secondDerivative(fromValue: pv[i]) * ph[i]
-                        } else {
-                            d = dt * mu
+                h[l - 1].storage.withUnsafeBufferPointer { ph in
+                    lambdaNext[l - 1].storage.withUnsafeBufferPointer { pl in
+                        // ρ(s) for EB, σ(h) for P
+                        (isEB ? fs[l - 1] : sigmaH[l - 1]).storage.withUnsafeBufferPointer { pv in
+                            lambda[l - 1].storage.withUnsafeMutableBufferPointer { pLam in
+                                delta[l - 1].storage.withUnsafeMutableBufferPointer { pDel in
+                                    for i in 0..<n {
+                                        var mu = pl[i]
+                                        if spec.clamp {
+                                            let z: Sc
+                                            if isEB {
+                                                z =
+                                                    ps[i] + dt
+                                                    * ((prime ? act.derivative(fromValue: pv[i]) : 1) * ph[i] - ps[i])
+                                            } else {
+                                                z = ps[i] + dt * (pv[i] - ps[i])
+                                            }
+                                            if !(z > 0 && z < 1) { mu = 0 }
+                                        }
+                                        var lam = (1 - dt) * mu
+                                        let d: Sc
+                                        if isEB {
+                                            if prime {
+                                                d = dt * mu * act.derivative(fromValue: pv[i])
+                                                lam += dt * mu * act.secondDerivative(fromValue: pv[i]) * ph[i]
+                                            } else {
+                                                d = dt * mu
+                                            }
+                                        } else {
+                                            d = dt * mu * act.derivative(fromValue: pv[i])
+                                        }
+                                        pLam[i] = lam
+                                        pDel[i] = d
+                                    }
+                                }
+                            }
                         }
-                    } else {
-                        d = dt * mu * act.derivative(fromValue: pv[i])
                     }
-                    pLam[i] = lam
-                    pDel[i] = d
                 }
-            } } } } } }
+            }
         }
         for (ci, c) in net.connections.enumerated() {
             let W = net.arrays[ci].weights
@@ -174,7 +190,9 @@ public enum BPTT {
     }
 
     @inline(__always)
-    private static func accumulate<T: EPScalar>(_ target: inout Matrix<T>, _ v: Matrix<T>, primeOfValue f: Matrix<T>?, _ act: Activation) {
+    private static func accumulate<T: EPScalar>(
+        _ target: inout Matrix<T>, _ v: Matrix<T>, primeOfValue f: Matrix<T>?, _ act: Activation
+    ) {
         if let f {
             for i in 0..<v.count { target.storage[i] += v.storage[i] * act.derivative(fromValue: f.storage[i]) }
         } else {

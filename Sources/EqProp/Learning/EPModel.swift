@@ -20,7 +20,8 @@ public protocol EPModel {
 
     /// The context of a batch whose reads happen at `clock` (which the relaxation moves on), with
     /// optional noise on the hidden pre-activations.
-    func context(x: Matrix<Array.Scalar>, y: Matrix<Array.Scalar>, clock: ReadClock, neuronNoise: NeuronNoise?) -> Context
+    func context(x: Matrix<Array.Scalar>, y: Matrix<Array.Scalar>, clock: ReadClock, neuronNoise: NeuronNoise?)
+        -> Context
     /// T steps from zero.
     func freePhase(_ ctx: Context) -> State<Array.Scalar>
     /// The free and nudged phases (the nudging variant of `spec`; `sign` ±1 for random-sign).
@@ -28,7 +29,8 @@ public protocol EPModel {
     /// θ += lr·Δθ^EP for a batch whose chunks relaxed separately on the same weights; `batchSize` is
     /// that of the whole batch. Exact arrays may apply the chunks one by one; others are programmed
     /// once with the whole batch's update, at the first chunk's clock.
-    mutating func applyEP(_ parts: [(context: Context, phases: EquilibriumPropagation.Phases<Array.Scalar>)], batchSize: Int)
+    mutating func applyEP(
+        _ parts: [(context: Context, phases: EquilibriumPropagation.Phases<Array.Scalar>)], batchSize: Int)
     /// Truncated BPTT over the last `window` transitions of the free phase, on the held weights.
     func bptt(_ ctx: Context, window: Int) -> BPTTResult
     /// The final free-phase state of a BPTT run.

@@ -23,13 +23,16 @@ public enum EquilibriumPropagation {
             func stack(_ states: [State<T>]) -> State<T> {
                 states[0].indices.map { l in Matrix.stackingRows(states.map { $0[l] }) }
             }
-            return Phases(free: stack(parts.map(\.free)), positive: stack(parts.map(\.positive)),
-                          negative: stack(parts.map(\.negative)), divisor: parts[0].divisor)
+            return Phases(
+                free: stack(parts.map(\.free)), positive: stack(parts.map(\.positive)),
+                negative: stack(parts.map(\.negative)), divisor: parts[0].divisor)
         }
     }
 
     /// Runs the free and nudged phases. `sign` (±1) is used by the random-sign variant.
-    public static func phases<W: SynapticArray>(_ net: Network<W>, _ ctx: BatchContext<W.Scalar>, sign: W.Scalar = 1) -> Phases<W.Scalar> {
+    public static func phases<W: SynapticArray>(_ net: Network<W>, _ ctx: BatchContext<W.Scalar>, sign: W.Scalar = 1)
+        -> Phases<W.Scalar>
+    {
         typealias T = W.Scalar
         let spec = net.spec
         let beta = T(spec.beta)
@@ -52,7 +55,9 @@ public enum EquilibriumPropagation {
 
     /// Applies `θ += lr·Δθ^EP` to the network's arrays and biases.
     /// `batchSize` is the size of the whole mini-batch when `phases` holds one chunk of it.
-    public static func apply<W: SynapticArray>(_ phases: Phases<W.Scalar>, to net: inout Network<W>, context ctx: BatchContext<W.Scalar>, batchSize: Int? = nil) {
+    public static func apply<W: SynapticArray>(
+        _ phases: Phases<W.Scalar>, to net: inout Network<W>, context ctx: BatchContext<W.Scalar>, batchSize: Int? = nil
+    ) {
         typealias T = W.Scalar
         let fp = Dynamics.activity(net, phases.positive)
         let fn = Dynamics.activity(net, phases.negative)
@@ -63,9 +68,13 @@ public enum EquilibriumPropagation {
             if c.from == 0 {
                 // The input is the same in both phases: one rank-B pass of the difference,
                 // (f(s⁺_b) − f(s⁻_b))ᵀ·f(x), computed in the periphery.
-                net.arrays[ci].update(post: Elementwise.difference(fp[c.to - 1], fn[c.to - 1]), pre: ctx.fx, scale: scale, clock: ctx.clock)
+                net.arrays[ci].update(
+                    post: Elementwise.difference(fp[c.to - 1], fn[c.to - 1]), pre: ctx.fx, scale: scale,
+                    clock: ctx.clock)
             } else {
-                net.arrays[ci].updateContrastive(plus: (fp[c.to - 1], fp[c.from - 1]), minus: (fn[c.to - 1], fn[c.from - 1]), scale: scale, clock: ctx.clock)
+                net.arrays[ci].updateContrastive(
+                    plus: (fp[c.to - 1], fp[c.from - 1]), minus: (fn[c.to - 1], fn[c.from - 1]), scale: scale,
+                    clock: ctx.clock)
             }
         }
         // Bias of layer l uses the learning rate of its incoming chain connection (l−1 → l).

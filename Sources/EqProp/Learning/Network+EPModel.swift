@@ -27,16 +27,21 @@ extension Network: EPModel {
 
     /// Applies the chunks' updates one by one when there is one chunk or every array updates exactly;
     /// otherwise programs the joined batch's update once, at the first chunk's clock.
-    public mutating func applyEP(_ parts: [(context: Context, phases: EquilibriumPropagation.Phases<T>)], batchSize: Int) {
+    public mutating func applyEP(
+        _ parts: [(context: Context, phases: EquilibriumPropagation.Phases<T>)], batchSize: Int
+    ) {
         if parts.count == 1 || arrays.allSatisfy(\.updatesAreExact) {
             // Exact updates are linear in the chunks: applied chunk by chunk.
-            for p in parts { EquilibriumPropagation.apply(p.phases, to: &self, context: p.context, batchSize: batchSize) }
+            for p in parts {
+                EquilibriumPropagation.apply(p.phases, to: &self, context: p.context, batchSize: batchSize)
+            }
         } else {
             // Devices are programmed once per batch, with the whole batch's update (the update reads
             // only the joined inputs f(x), so no read of the arrays is made here).
             let c = parts.map(\.context)
-            var whole = BatchContext(x: .stackingRows(c.map(\.x)), fx: .stackingRows(c.map(\.fx)), y: .stackingRows(c.map(\.y)),
-                                     constantDrive: [], inputReadCached: false)
+            var whole = BatchContext(
+                x: .stackingRows(c.map(\.x)), fx: .stackingRows(c.map(\.fx)), y: .stackingRows(c.map(\.y)),
+                constantDrive: [], inputReadCached: false)
             whole.clock = c[0].clock
             EquilibriumPropagation.apply(.joined(parts.map(\.phases)), to: &self, context: whole)
         }

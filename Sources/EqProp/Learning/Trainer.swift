@@ -22,7 +22,9 @@ struct EpochMeter {
 
     var errorPercent: Double { 100 * Double(wrong) / Double(max(seen, 1)) }
 
-    mutating func record(predictions: [Int], labels: [Int], batch b: Int, of batches: Int, progress: ((Progress) -> Void)?) {
+    mutating func record(
+        predictions: [Int], labels: [Int], batch b: Int, of batches: Int, progress: ((Progress) -> Void)?
+    ) {
         wrong += zip(predictions, labels).filter { $0 != $1 }.count
         seen += labels.count
         guard let progress else { return }
@@ -30,8 +32,10 @@ struct EpochMeter {
         if now.timeIntervalSince(lastReport) >= 1 || b == batches - 1 {
             lastReport = now
             let el = now.timeIntervalSince(start)
-            progress(Progress(epoch: epoch + 1, epochs: epochs, batch: b + 1, batches: batches,
-                              trainError: errorPercent, samplesPerSecond: Double(seen) / max(el, 1e-9), elapsed: el))
+            progress(
+                Progress(
+                    epoch: epoch + 1, epochs: epochs, batch: b + 1, batches: batches,
+                    trainError: errorPercent, samplesPerSecond: Double(seen) / max(el, 1e-9), elapsed: el))
         }
     }
 }
@@ -45,18 +49,31 @@ enum TrainingData {
         guard data.test.count > 0 else { throw InputError("data set '\(data.name)' has no test examples") }
         if let g = spec.convGeometry {
             guard data.train.features == g.image * g.image * g.channels[0] else {
-                throw InputError("model '\(spec.name)' expects \(g.channels[0])×\(g.image)×\(g.image) images but data set '\(data.name)' has \(data.train.rows)×\(data.train.cols)")
+                throw InputError(
+                    "model '\(spec.name)' expects \(g.channels[0])×\(g.image)×\(g.image) images but data set "
+                        + "'\(data.name)' has \(data.train.rows)×\(data.train.cols)"
+                )
             }
             guard data.train.classes == g.classes else {
-                throw InputError("model '\(spec.name)' has \(g.classes) outputs but data set '\(data.name)' has \(data.train.classes) classes")
+                throw InputError(
+                    "model '\(spec.name)' has \(g.classes) outputs but data set '\(data.name)' has "
+                        + "\(data.train.classes) classes"
+                )
             }
             return
         }
         guard data.train.features == spec.layers[0] else {
-            throw InputError("model '\(spec.name)' expects \(spec.layers[0]) inputs but data set '\(data.name)' has \(data.train.features) features (\(data.train.rows)×\(data.train.cols)); set the first entry of 'layers' to \(data.train.features)")
+            throw InputError(
+                "model '\(spec.name)' expects \(spec.layers[0]) inputs but data set '\(data.name)' has "
+                    + "\(data.train.features) features (\(data.train.rows)×\(data.train.cols)); set the first entry "
+                    + "of 'layers' to \(data.train.features)"
+            )
         }
         guard data.train.classes == spec.layers.last! else {
-            throw InputError("model '\(spec.name)' has \(spec.layers.last!) outputs but data set '\(data.name)' has \(data.train.classes) classes; set the last entry of 'layers' to \(data.train.classes)")
+            throw InputError(
+                "model '\(spec.name)' has \(spec.layers.last!) outputs but data set '\(data.name)' has "
+                    + "\(data.train.classes) classes; set the last entry of 'layers' to \(data.train.classes)"
+            )
         }
     }
 
@@ -78,8 +95,10 @@ enum TrainingData {
     }
 
     /// Test error (%) of `predict` over `data` in fixed, unshuffled batches, concurrently if allowed.
-    static func testError(_ d: LabeledImages, batchSize bs: Int, concurrent: Bool,
-                          predict: (Matrix<Float>, Matrix<Float>) -> [Int]) -> Double {
+    static func testError(
+        _ d: LabeledImages, batchSize bs: Int, concurrent: Bool,
+        predict: (Matrix<Float>, Matrix<Float>) -> [Int]
+    ) -> Double {
         let batcher = Batcher(d, batchSize: bs)
         let order = batcher.order(epoch: 0, seed: 0, shuffle: false)
         func errors(_ b: Int) -> Int {
@@ -87,7 +106,9 @@ enum TrainingData {
             let (x, y, labels) = batcher.batch(idx, as: Float.self)
             return zip(predict(x, y), labels).filter { $0 != $1 }.count
         }
-        let wrong = concurrent ? parallelMap(batcher.batchCount, errors).reduce(0, +) : (0..<batcher.batchCount).map(errors).reduce(0, +)
+        let wrong =
+            concurrent
+            ? parallelMap(batcher.batchCount, errors).reduce(0, +) : (0..<batcher.batchCount).map(errors).reduce(0, +)
         return 100 * Double(wrong) / Double(max(d.count, 1))
     }
 }
@@ -107,7 +128,9 @@ public struct TrainerTiming: Sendable {
 /// What a training run needs from a trainer: epochs, evaluation and the parameters to checkpoint.
 public protocol EpochTrainer {
     /// Trains one epoch (0-based index) and returns the running train error in percent.
-    mutating func trainEpoch(_ epoch: Int, epochs: Int, progress: ((Progress) -> Void)?, probe: ((ProbeRecord) -> Void)?) -> Double
+    mutating func trainEpoch(
+        _ epoch: Int, epochs: Int, progress: ((Progress) -> Void)?, probe: ((ProbeRecord) -> Void)?
+    ) -> Double
     /// Test error (%) on `data` (nil: the trainer's test set).
     func evaluate(_ data: LabeledImages?) -> Double
     var trainCount: Int { get }
@@ -151,23 +174,34 @@ public struct Trainer<M: EPModel>: EpochTrainer where M.Array.Scalar == Float {
     /// An EP trainer on any arrays (BPTT needs writable ideal weights, `init(idealNet:…)`, or fully
     /// connected crossbars, `init(crossbarNet:…)`).
     public init(net: M, options: TrainingOptions, data: DataSet) throws {
-        guard options.algorithm == .ep else { throw InputError("BPTT training needs ideal weights or a fully connected model on crossbars") }
+        guard options.algorithm == .ep else {
+            throw InputError("BPTT training needs ideal weights or a fully connected model on crossbars")
+        }
         try self.init(net: net, options: options, data: data, applyGradients: nil)
     }
 
-    init(net: M, options: TrainingOptions, data: DataSet, applyGradients: ((inout M, [M.BPTTResult], [Float], ReadClock) -> Void)?) throws {
+    init(
+        net: M, options: TrainingOptions, data: DataSet,
+        applyGradients: ((inout M, [M.BPTTResult], [Float], ReadClock) -> Void)?
+    ) throws {
         try TrainingData.check(net.spec, fits: data)
         self.net = net; self.options = options; self.applyGradients = applyGradients
         (self.train, self.test) = try TrainingData.split(data, options)
         let batches = (train.count + net.spec.batchSize - 1) / net.spec.batchSize
         if options.probeEvery > 0 && options.probeWindow > batches {
-            throw InputError(options: "{probe_window} must be at most the \(batches) batches of an epoch (got \(options.probeWindow)): a longer window is never logged")
+            throw InputError(
+                options:
+                    "{probe_window} must be at most the \(batches) batches of an epoch (got \(options.probeWindow)): "
+                    + "a longer window is never logged"
+            )
         }
     }
 
     /// Trains one epoch (0-based index `epoch`) and returns the running train error in percent.
-    public mutating func trainEpoch(_ epoch: Int, epochs: Int = 0, progress: ((Progress) -> Void)? = nil,
-                                    probe onProbe: ((ProbeRecord) -> Void)? = nil) -> Double {
+    public mutating func trainEpoch(
+        _ epoch: Int, epochs: Int = 0, progress: ((Progress) -> Void)? = nil,
+        probe onProbe: ((ProbeRecord) -> Void)? = nil
+    ) -> Double {
         let spec = net.spec
         let batcher = Batcher(train, batchSize: spec.batchSize)
         let order = batcher.order(epoch: epoch, seed: options.seed)
@@ -177,7 +211,9 @@ public struct Trainer<M: EPModel>: EpochTrainer where M.Array.Scalar == Float {
         let costsBefore = net.arrays.reduce(ArrayCosts()) { $0 + $1.costs }
         defer {
             clock = epochClock
-            lastEpochCosts = net.arrays.allSatisfy(\.updatesAreExact) ? nil : net.arrays.reduce(ArrayCosts()) { $0 + $1.costs } - costsBefore
+            lastEpochCosts =
+                net.arrays.allSatisfy(\.updatesAreExact)
+                ? nil : net.arrays.reduce(ArrayCosts()) { $0 + $1.costs } - costsBefore
         }
         var meter = EpochMeter(epoch: epoch, epochs: epochs)
         var probe: (start: Int, before: [Matrix<Float>], reference: [[Double]], costs: ArrayCosts)?
@@ -185,15 +221,22 @@ public struct Trainer<M: EPModel>: EpochTrainer where M.Array.Scalar == Float {
         for b in 0..<batcher.batchCount {
             let idx = order[(b * spec.batchSize)..<min((b + 1) * spec.batchSize, order.count)]
             let labels = idx.map { train.labels[$0] }
-            let parts = chunkRanges(idx.count, parts: options.chunks).map { r in idx[(idx.startIndex + r.lowerBound)..<(idx.startIndex + r.upperBound)] }
+            let parts = chunkRanges(idx.count, parts: options.chunks).map { r in
+                idx[(idx.startIndex + r.lowerBound)..<(idx.startIndex + r.upperBound)]
+            }
             let B = idx.count
             var preds: [Int] = []
             let current = net
             // Fidelity probe: from every probed batch on, the exact step of each of the window's
             // batches on the weights held before its update, summed, against the change the arrays
             // made over the window. A window cut by the end of the epoch is dropped.
-            if options.probeEvery > 0 && b % options.probeEvery == 0 && onProbe != nil && b + options.probeWindow <= batcher.batchCount {
-                probe = (start: b, before: net.weights, reference: [], costs: hardware ? net.arrays.reduce(ArrayCosts()) { $0 + $1.costs } : ArrayCosts())
+            if options.probeEvery > 0 && b % options.probeEvery == 0 && onProbe != nil
+                && b + options.probeWindow <= batcher.batchCount
+            {
+                probe = (
+                    start: b, before: net.weights, reference: [],
+                    costs: hardware ? net.arrays.reduce(ArrayCosts()) { $0 + $1.costs } : ArrayCosts()
+                )
             }
             if probe != nil {
                 let (x, y, _) = batcher.batch(idx, as: Float.self)
@@ -202,9 +245,12 @@ public struct Trainer<M: EPModel>: EpochTrainer where M.Array.Scalar == Float {
             defer {
                 if let p = probe, b == p.start + options.probeWindow - 1 {
                     let costs = hardware ? net.arrays.reduce(ArrayCosts()) { $0 + $1.costs } - p.costs : nil
-                    onProbe?(ProbeRecord(epoch: epoch + 1, batch: p.start + 1, window: options.probeWindow,
-                                         layers: FidelityProbe.compare(spec: spec, before: p.before, after: net.weights, reference: p.reference),
-                                         costs: costs))
+                    onProbe?(
+                        ProbeRecord(
+                            epoch: epoch + 1, batch: p.start + 1, window: options.probeWindow,
+                            layers: FidelityProbe.compare(
+                                spec: spec, before: p.before, after: net.weights, reference: p.reference),
+                            costs: costs))
                     probe = nil
                 }
             }
@@ -225,7 +271,11 @@ public struct Trainer<M: EPModel>: EpochTrainer where M.Array.Scalar == Float {
                 let clocks = parts.indices.map { epochClock.atLane($0) }
                 let results = parallelMap(parts.count) { k in
                     let (x, y, _) = batcher.batch(parts[k], as: Float.self)
-                    let noise = sigma > 0 ? NeuronNoise(sigma: sigma, rng: RandomStream(seed: seed, stream: "neuron-noise/\(epoch)/\(b)/\(k)")) : nil
+                    let noise =
+                        sigma > 0
+                        ? NeuronNoise(
+                            sigma: sigma, rng: RandomStream(seed: seed, stream: "neuron-noise/\(epoch)/\(b)/\(k)"))
+                        : nil
                     let ctx = current.context(x: x, y: y, clock: clocks[k], neuronNoise: noise)
                     return (context: ctx, phases: current.phases(ctx, sign: sign))
                 }
@@ -259,7 +309,9 @@ public struct Trainer<M: EPModel>: EpochTrainer where M.Array.Scalar == Float {
         let exact = net.readsAreExact
         let clock = (self.clock ?? ReadClock()).atLane(0)
         return TrainingData.testError(data ?? test, batchSize: options.evalBatchSize, concurrent: exact) { x, y in
-            Dynamics.predictions(current.freePhase(current.context(x: x, y: y, clock: exact ? clock.atLane(0) : clock, neuronNoise: nil)))
+            Dynamics.predictions(
+                current.freePhase(current.context(x: x, y: y, clock: exact ? clock.atLane(0) : clock, neuronNoise: nil))
+            )
         }
     }
 }
@@ -267,7 +319,9 @@ public struct Trainer<M: EPModel>: EpochTrainer where M.Array.Scalar == Float {
 extension Trainer where M: DescendableModel {
     /// A trainer on directly writable (ideal) arrays: supports both EP and BPTT.
     public init(idealNet net: M, options: TrainingOptions, data: DataSet) throws {
-        try self.init(net: net, options: options, data: data) { net, results, weights, _ in net.descend(results, weights: weights) }
+        try self.init(net: net, options: options, data: data) { net, results, weights, _ in
+            net.descend(results, weights: weights)
+        }
     }
 }
 
@@ -277,6 +331,8 @@ extension Trainer where M == Network<CrossbarArray> {
     /// weights the arrays hold, read exactly (an idealised backward pass, which favours BPTT), and its
     /// gradient step is programmed as pulses with the device's update scheme.
     public init(crossbarNet net: M, options: TrainingOptions, data: DataSet) throws {
-        try self.init(net: net, options: options, data: data) { net, results, weights, clock in net.program(results, weights: weights, clock: clock) }
+        try self.init(net: net, options: options, data: data) { net, results, weights, clock in
+            net.program(results, weights: weights, clock: clock)
+        }
     }
 }

@@ -60,9 +60,11 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
     }
 
     /// Options from their fields; by default EP, seed 1, fashion-mnist, all data, two chunks, ideal weights.
-    public init(algorithm: Algorithm = .ep, seed: UInt64 = 1, dataset: String = "fashion-mnist",
-                trainSubset: Int? = nil, testSubset: Int? = nil, evalBatchSize: Int = 1000, bpttWindow: Int? = nil,
-                chunks: Int = 2, device: DeviceSpec? = nil, probeEvery: Int = 0, probeWindow: Int = 1) {
+    public init(
+        algorithm: Algorithm = .ep, seed: UInt64 = 1, dataset: String = "fashion-mnist",
+        trainSubset: Int? = nil, testSubset: Int? = nil, evalBatchSize: Int = 1000, bpttWindow: Int? = nil,
+        chunks: Int = 2, device: DeviceSpec? = nil, probeEvery: Int = 0, probeWindow: Int = 1
+    ) {
         self.algorithm = algorithm; self.seed = seed; self.dataset = dataset; self.trainSubset = trainSubset
         self.testSubset = testSubset; self.evalBatchSize = evalBatchSize; self.bpttWindow = bpttWindow
         self.chunks = chunks; self.device = device; self.probeEvery = probeEvery; self.probeWindow = probeWindow
@@ -83,14 +85,23 @@ extension TrainingOptions {
         if let w = bpttWindow, !(1...l.bpttWindow).contains(w) {
             throw InputError(options: "{bptt_window} must be in 1…\(l.bpttWindow) (got \(w))")
         }
-        guard (1...l.chunks).contains(chunks) else { throw InputError(options: "{chunks} must be in 1…\(l.chunks) (got \(chunks))") }
-        if let n = trainSubset, !(1...l.subset).contains(n) { throw InputError(options: "{train_subset} must be in 1…\(l.subset) (got \(n))") }
-        if let n = testSubset, !(1...l.subset).contains(n) { throw InputError(options: "{test_subset} must be in 1…\(l.subset) (got \(n))") }
+        guard (1...l.chunks).contains(chunks) else {
+            throw InputError(options: "{chunks} must be in 1…\(l.chunks) (got \(chunks))")
+        }
+        if let n = trainSubset, !(1...l.subset).contains(n) {
+            throw InputError(options: "{train_subset} must be in 1…\(l.subset) (got \(n))")
+        }
+        if let n = testSubset, !(1...l.subset).contains(n) {
+            throw InputError(options: "{test_subset} must be in 1…\(l.subset) (got \(n))")
+        }
         guard probeEvery >= 0 else { throw InputError(options: "{probe_every} must be ≥ 0 (got \(probeEvery))") }
         guard probeWindow >= 1 && probeWindow <= max(probeEvery, 1) else {
-            throw InputError(options: "{probe_window} must be in 1…\(max(probeEvery, 1)) ({probe_every}; windows may not overlap) (got \(probeWindow))")
+            throw InputError(
+                options:
+                    "{probe_window} must be in 1…\(max(probeEvery, 1)) ({probe_every}; windows may not overlap) (got "
+                    + "\(probeWindow))"
+            )
         }
         if let d = device { try d.validate() }
     }
 }
-

@@ -80,8 +80,9 @@ public struct Agreement: Codable, Equatable, Sendable {
     public init(series a: [[Double]], reference b: [[Double]]) {
         let ta = Self.totals(a), tb = Self.totals(b)
         let (sign, zero) = Self.signAgreement(ta, tb)
-        self.init(relmse: Self.relmse(a, b), relmseCumulative: Self.relmse(Self.cumulative(a), Self.cumulative(b)),
-                  signAgreement: sign, cosine: Self.cosine(ta, tb), components: ta.count, bothZero: zero)
+        self.init(
+            relmse: Self.relmse(a, b), relmseCumulative: Self.relmse(Self.cumulative(a), Self.cumulative(b)),
+            signAgreement: sign, cosine: Self.cosine(ta, tb), components: ta.count, bothZero: zero)
         let na = ta.reduce(0) { $0 + $1 * $1 }, nb = tb.reduce(0) { $0 + $1 * $1 }
         normRatio = nb > 0 ? (na / nb).squareRoot() : nil
     }
@@ -92,7 +93,9 @@ public struct Agreement: Codable, Equatable, Sendable {
     }
 
     /// Stores metrics computed elsewhere; `normRatio` is left nil.
-    public init(relmse: Double, relmseCumulative: Double, signAgreement: Double, cosine: Double, components: Int, bothZero: Int) {
+    public init(
+        relmse: Double, relmseCumulative: Double, signAgreement: Double, cosine: Double, components: Int, bothZero: Int
+    ) {
         self.relmse = relmse; self.relmseCumulative = relmseCumulative; self.signAgreement = signAgreement
         self.cosine = cosine; self.components = components; self.bothZero = bothZero
     }

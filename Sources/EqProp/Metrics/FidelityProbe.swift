@@ -24,15 +24,21 @@ public enum FidelityProbe {
         /// ‖realized‖/‖reference‖: above 1 the hardware moved the weights further than the exact step
         /// (nil when the reference is zero).
         public var normRatio: Double?
-        enum CodingKeys: String, CodingKey { case layer, cosine, relmse, signAgreement = "sign_agreement", normRatio = "norm_ratio" }
+        enum CodingKeys: String, CodingKey {
+            case layer, cosine, relmse, signAgreement = "sign_agreement", normRatio = "norm_ratio"
+        }
     }
 
     /// Compares realized changes with the reference, per weight matrix.
-    public static func compare(spec: NetworkSpec, before: [Matrix<Float>], after: [Matrix<Float>], reference: [[Double]]) -> [Layer] {
+    public static func compare(
+        spec: NetworkSpec, before: [Matrix<Float>], after: [Matrix<Float>], reference: [[Double]]
+    ) -> [Layer] {
         spec.connections.enumerated().map { ci, c in
             let realized = (0..<before[ci].count).map { Double(after[ci].storage[$0]) - Double(before[ci].storage[$0]) }
             let a = Agreement(total: realized, reference: reference[ci])
-            return Layer(layer: GDU.weightName(c), cosine: a.cosine, relmse: a.relmse, signAgreement: a.signAgreement, normRatio: a.normRatio)
+            return Layer(
+                layer: GDU.weightName(c), cosine: a.cosine, relmse: a.relmse, signAgreement: a.signAgreement,
+                normRatio: a.normRatio)
         }
     }
 

@@ -22,7 +22,9 @@ public enum FidelityRun {
         public var signAgreement: Interval
         /// ‖realized‖/‖reference‖ (windows whose reference is zero left out; nil if all are).
         public var normRatio: Interval?
-        enum CodingKeys: String, CodingKey { case layer, cosine, relmse, signAgreement = "sign_agreement", normRatio = "norm_ratio" }
+        enum CodingKeys: String, CodingKey {
+            case layer, cosine, relmse, signAgreement = "sign_agreement", normRatio = "norm_ratio"
+        }
     }
 
     /// The probe of one variant: summaries per weight matrix and the comparisons of every batch.
@@ -43,7 +45,9 @@ public enum FidelityRun {
         public var perWindow: [[FidelityProbe.Layer]]
         /// The hardware work of the probed updates (nil for software weights).
         public var costs: ArrayCosts?
-        enum CodingKeys: String, CodingKey { case variant, device, beta, batches, window, layers, perWindow = "per_window", costs }
+        enum CodingKeys: String, CodingKey {
+            case variant, device, beta, batches, window, layers, perWindow = "per_window", costs
+        }
 
         /// Mean cosine over layers (one number per variant for the error budget).
         public var meanCosine: Double { layers.map(\.cosine.mean).reduce(0, +) / Double(max(layers.count, 1)) }
@@ -52,24 +56,31 @@ public enum FidelityRun {
     /// Runs `batches` EP steps from `parameters` on the first batches of a seeded order of `data`, on
     /// the model of `spec` (fully connected or P-conv) with ideal weights or on crossbars of `device`,
     /// compared in windows of `window` batches (⌊batches/window⌋ windows).
-    public static func run(spec: NetworkSpec, device: DeviceSpec?, parameters: Parameters<Float>, data: LabeledImages,
-                           batches: Int, window: Int = 1, seed: UInt64, variant: String = "as configured") -> Result {
+    public static func run(
+        spec: NetworkSpec, device: DeviceSpec?, parameters: Parameters<Float>, data: LabeledImages,
+        batches: Int, window: Int = 1, seed: UInt64, variant: String = "as configured"
+    ) -> Result {
         let conv = spec.kind == .convolutional
         if let d = device {
             let arrays = CrossbarArray.arrays(for: parameters, device: d, seed: seed)
             if conv {
                 var net = ConvNet(spec: spec, arrays: arrays, biases: parameters.biases)
-                return probe(&net, data: data, batches: batches, window: window, seed: seed, variant: variant, device: d.name)
+                return probe(
+                    &net, data: data, batches: batches, window: window, seed: seed, variant: variant, device: d.name)
             }
             var net = Network(spec: spec, arrays: arrays, biases: parameters.biases)
-            return probe(&net, data: data, batches: batches, window: window, seed: seed, variant: variant, device: d.name)
+            return probe(
+                &net, data: data, batches: batches, window: window, seed: seed, variant: variant, device: d.name)
         }
         if conv {
             var net = IdealConvNet<Float>(spec: spec, parameters: parameters)
-            return probe(&net, data: data, batches: batches, window: window, seed: seed, variant: variant, device: "none (software)")
+            return probe(
+                &net, data: data, batches: batches, window: window, seed: seed, variant: variant,
+                device: "none (software)")
         }
         var net = IdealNetwork<Float>(spec: spec, parameters: parameters)
-        return probe(&net, data: data, batches: batches, window: window, seed: seed, variant: variant, device: "none (software)")
+        return probe(
+            &net, data: data, batches: batches, window: window, seed: seed, variant: variant, device: "none (software)")
     }
 
     /// Runs EP steps on `net` (any model, any arrays) on the first batches of a seeded order of
@@ -77,8 +88,10 @@ public enum FidelityRun {
     /// window against the sum of the window's exact gradient steps, each computed on the weights the
     /// arrays held at its batch. The arrays' reads go on in simulated time from batch to batch, with
     /// the streams of epoch 0.
-    public static func probe<M: EPModel>(_ net: inout M, data: LabeledImages, batches: Int, window: Int = 1, seed: UInt64,
-                                         variant: String = "as configured", device: String) -> Result where M.Array.Scalar == Float {
+    public static func probe<M: EPModel>(
+        _ net: inout M, data: LabeledImages, batches: Int, window: Int = 1, seed: UInt64,
+        variant: String = "as configured", device: String
+    ) -> Result where M.Array.Scalar == Float {
         precondition(window >= 1, "window must be ≥ 1")
         let clock = ReadClock(lane: 0, epoch: 0)
         let spec = net.spec
@@ -101,13 +114,19 @@ public enum FidelityRun {
         }
         let layers = spec.connections.indices.map { ci in
             let ratios = per.compactMap { $0[ci].normRatio }
-            return LayerSummary(layer: per.first?[ci].layer ?? GDU.weightName(spec.connections[ci]),
-                                cosine: Interval(per.map { $0[ci].cosine }), relmse: Interval(per.map { $0[ci].relmse }),
-                                signAgreement: Interval(per.map { $0[ci].signAgreement }), normRatio: ratios.isEmpty ? nil : Interval(ratios))
+            return LayerSummary(
+                layer: per.first?[ci].layer ?? GDU.weightName(spec.connections[ci]),
+                cosine: Interval(per.map { $0[ci].cosine }), relmse: Interval(per.map { $0[ci].relmse }),
+                signAgreement: Interval(per.map { $0[ci].signAgreement }),
+                normRatio: ratios.isEmpty ? nil : Interval(ratios))
         }
-        let costs = net.arrays.allSatisfy(\.updatesAreExact) ? nil : net.arrays.reduce(ArrayCosts()) { $0 + $1.costs } - costsBefore
-        return Result(variant: variant, device: device, beta: spec.beta, batches: per.count * window, window: window, layers: layers,
-                      perWindow: per, costs: costs)
+        let costs =
+            net.arrays.allSatisfy(\.updatesAreExact)
+            ? nil : net.arrays.reduce(ArrayCosts()) { $0 + $1.costs } - costsBefore
+        return Result(
+            variant: variant, device: device, beta: spec.beta, batches: per.count * window, window: window,
+            layers: layers,
+            perWindow: per, costs: costs)
     }
 
     /// The error-budget variants of a device: (name, device or nil for software weights, β multiplier).
@@ -117,7 +136,8 @@ public enum FidelityRun {
     /// on an otherwise ideal array (read-path items) or on a fine-grained linear device (device items:
     /// steps of 1e-4 of the range, stochastic rounding). Variants the preset does not have are omitted.
     public static func ablationVariants(_ d: DeviceSpec) -> [(name: String, device: DeviceSpec?, betaScale: Double)] {
-        var ideal = DeviceSpec(); ideal.name = d.name; ideal.wMax = d.wMax; ideal.tStep = d.tStep; ideal.phaseGap = d.phaseGap
+        var ideal = DeviceSpec(); ideal.name = d.name; ideal.wMax = d.wMax; ideal.tStep = d.tStep;
+        ideal.phaseGap = d.phaseGap
         var fine = ideal
         fine.model = .linearStep; fine.dwMin = 1e-4; fine.programming = .deterministic; fine.rounding = .stochastic
         fine.maxPulses = 100_000; fine.gMin = d.gMin; fine.gMax = d.gMax; fine.mapping = d.mapping
@@ -127,9 +147,15 @@ public enum FidelityRun {
             var v = base; f(&v); out.append((name, v, 1))
         }
         add("white read noise", ideal, d.whiteNoise > 0) { $0.whiteNoise = d.whiteNoise }
-        add("1/f read noise", fine, d.flickerK > 0) { $0.flickerK = d.flickerK; $0.flickerGamma = d.flickerGamma }
-        add("telegraph noise", fine, d.rtnAmplitude > 0) { $0.rtnAmplitude = d.rtnAmplitude; $0.rtnTau0 = d.rtnTau0; $0.rtnTau1 = d.rtnTau1 }
-        add("quantization", fine, d.levels > 0) { $0.levels = d.levels; $0.rounding = d.rounding }
+        add("1/f read noise", fine, d.flickerK > 0) {
+            $0.flickerK = d.flickerK; $0.flickerGamma = d.flickerGamma
+        }
+        add("telegraph noise", fine, d.rtnAmplitude > 0) {
+            $0.rtnAmplitude = d.rtnAmplitude; $0.rtnTau0 = d.rtnTau0; $0.rtnTau1 = d.rtnTau1
+        }
+        add("quantization", fine, d.levels > 0) {
+            $0.levels = d.levels; $0.rounding = d.rounding
+        }
         // The preset's own pulse response, without its noise and variability.
         var own = d
         own.device = own.device.withoutDeviceSpread
@@ -140,32 +166,46 @@ public enum FidelityRun {
         var linearOwn = own
         linearOwn.device = own.device.linearized
         add("c2c", linearOwn, d.c2c > 0 || d.dwMinStd > 0 || d.writeNoiseStd > 0) {
-            $0.c2c = d.c2c; $0.dwMinStd = d.dwMinStd; $0.writeNoiseStd = d.writeNoiseStd; $0.dwMinStdAdd = d.dwMinStdAdd; $0.dwMinStdSlope = d.dwMinStdSlope
+            $0.c2c = d.c2c; $0.dwMinStd = d.dwMinStd; $0.writeNoiseStd = d.writeNoiseStd;
+            $0.dwMinStdAdd = d.dwMinStdAdd; $0.dwMinStdSlope = d.dwMinStdSlope
         }
         add("d2d", linearOwn, d.device.hasDeviceSpread) {
             let spread = d.device
-            $0.dwMinDtod = spread.dwMinDtod; $0.upDownDtod = spread.upDownDtod; $0.gammaDtod = spread.gammaDtod; $0.nlDtod = spread.nlDtod
+            $0.dwMinDtod = spread.dwMinDtod; $0.upDownDtod = spread.upDownDtod; $0.gammaDtod = spread.gammaDtod;
+            $0.nlDtod = spread.nlDtod
             $0.weightMinDtod = spread.weightMinDtod; $0.weightMaxDtod = spread.weightMaxDtod
             $0.gammaUpDtod = spread.gammaUpDtod; $0.gammaDownDtod = spread.gammaDownDtod
             $0.powGammaDtod = spread.powGammaDtod; $0.powUpDownDtod = spread.powUpDownDtod
         }
-        add("faults", fine, d.stuckMin + d.stuckMax > 0) { $0.stuckMin = d.stuckMin; $0.stuckMax = d.stuckMax }
-        add("IR drop", fine, d.wireResistance > 0) { $0.wireResistance = d.wireResistance; $0.irDropModel = d.irDropModel }
-        add("DAC", ideal, d.dacBits > 0) { $0.dacBits = d.dacBits; $0.dacBound = d.dacBound }
-        add("ADC", ideal, d.adcBits > 0) { $0.adcBits = d.adcBits; $0.adcBound = d.adcBound }
+        add("faults", fine, d.stuckMin + d.stuckMax > 0) {
+            $0.stuckMin = d.stuckMin; $0.stuckMax = d.stuckMax
+        }
+        add("IR drop", fine, d.wireResistance > 0) {
+            $0.wireResistance = d.wireResistance; $0.irDropModel = d.irDropModel
+        }
+        add("DAC", ideal, d.dacBits > 0) {
+            $0.dacBits = d.dacBits; $0.dacBound = d.dacBound
+        }
+        add("ADC", ideal, d.adcBits > 0) {
+            $0.adcBits = d.adcBits; $0.adcBound = d.adcBound
+        }
         if d.model != .ideal { out.append(("all on", d, 1)) }
         return out.map { (name: $0.0, device: $0.1, betaScale: $0.2) }
     }
 
     /// The error budget: each variant's loss of cosine (1 − mean cosine over layers), and its share of
     /// the summed losses of the single-non-ideality variants (finite β included).
-    public static func ablate(spec: NetworkSpec, device: DeviceSpec, parameters: Parameters<Float>, data: LabeledImages,
-                              batches: Int, window: Int = 1, seed: UInt64, progress: ((String) -> Void)? = nil) -> [Result] {
+    public static func ablate(
+        spec: NetworkSpec, device: DeviceSpec, parameters: Parameters<Float>, data: LabeledImages,
+        batches: Int, window: Int = 1, seed: UInt64, progress: ((String) -> Void)? = nil
+    ) -> [Result] {
         ablationVariants(device).map { v in
             progress?(v.name)
             var s = spec
             s.beta = spec.beta * v.betaScale
-            return run(spec: s, device: v.device, parameters: parameters, data: data, batches: batches, window: window, seed: seed, variant: v.name)
+            return run(
+                spec: s, device: v.device, parameters: parameters, data: data, batches: batches, window: window,
+                seed: seed, variant: v.name)
         }
     }
 

@@ -57,7 +57,11 @@ public enum GDU {
         let minus = symmetric ? trajectory(-beta) : [State<T>](repeating: sStar, count: K + 1)
         let sPrev = Dynamics.run(net, ctx, from: Dynamics.zeroState(net, batch: ctx.batchSize), steps: spec.T - 1)
         var residual = 0.0
-        for l in 0..<net.depth { for i in 0..<sStar[l].count { residual = max(residual, abs(Double(sStar[l].storage[i] - sPrev[l].storage[i]))) } }
+        for l in 0..<net.depth {
+            for i in 0..<sStar[l].count {
+                residual = max(residual, abs(Double(sStar[l].storage[i] - sPrev[l].storage[i])))
+            }
+        }
 
         var out: [LayerSeries] = []
         let B = Double(ctx.batchSize), dt = Double(spec.dt)
@@ -81,9 +85,11 @@ public enum GDU {
         for (ci, c) in net.connections.enumerated() {
             var ep: [[Double]] = [], ref: [[Double]] = []
             for t in 0..<K {
-                var d = EquilibriumPropagation.weightDelta(net, ctx, connection: ci, positive: plus[t + 1], negative: plus[t], divisor: divisor)
+                var d = EquilibriumPropagation.weightDelta(
+                    net, ctx, connection: ci, positive: plus[t + 1], negative: plus[t], divisor: divisor)
                 if symmetric {
-                    let dm = EquilibriumPropagation.weightDelta(net, ctx, connection: ci, positive: minus[t + 1], negative: minus[t], divisor: divisor)
+                    let dm = EquilibriumPropagation.weightDelta(
+                        net, ctx, connection: ci, positive: minus[t + 1], negative: minus[t], divisor: divisor)
                     Elementwise.axpy(-1, dm, &d)
                 }
                 ep.append(d.storage.map { Double($0) })
@@ -101,7 +107,8 @@ public enum GDU {
             return den == 0 ? nil : (num / den).squareRoot()
         }
         let norms = ep.map { a in a.reduce(0) { $0 + $1 * $1 }.squareRoot() }
-        return LayerSeries(layer: name, kind: kind, ep: ep, bptt: ref, agreement: Agreement(series: ep, reference: ref),
-                           perStepRelativeError: per, perStepNormEP: norms)
+        return LayerSeries(
+            layer: name, kind: kind, ep: ep, bptt: ref, agreement: Agreement(series: ep, reference: ref),
+            perStepRelativeError: per, perStepNormEP: norms)
     }
 }

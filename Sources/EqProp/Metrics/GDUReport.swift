@@ -19,7 +19,8 @@ public struct GDUDocument: Codable, Sendable {
 
         /// A layer entry from its name, kind and metrics.
         public init(layer: String, kind: String, agreement: Agreement, perStepRelativeError: [Double?]) {
-            self.layer = layer; self.kind = kind; self.agreement = agreement; self.perStepRelativeError = perStepRelativeError
+            self.layer = layer; self.kind = kind; self.agreement = agreement;
+            self.perStepRelativeError = perStepRelativeError
         }
         /// Decodes the flat form: the layer's own keys and the `Agreement` keys in one object.
         public init(from decoder: Decoder) throws {
@@ -82,11 +83,16 @@ public struct GDUDocument: Codable, Sendable {
     public init(report r: GDU.Report, spec: NetworkSpec, precision: Precision, batchSize: Int, perLayer: Int = 4) {
         model = spec.name; self.precision = precision; beta = spec.beta; nudging = spec.nudging
         T = spec.T; K = spec.K; self.batchSize = batchSize; loss = r.loss; freePhaseResidual = r.freePhaseResidual
-        layers = r.layers.map { Layer(layer: $0.layer, kind: $0.kind, agreement: $0.agreement, perStepRelativeError: $0.perStepRelativeError) }
+        layers = r.layers.map {
+            Layer(
+                layer: $0.layer, kind: $0.kind, agreement: $0.agreement, perStepRelativeError: $0.perStepRelativeError)
+        }
         series = r.layers.flatMap { l -> [Series] in
             let totals = Agreement.totals(l.bptt)
             let top = totals.indices.sorted { abs(totals[$0]) > abs(totals[$1]) }.prefix(perLayer)
-            return top.map { i in Series(layer: l.layer, kind: l.kind, index: i, ep: l.ep.map { $0[i] }, bptt: l.bptt.map { $0[i] }) }
+            return top.map { i in
+                Series(layer: l.layer, kind: l.kind, index: i, ep: l.ep.map { $0[i] }, bptt: l.bptt.map { $0[i] })
+            }
         }
     }
 
@@ -94,7 +100,9 @@ public struct GDUDocument: Codable, Sendable {
 
 extension GDU {
     /// Non-generic entry point: runs the check on ideal weights in the requested precision.
-    public static func run(spec: NetworkSpec, parameters: Parameters<Double>, x: Matrix<Double>, y: Matrix<Double>, precision: Precision) -> Report {
+    public static func run(
+        spec: NetworkSpec, parameters: Parameters<Double>, x: Matrix<Double>, y: Matrix<Double>, precision: Precision
+    ) -> Report {
         if spec.kind == .convolutional {
             switch precision {
             case .double:
@@ -109,7 +117,8 @@ extension GDU {
         case .double:
             return check(IdealNetwork<Double>(spec: spec, parameters: parameters), x: x, y: y)
         case .float:
-            return check(IdealNetwork<Float>(spec: spec, parameters: parameters.converted()), x: x.converted(), y: y.converted())
+            return check(
+                IdealNetwork<Float>(spec: spec, parameters: parameters.converted()), x: x.converted(), y: y.converted())
         }
     }
 }

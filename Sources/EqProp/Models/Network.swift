@@ -20,7 +20,9 @@ public struct Network<W: SynapticArray> {
         precondition(arrays.count == connections.count, "one array per connection")
         precondition(biases.count == spec.layers.count - 1, "one bias vector per state layer")
         for (c, a) in zip(connections, arrays) {
-            precondition(a.outputs == spec.layers[c.to] && a.inputs == spec.layers[c.from], "array shape does not match the layers")
+            precondition(
+                a.outputs == spec.layers[c.to] && a.inputs == spec.layers[c.from],
+                "array shape does not match the layers")
         }
         self.arrays = arrays
         self.biases = biases

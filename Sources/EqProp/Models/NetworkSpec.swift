@@ -117,10 +117,12 @@ public struct NetworkSpec: Codable, Equatable, Sendable {
 
     /// A spec from its fields, with the defaults a preset file gets for the fields it leaves out;
     /// not validated (see `validate()`).
-    public init(name: String, kind: ModelKind, layers: [Int], activation: Activation, dt: Double = 1,
-                clamp: Bool = false, exactPrimitive: Bool = false, inputToOutput: Bool = false,
-                T: Int, K: Int, beta: Double, nudging: Nudging = .oneSided,
-                learningRates: [Double], batchSize: Int = 20, epochs: Int = 1) {
+    public init(
+        name: String, kind: ModelKind, layers: [Int], activation: Activation, dt: Double = 1,
+        clamp: Bool = false, exactPrimitive: Bool = false, inputToOutput: Bool = false,
+        T: Int, K: Int, beta: Double, nudging: Nudging = .oneSided,
+        learningRates: [Double], batchSize: Int = 20, epochs: Int = 1
+    ) {
         self.name = name; self.kind = kind; self.layers = layers; self.activation = activation
         self.dt = dt; self.clamp = clamp; self.exactPrimitive = exactPrimitive
         self.inputToOutput = inputToOutput; self.T = T; self.K = K; self.beta = beta
@@ -137,7 +139,9 @@ public struct NetworkSpec: Codable, Equatable, Sendable {
 
     /// The conv geometry of a P-conv model (nil for the fully connected kinds).
     public var convGeometry: ConvGeometry? {
-        kind == .convolutional ? ConvGeometry(image: image, kernel: kernel, pool: pool, channels: channels, classes: layers.last ?? 0) : nil
+        kind == .convolutional
+            ? ConvGeometry(image: image, kernel: kernel, pool: pool, channels: channels, classes: layers.last ?? 0)
+            : nil
     }
 
     /// Shape (rows = outputs, cols = inputs) of each weight matrix, in connection order.
@@ -163,9 +167,16 @@ public struct NetworkSpec: Codable, Equatable, Sendable {
             throw InputError("model '\(name)': field '\(field)' must be \(rule) (got \(got))")
         }
         if layers.count < 2 { try fail("layers", "a list of at least 2 sizes, input first", layers) }
-        if let bad = layers.first(where: { $0 < 1 || $0 > Self.maxLayerSize }) { try fail("layers", "sizes in 1…\(Self.maxLayerSize)", bad) }
+        if let bad = layers.first(where: { $0 < 1 || $0 > Self.maxLayerSize }) {
+            try fail("layers", "sizes in 1…\(Self.maxLayerSize)", bad)
+        }
         let weights = connections.reduce(0) { $0 + layers[$1.from] * layers[$1.to] }
-        if weights > Self.maxWeights { try fail("layers", "sizes with at most \(Self.maxWeights) weights in total (\(Self.maxWeights / (1 << 18)) MiB per copy)", "\(layers): \(weights) weights") }
+        if weights > Self.maxWeights {
+            try fail(
+                "layers",
+                "sizes with at most \(Self.maxWeights) weights in total (\(Self.maxWeights / (1 << 18)) MiB per copy)",
+                "\(layers): \(weights) weights")
+        }
         if T < 1 || T > Self.maxSteps { try fail("T", "an integer in 1…\(Self.maxSteps)", T) }
         if K < 1 || K > Self.maxSteps { try fail("K", "an integer in 1…\(Self.maxSteps)", K) }
         // The EP update divides by β in Float: below 1e-20 it overflows, above 1e6 it is no nudge.
@@ -178,18 +189,36 @@ public struct NetworkSpec: Codable, Equatable, Sendable {
         if let bad = learningRates.first(where: { !($0.isFinite && $0 >= 0) }) {
             try fail("learning_rates", "numbers ≥ 0", bad)
         }
-        if batchSize < 1 || batchSize > Self.maxBatchSize { try fail("batch_size", "an integer in 1…\(Self.maxBatchSize)", batchSize) }
+        if batchSize < 1 || batchSize > Self.maxBatchSize {
+            try fail("batch_size", "an integer in 1…\(Self.maxBatchSize)", batchSize)
+        }
         if !(neuronNoise.isFinite && neuronNoise >= 0) { try fail("neuron_noise", "≥ 0", neuronNoise) }
         if epochs < 0 || epochs > Self.maxEpochs { try fail("epochs", "an integer in 0…\(Self.maxEpochs)", epochs) }
-        if kind == .prototypical && clamp { try fail("clamp", "false for a prototypical model (clamping is an EB option)", clamp) }
-        if kind != .energyBased && exactPrimitive { try fail("exact_primitive", "false unless the model is energy-based", exactPrimitive) }
-        if inputToOutput && layers.count < 3 { try fail("input_to_output", "false unless there is a hidden layer", inputToOutput) }
+        if kind == .prototypical && clamp {
+            try fail("clamp", "false for a prototypical model (clamping is an EB option)", clamp)
+        }
+        if kind != .energyBased && exactPrimitive {
+            try fail("exact_primitive", "false unless the model is energy-based", exactPrimitive)
+        }
+        if inputToOutput && layers.count < 3 {
+            try fail("input_to_output", "false unless there is a hidden layer", inputToOutput)
+        }
         if let g = convGeometry {
-            if let why = g.problem { try fail("channels", "a valid conv stack (\(why))", "channels \(channels), kernel \(kernel), pool \(pool), image \(image)") }
-            if layers != g.layers { try fail("layers", "the state sizes the conv geometry implies, \(g.layers)", layers) }
-            if activation != .hardsigm { try fail("activation", "hardsigm for a prototypical-conv model", activation.rawValue) }
+            if let why = g.problem {
+                try fail(
+                    "channels", "a valid conv stack (\(why))",
+                    "channels \(channels), kernel \(kernel), pool \(pool), image \(image)")
+            }
+            if layers != g.layers {
+                try fail("layers", "the state sizes the conv geometry implies, \(g.layers)", layers)
+            }
+            if activation != .hardsigm {
+                try fail("activation", "hardsigm for a prototypical-conv model", activation.rawValue)
+            }
             if dt != 1 { try fail("dt", "1 for a prototypical-conv model", dt) }
-            if neuronNoise != 0 { try fail("neuron_noise", "0 for a prototypical-conv model (not supported)", neuronNoise) }
+            if neuronNoise != 0 {
+                try fail("neuron_noise", "0 for a prototypical-conv model (not supported)", neuronNoise)
+            }
         } else if !channels.isEmpty {
             try fail("channels", "empty unless kind is prototypical-conv", channels)
         }
@@ -205,16 +234,22 @@ public struct NetworkSpec: Codable, Equatable, Sendable {
     public static func decode(yaml: String, source: String) throws -> NetworkSpec {
         var filled = try PresetYAML.mapping(yaml, source: source, known: Set(CodingKeys.allCases.map(\.rawValue)))
         // Optional fields and their defaults.
-        let defaults: [String: Any] = ["clamp": false, "exact_primitive": false, "input_to_output": false, "dt": 1.0,
-                                       "nudging": "one-sided", "batch_size": 20, "epochs": 1, "neuron_noise": 0.0,
-                                       "channels": [Int](), "kernel": 5, "pool": 2, "image": 28]
+        let defaults: [String: Any] = [
+            "clamp": false, "exact_primitive": false, "input_to_output": false, "dt": 1.0,
+            "nudging": "one-sided", "batch_size": 20, "epochs": 1, "neuron_noise": 0.0,
+            "channels": [Int](), "kernel": 5, "pool": 2, "image": 28
+        ]
         for (k, v) in defaults where filled[k] == nil { filled[k] = v }
         for k in CodingKeys.allCases.map(\.rawValue) where filled[k] == nil {
             throw InputError("\(source): missing field '\(k)'")
         }
-        let choices = ["kind": ModelKind.allCases.map(\.rawValue), "activation": Activation.allCases.map(\.rawValue),
-                       "nudging": Nudging.allCases.map(\.rawValue)]
-        return try PresetYAML.decode(NetworkSpec.self, from: Yams.dump(object: filled), source: source, choices: choices) { try $0.validate() }
+        let choices = [
+            "kind": ModelKind.allCases.map(\.rawValue), "activation": Activation.allCases.map(\.rawValue),
+            "nudging": Nudging.allCases.map(\.rawValue)
+        ]
+        return try PresetYAML.decode(
+            NetworkSpec.self, from: Yams.dump(object: filled), source: source, choices: choices
+        ) { try $0.validate() }
     }
 
     /// The spec as YAML (used in checkpoints and run directories).
@@ -267,7 +302,9 @@ public enum PresetLocator {
     public static func resolve(_ nameOrPath: String, kind: String) throws -> URL {
         let fm = FileManager.default
         if nameOrPath.contains("/") || nameOrPath.hasSuffix(".yaml") || nameOrPath.hasSuffix(".yml") {
-            guard fm.fileExists(atPath: nameOrPath) else { throw InputError("preset file '\(nameOrPath)' does not exist") }
+            guard fm.fileExists(atPath: nameOrPath) else {
+                throw InputError("preset file '\(nameOrPath)' does not exist")
+            }
             return URL(fileURLWithPath: nameOrPath)
         }
         for d in searchDirectories(kind: kind) {
@@ -275,6 +312,12 @@ public enum PresetLocator {
             if fm.fileExists(atPath: u.path) { return u }
         }
         let names = available(kind: kind)
-        throw InputError("unknown \(kind == "networks" ? "model" : kind == "sweeps" ? "sweep" : "device") preset '\(nameOrPath)' (available: \(names.isEmpty ? "none found; set XBAR_MODELS_DIR to the repository's Models folder" : names.joined(separator: ", ")))")
+        let listed =
+            names.isEmpty
+            ? "none found; set XBAR_MODELS_DIR to the repository's Models folder" : names.joined(separator: ", ")
+        throw InputError(
+            "unknown \(kind == "networks" ? "model" : kind == "sweeps" ? "sweep" : "device") preset '\(nameOrPath)' "
+                + "(available: \(listed))"
+        )
     }
 }

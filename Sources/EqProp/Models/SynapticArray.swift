@@ -19,8 +19,9 @@ public protocol SynapticArray<Scalar> {
     mutating func update(post: Matrix<Scalar>, pre: Matrix<Scalar>, scale: Scalar, clock: ReadClock)
     /// The contrastive EP update `W ← W + scale·(post⁺ᵀ·pre⁺ − post⁻ᵀ·pre⁻)`. The default applies it
     /// as two passes; hardware arrays may program it as one pass of the difference.
-    mutating func updateContrastive(plus: (post: Matrix<Scalar>, pre: Matrix<Scalar>),
-                                    minus: (post: Matrix<Scalar>, pre: Matrix<Scalar>), scale: Scalar, clock: ReadClock)
+    mutating func updateContrastive(
+        plus: (post: Matrix<Scalar>, pre: Matrix<Scalar>),
+        minus: (post: Matrix<Scalar>, pre: Matrix<Scalar>), scale: Scalar, clock: ReadClock)
     /// The weights the array holds now, as an ideal read would see them.
     var weights: Matrix<Scalar> { get }
     /// True when reads are exact and deterministic (ideal weights): a read of a constant input
@@ -64,17 +65,20 @@ public struct ArrayCosts: Codable, Equatable, Sendable {
     enum CodingKeys: String, CodingKey {
         case pulses, devicesPulsed = "devices_pulsed", reads, accumulatorOps = "accumulator_ops"
         case dacConversions = "dac_conversions", adcConversions = "adc_conversions", readEnergy = "read_energy"
-        case converterEnergy = "converter_energy", writeEnergy = "write_energy", readLatency = "read_latency", writeLatency = "write_latency"
+        case converterEnergy = "converter_energy", writeEnergy = "write_energy", readLatency = "read_latency",
+            writeLatency = "write_latency"
         case refreshes
     }
     /// Decodes counts; those written before the energy model existed are 0.
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        pulses = try c.decode(Double.self, forKey: .pulses); devicesPulsed = try c.decode(Int.self, forKey: .devicesPulsed)
+        pulses = try c.decode(Double.self, forKey: .pulses);
+        devicesPulsed = try c.decode(Int.self, forKey: .devicesPulsed)
         reads = try c.decode(Int.self, forKey: .reads); accumulatorOps = try c.decode(Int.self, forKey: .accumulatorOps)
         func get(_ k: CodingKeys) throws -> Double { try c.decodeIfPresent(Double.self, forKey: k) ?? 0 }
         dacConversions = try get(.dacConversions); adcConversions = try get(.adcConversions)
-        readEnergy = try get(.readEnergy); converterEnergy = try get(.converterEnergy); writeEnergy = try get(.writeEnergy)
+        readEnergy = try get(.readEnergy); converterEnergy = try get(.converterEnergy);
+        writeEnergy = try get(.writeEnergy)
         readLatency = try get(.readLatency); writeLatency = try get(.writeLatency)
         refreshes = try c.decodeIfPresent(Int.self, forKey: .refreshes) ?? 0
     }
@@ -82,10 +86,12 @@ public struct ArrayCosts: Codable, Equatable, Sendable {
     public func perSample(_ samples: Int) -> ArrayCosts {
         let n = Double(max(samples, 1))
         var c = ArrayCosts()
-        c.pulses = pulses / n; c.devicesPulsed = Int((Double(devicesPulsed) / n).rounded()); c.reads = Int((Double(reads) / n).rounded())
+        c.pulses = pulses / n; c.devicesPulsed = Int((Double(devicesPulsed) / n).rounded());
+        c.reads = Int((Double(reads) / n).rounded())
         c.accumulatorOps = Int((Double(accumulatorOps) / n).rounded())
         c.dacConversions = dacConversions / n; c.adcConversions = adcConversions / n; c.readEnergy = readEnergy / n
-        c.converterEnergy = converterEnergy / n; c.writeEnergy = writeEnergy / n; c.readLatency = readLatency / n; c.writeLatency = writeLatency / n
+        c.converterEnergy = converterEnergy / n; c.writeEnergy = writeEnergy / n; c.readLatency = readLatency / n;
+        c.writeLatency = writeLatency / n
         c.refreshes = Int((Double(refreshes) / n).rounded())
         return c
     }
@@ -96,18 +102,22 @@ public struct ArrayCosts: Codable, Equatable, Sendable {
     /// The sum of two counts.
     public static func + (a: ArrayCosts, b: ArrayCosts) -> ArrayCosts {
         var c = a
-        c.pulses += b.pulses; c.devicesPulsed += b.devicesPulsed; c.reads += b.reads; c.accumulatorOps += b.accumulatorOps
+        c.pulses += b.pulses; c.devicesPulsed += b.devicesPulsed; c.reads += b.reads;
+        c.accumulatorOps += b.accumulatorOps
         c.dacConversions += b.dacConversions; c.adcConversions += b.adcConversions; c.readEnergy += b.readEnergy
-        c.converterEnergy += b.converterEnergy; c.writeEnergy += b.writeEnergy; c.readLatency += b.readLatency; c.writeLatency += b.writeLatency
+        c.converterEnergy += b.converterEnergy; c.writeEnergy += b.writeEnergy; c.readLatency += b.readLatency;
+        c.writeLatency += b.writeLatency
         c.refreshes += b.refreshes
         return c
     }
     /// The work done between two counts (`a` after `b`).
     public static func - (a: ArrayCosts, b: ArrayCosts) -> ArrayCosts {
         var c = a
-        c.pulses -= b.pulses; c.devicesPulsed -= b.devicesPulsed; c.reads -= b.reads; c.accumulatorOps -= b.accumulatorOps
+        c.pulses -= b.pulses; c.devicesPulsed -= b.devicesPulsed; c.reads -= b.reads;
+        c.accumulatorOps -= b.accumulatorOps
         c.dacConversions -= b.dacConversions; c.adcConversions -= b.adcConversions; c.readEnergy -= b.readEnergy
-        c.converterEnergy -= b.converterEnergy; c.writeEnergy -= b.writeEnergy; c.readLatency -= b.readLatency; c.writeLatency -= b.writeLatency
+        c.converterEnergy -= b.converterEnergy; c.writeEnergy -= b.writeEnergy; c.readLatency -= b.readLatency;
+        c.writeLatency -= b.writeLatency
         c.refreshes -= b.refreshes
         return c
     }
@@ -144,7 +154,9 @@ public final class ReadClock: @unchecked Sendable {
         return c
     }
     /// Elapsed simulated time (s) for a step of `stepSeconds` and a gap of `gapSeconds`.
-    public func time(stepSeconds: Double, gapSeconds: Double) -> Double { Double(steps) * stepSeconds + Double(gaps) * gapSeconds }
+    public func time(stepSeconds: Double, gapSeconds: Double) -> Double {
+        Double(steps) * stepSeconds + Double(gaps) * gapSeconds
+    }
 }
 
 extension SynapticArray {
@@ -163,8 +175,10 @@ extension SynapticArray {
         update(post: post, pre: pre, scale: scale, clock: ReadClock())
     }
     /// The default contrastive update: two passes, +`scale` with the nudged terms, −`scale` with the free.
-    public mutating func updateContrastive(plus: (post: Matrix<Scalar>, pre: Matrix<Scalar>),
-                                           minus: (post: Matrix<Scalar>, pre: Matrix<Scalar>), scale: Scalar, clock: ReadClock) {
+    public mutating func updateContrastive(
+        plus: (post: Matrix<Scalar>, pre: Matrix<Scalar>),
+        minus: (post: Matrix<Scalar>, pre: Matrix<Scalar>), scale: Scalar, clock: ReadClock
+    ) {
         update(post: plus.post, pre: plus.pre, scale: scale, clock: clock)
         update(post: minus.post, pre: minus.pre, scale: -scale, clock: clock)
     }
@@ -205,7 +219,9 @@ public struct DenseArray<Scalar: EPScalar>: WritableArray, Sendable {
     }
     /// X ← Y·W (+ X) with one GEMM; the clock is ignored.
     @inline(__always)
-    public func multiplyTransposed(_ y: Matrix<Scalar>, into x: inout Matrix<Scalar>, accumulate: Bool, clock: ReadClock) {
+    public func multiplyTransposed(
+        _ y: Matrix<Scalar>, into x: inout Matrix<Scalar>, accumulate: Bool, clock: ReadClock
+    ) {
         gemm(y, weights, into: &x, beta: accumulate ? 1 : 0)
     }
     /// W ← W + scale·postᵀ·pre with one GEMM; the clock is ignored.

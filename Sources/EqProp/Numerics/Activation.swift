@@ -79,7 +79,8 @@ public enum Activation: String, Codable, Sendable, CaseIterable {
     @inline(__always)
     public func apply<T: EPScalar>(_ p: UnsafeMutableBufferPointer<T>) {
         if T.self == Float.self && (self == .sigm || self == .tanh) {
-            let f = UnsafeMutableBufferPointer<Float>(start: UnsafeMutableRawPointer(p.baseAddress)?.assumingMemoryBound(to: Float.self), count: p.count)
+            let f = UnsafeMutableBufferPointer<Float>(
+                start: UnsafeMutableRawPointer(p.baseAddress)?.assumingMemoryBound(to: Float.self), count: p.count)
             if self == .sigm { FastMath.sigm(f) } else { FastMath.tanh(f) }
             return
         }

@@ -9,8 +9,8 @@ public enum HeapTuning {
     /// per page on the next step. (M_MMAP_THRESHOLD = −3, M_TRIM_THRESHOLD = −1 in malloc.h.)
     public static func keepFreedMemory() {
         #if os(Linux)
-        _ = mallopt(-3, 256 << 20)
-        _ = mallopt(-1, Int32.max)
+            _ = mallopt(-3, 256 << 20)
+            _ = mallopt(-1, Int32.max)
         #endif
     }
 }

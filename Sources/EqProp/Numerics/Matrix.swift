@@ -87,17 +87,22 @@ public func gemm<T: EPScalar>(
     precondition(c.rows == m && c.cols == n, "gemm: output is \(c.rows)×\(c.cols), expected \(m)×\(n)")
     if m == 0 || n == 0 { return }
     if k == 0 {
-        if beta == 0 { c.zero() } else if beta != 1 { c.storage.withUnsafeMutableBufferPointer { p in for i in p.indices { p[i] *= beta } } }
+        if beta == 0 {
+            c.zero()
+        } else if beta != 1 {
+            c.storage.withUnsafeMutableBufferPointer { p in for i in p.indices { p[i] *= beta } }
+        }
         return
     }
     let cc = c.cols
     a.storage.withUnsafeBufferPointer { pa in
         b.storage.withUnsafeBufferPointer { pb in
             c.storage.withUnsafeMutableBufferPointer { pc in
-                T.gemm(transA: transposeA, transB: transposeB, m: m, n: n, k: k,
-                       alpha: alpha, a: pa.baseAddress!, lda: a.cols,
-                       b: pb.baseAddress!, ldb: b.cols,
-                       beta: beta, c: pc.baseAddress!, ldc: cc)
+                T.gemm(
+                    transA: transposeA, transB: transposeB, m: m, n: n, k: k,
+                    alpha: alpha, a: pa.baseAddress!, lda: a.cols,
+                    b: pb.baseAddress!, ldb: b.cols,
+                    beta: beta, c: pc.baseAddress!, ldc: cc)
             }
         }
     }

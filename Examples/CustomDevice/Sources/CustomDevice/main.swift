@@ -40,7 +40,8 @@ do {
     // Every field of the device config but the law applies: here an exact read path and deterministic
     // pulse counts with stochastic rounding, so what differs from ideal weights is the device law alone.
     var device = DeviceSpec()
-    device.name = "power-step"; device.programming = .deterministic; device.rounding = .stochastic; device.maxPulses = 100
+    device.name = "power-step"; device.programming = .deterministic; device.rounding = .stochastic;
+    device.maxPulses = 100
     let law = PowerStepLaw(step: 0.05, gamma: 2, stepDtod: 0.2)
 
     // EP training on the custom device: 300 examples, one epoch.
@@ -48,7 +49,10 @@ do {
     let net = Network(spec: spec, parameters: .initial(spec: spec, seed: seed), device: device, law: law, seed: seed)
     var trainer = try Trainer(net: net, options: options, data: data)
     let trainError = trainer.trainEpoch(0)
-    print(String(format: "power-step device: train error %.1f %%, test error %.1f %% after 300 examples", trainError, trainer.evaluate()))
+    print(
+        String(
+            format: "power-step device: train error %.1f %%, test error %.1f %% after 300 examples", trainError,
+            trainer.evaluate()))
 
     // Fidelity of 10 further EP updates against −lr·∇BPTT, on the trained weights: custom law vs ideal weights.
     let trained = trainer.parameters
@@ -58,12 +62,17 @@ do {
     let reference = FidelityRun.probe(&ideal, data: data.train, batches: 10, seed: seed, device: "ideal")
     var separated = false
     for (c, r) in zip(custom.layers, reference.layers) {
-        print(String(format: "%@  cosine with −lr·∇BPTT: power-step %.3f [%.3f, %.3f], ideal %.3f [%.3f, %.3f]",
-                     c.layer, c.cosine.mean, c.cosine.low, c.cosine.high, r.cosine.mean, r.cosine.low, r.cosine.high))
+        print(
+            String(
+                format: "%@  cosine with −lr·∇BPTT: power-step %.3f [%.3f, %.3f], ideal %.3f [%.3f, %.3f]",
+                c.layer, c.cosine.mean, c.cosine.low, c.cosine.high, r.cosine.mean, r.cosine.low, r.cosine.high))
         if c.cosine.high < r.cosine.low || c.cosine.low > r.cosine.high { separated = true }
     }
     guard separated else {
-        print("error: the power-step device's fidelity is not measurably different from ideal weights (95 % intervals overlap in every layer)")
+        print(
+            "error: the power-step device's fidelity is not measurably different from ideal weights (95 % intervals "
+                + "overlap in every layer)"
+        )
         exit(1)
     }
     print("the device law changes the fidelity measurably (non-overlapping 95 % intervals)")
