@@ -35,6 +35,9 @@ public enum Benchmarks {
         public var epUpdateSecondsPerSample: Double
         /// The CPU core type OpenBLAS selected its kernels for.
         public var blasCore: String
+        /// The generic core type OpenBLAS chose first, when `xbar` restarted onto `blasCore`
+        /// (``BLASKernel``); nil when it did not.
+        public var blasRestartedFrom: String?
         /// Number of OpenBLAS threads during the measurement.
         public var blasThreads: Int
         /// Timed epochs per algorithm.
@@ -46,7 +49,7 @@ public enum Benchmarks {
                 "sgemm_input_projection_gflops"
             case sgemm512Gflops = "sgemm_512_gflops", epFractionOfGemm = "ep_fraction_of_gemm"
             case bpttFractionOfGemm = "bptt_fraction_of_gemm", blasCore = "blas_core", blasThreads = "blas_threads",
-                repeats
+                repeats, blasRestartedFrom = "blas_restarted_from"
             case epPhasesSecondsPerSample = "ep_phases_s_per_sample", epUpdateSecondsPerSample =
                 "ep_update_s_per_sample"
         }
@@ -285,6 +288,7 @@ public enum Benchmarks {
             epFractionOfGemm: ep * fe / (g2 * 1e9), bpttFractionOfGemm: bp * fb / (g2 * 1e9),
             epPhasesSecondsPerSample: epRun.phasesSecondsPerSample,
             epUpdateSecondsPerSample: epRun.updateSecondsPerSample,
-            blasCore: BLASThreads.coreName, blasThreads: BLASThreads.count, repeats: repeats)
+            blasCore: BLASThreads.coreName, blasRestartedFrom: BLASKernel.status.restartedFrom,
+            blasThreads: BLASThreads.count, repeats: repeats)
     }
 }

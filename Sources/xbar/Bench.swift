@@ -25,6 +25,8 @@ struct Bench: ParsableCommand {
     func run() throws {
         guard batches >= 1, repeats >= 1 else { throw InputError("--batches and --repeats must be ≥ 1") }
         let spec = try modelOptions.resolve()
+        let kernel = BLASKernel.status
+        if let w = kernel.warning { FileHandle.standardError.write(Data("warning: \(w)\n".utf8)) }
         if spec.kind == .convolutional { return try convBench(spec) }
         guard spec.layers.count == 3 else {
             throw InputError("xbar bench measures one-hidden-layer models (got layers \(spec.layers))")
@@ -77,8 +79,9 @@ struct Bench: ParsableCommand {
             }
             print(
                 String(
-                    format: "%@ (T=%d, K=%d, batch %d), BLAS core %@, %d thread(s)", r.model, r.T, r.K, r.batchSize,
-                    r.blasCore, r.blasThreads))
+                    format: "%@ (T=%d, K=%d, batch %d), BLAS core %@%@, %d thread(s)", r.model, r.T, r.K, r.batchSize,
+                    r.blasCore, r.blasRestartedFrom.map { " (restarted from its generic '\($0)' kernels)" } ?? "",
+                    r.blasThreads))
             print(
                 String(
                     format: "EP   %8.0f samples/s  %6.2f MFLOP/sample  %5.1f%% of sgemm 512³", r.epSamplesPerSecond,
@@ -98,7 +101,8 @@ struct Bench: ParsableCommand {
     func convBench(_ spec: NetworkSpec) throws {
         let b = batches == 100 ? 5 : batches  // the FC default is far too long for P-conv
         struct Result: Encodable {
-            let model: String, T: Int, K: Int, batch_size: Int, blas_core: String, blas_threads: Int, repeats: Int
+            let model: String, T: Int, K: Int, batch_size: Int, blas_core: String, blas_restarted_from: String?
+            let blas_threads: Int, repeats: Int
             let ep_samples_per_s: Double, bptt_samples_per_s: Double, ep_flops_per_sample: Double,
                 bptt_flops_per_sample: Double
             let sgemm_512_gflops: Double, ep_fraction_of_gemm: Double, bptt_fraction_of_gemm: Double
@@ -110,7 +114,8 @@ struct Bench: ParsableCommand {
             fb = Benchmarks.convFlopsPerSample(spec, algorithm: .bptt)
         let r = Result(
             model: spec.name, T: spec.T, K: spec.K, batch_size: spec.batchSize, blas_core: BLASThreads.coreName,
-            blas_threads: BLASThreads.count, repeats: repeats, ep_samples_per_s: ep, bptt_samples_per_s: bp,
+            blas_restarted_from: BLASKernel.status.restartedFrom, blas_threads: BLASThreads.count, repeats: repeats,
+            ep_samples_per_s: ep, bptt_samples_per_s: bp,
             ep_flops_per_sample: fe, bptt_flops_per_sample: fb, sgemm_512_gflops: g,
             ep_fraction_of_gemm: ep * fe / (g * 1e9), bptt_fraction_of_gemm: bp * fb / (g * 1e9))
         if json {

@@ -46,6 +46,9 @@ struct Fidelity: ParsableCommand {
         if let d = device { dev = try DeviceOverrides.resolve(d) } else { try DeviceOverrides.rejectUnused() }
         if ablate && dev == nil { throw InputError("--ablate needs --device NAME") }
         if compareWhite && dev == nil { throw InputError("--compare-white needs --device NAME") }
+        if ablate && compareWhite {
+            throw InputError("--ablate and --compare-white are separate runs: give one of them")
+        }
         let windows = try window.split(separator: ",", omittingEmptySubsequences: false).map { w -> Int in
             guard let v = Int(w.trimmingCharacters(in: .whitespaces)), v >= 1, v <= batches else {
                 throw InputError(

@@ -64,8 +64,8 @@ struct SweepRun: ParsableCommand {
     var out: String
     @Flag(help: "Continue the sweep in --out: skip finished runs (the plan must be the same).")
     var resume = false
-    @Option(help: "Runs in parallel on this machine (default: the number of cores).")
-    var jobs: Int = ProcessInfo.processInfo.activeProcessorCount
+    @Option(help: "Runs in parallel on this machine, 1…256 (default: the number of cores).")
+    var jobs: Int?
     @Option(help: "Run only shard k of N (k/N, 1-based): every N-th run, for cluster job arrays.")
     var shard: String?
     @Flag(help: "Allow a sweep of more than 10,000 runs (up to 1,000,000).")
@@ -116,6 +116,7 @@ struct SweepRun: ParsableCommand {
     func run() throws {
         let p = try plan()
         let sh = try shard.map(SweepPlan.parseShard)
+        let jobs = self.jobs ?? ProcessInfo.processInfo.activeProcessorCount
         guard (1...256).contains(jobs) else { throw InputError("--jobs must be in 1…256 (got \(jobs))") }
         try p.validate(allowLarge: allowLarge)  // before the header line: bad input gets exactly one line
         let runs = p.runs().count

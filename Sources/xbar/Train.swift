@@ -7,7 +7,8 @@ struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Train a network with EP or BPTT; log per epoch, checkpoint, resume.",
         discussion: """
-            Writes DIR/log.jsonl (one line per epoch: epoch, train_error, test_error, seconds), \
+            Writes DIR/log.jsonl (one line per epoch: epoch, train_error, test_error, seconds, samples_per_s, \
+            and on a crossbar the hardware work, costs; plus one line per fidelity probe), \
             DIR/checkpoint.safetensors (after every epoch; readable with Python's safetensors), \
             DIR/model.yaml and DIR/curves.svg. --resume DIR continues an interrupted run exactly.
             """)

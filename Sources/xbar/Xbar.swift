@@ -15,6 +15,8 @@ struct Xbar: ParsableCommand {
 
     /// One clear error line and a non-zero exit for bad input; help and usage as usual.
     static func main() {
+        // OpenBLAS's generic fallback kernels on a CPU it does not know: restart onto native ones.
+        BLASKernel.restartWithNativeKernelsIfNeeded()
         BLASThreads.set(1)  // bitwise reproducible products; parallelism comes from elsewhere
         HeapTuning.keepFreedMemory()
         do {
@@ -22,8 +24,8 @@ struct Xbar: ParsableCommand {
             var command = try parseAsRoot(args)
             if let (k, _) = DeviceOverrides.pairs.first, !(command is AcceptsDeviceOverrides) {
                 throw InputError(
-                    "--device.\(k): device fields can be set only on train, fidelity, sweep, bench, noise and "
-                        + "devices show"
+                    "--device.\(k): device fields can be set only on train, fidelity, sweep, bench, infer, noise "
+                        + "and devices show"
                 )
             }
             try command.run()
@@ -58,7 +60,7 @@ struct Models: ParsableCommand {
             let s = try NetworkSpec.load(name)
             print(
                 "\(name.padding(toLength: 8, withPad: " ", startingAt: 0)) "
-                    + "\(s.kind.rawValue.padding(toLength: 13, withPad: " ", startingAt: 0)) layers "
+                    + "\(s.kind.rawValue.padding(toLength: 18, withPad: " ", startingAt: 0)) layers "
                     + "\(s.layers.map(String.init).joined(separator: "-"))  \(s.activation.rawValue)  "
                     + "T=\(s.T) K=\(s.K) β=\(s.beta)"
             )

@@ -132,6 +132,14 @@ import Testing
         (["fidelity", "--batches", "100000000", "--T", "2", "--K", "1"], "--batches must be ≤ 3000"),
         (["fidelity", "--batches", "2", "--compare-white"], "--compare-white needs --device NAME"),
         (
+            ["fidelity", "--device", "epiram", "--batches", "2", "--ablate", "--compare-white"],
+            "--ablate and --compare-white are separate runs"
+        ),
+        (
+            ["sweep", "--jobs", "0", "--vary", "model.beta=0.1,0.2", "--out", "/tmp/never"],
+            "--jobs must be in 1…256 (got 0)"
+        ),
+        (
             ["train", "--device", "epiram", "--device.model", "foo"],
             "field 'model' must be one of ideal, linear-step, soft-bounds, exponential, aihwkit-linear-step, "
                 + "aihwkit-soft-bounds, aihwkit-exp-step, aihwkit-pow-step, aihwkit-piecewise-step (got 'foo')"

@@ -256,8 +256,8 @@ public struct NetworkSpec: Codable, Equatable, Sendable {
     public func yaml() -> String { (try? YAMLEncoder().encode(self)) ?? "" }
 }
 
-/// Finds preset files: an explicit path, `$XBAR_MODELS_DIR/<kind>/`, or a `Models/<kind>/` folder in
-/// the current directory, its parents, or the parents of the executable.
+/// Finds preset files: an explicit path, `$XBAR_MODELS_DIR/<kind>/`, or the presets shipped with the
+/// library (a package resource: `EqPropCrossbar_EqProp.resources` beside an executable built with it).
 public enum PresetLocator {
     /// Where presets of `kind` (networks, devices, sweeps) are looked up by name: `$XBAR_MODELS_DIR/<kind>`
     /// if set, then the presets shipped with the library (the repository's `Models/`, a package
