@@ -137,9 +137,23 @@ final class PulseProgrammer {
         }
     }
 
+    /// `apply` with the response tables' concrete types known to the compiler for the built-in laws'
+    /// tables, so the per-device responses inline into the pulse loop (through the protocol they cost
+    /// a call each); any other table (a law of your own) takes the generic path.
+    private func apply(
+        up: [Float], down: [Float], to cells: ConductanceStorage, pos: any ResponseTable, neg: any ResponseTable,
+        rowByRow: Bool = true
+    ) {
+        if let p = pos as? GeometricTable, let q = neg as? GeometricTable {
+            applyTyped(up: up, down: down, to: cells, pos: p, neg: q, rowByRow: rowByRow)
+        } else {
+            applyTyped(up: up, down: down, to: cells, pos: pos, neg: neg, rowByRow: rowByRow)
+        }
+    }
+
     /// Moves every device that gets pulses, patching the storage's cached weights and noise weights
     /// where devices moved (a rebuild is two passes over every device; an update moves a fraction).
-    private func apply<P: ResponseTable, N: ResponseTable>(
+    private func applyTyped<P: ResponseTable, N: ResponseTable>(
         up: [Float], down: [Float], to cells: ConductanceStorage, pos tPos: P, neg tNeg: N,
         rowByRow: Bool = true
     ) {

@@ -85,7 +85,10 @@ struct GeometricTable: ResponseTable {
 
     @inline(__always)
     static func power(_ rho: Double, _ n: Float, table: [Float]) -> Float {
-        if let k = Int(exactly: n), k < table.count { return table[k] }
+        if let k = Int(exactly: n) {
+            if k < table.count { return table[k] }
+            if k >= 0 { return Float(GeometricResponse.integerPower(rho, k)) }
+        }
         return Float(Double.pow(rho, Double(n)))
     }
 
