@@ -24,6 +24,26 @@ import Testing
         return (1e-6 + Double(p) * (1e-4 - 1e-6), 1e-6 + Double(n) * (1e-4 - 1e-6))
     }
 
+    /// The two halves of a batch read their arrays concurrently: the counters must not depend on which
+    /// lane adds first. Two trainings with the same seed give the same costs to the last bit.
+    @Test func concurrentReadLanesCountTheSameBitsEveryRun() throws {
+        var spec = try NetworkSpec.load("p-1h")
+        spec.layers = [784, 64, 10]
+        spec.learningRates = [0.08, 0.04]
+        let data = try DataSet.load("fashion-mnist")
+        let device = try DeviceSpec.load("epiram")
+        func costs() throws -> [ArrayCosts] {
+            let net = Network(spec: spec, parameters: .initial(spec: spec, seed: 3), device: device, seed: 3)
+            var trainer = try Trainer(
+                net: net, options: TrainingOptions(seed: 3, trainSubset: 200, testSubset: 40, chunks: 2), data: data)
+            _ = trainer.trainEpoch(0)
+            return trainer.net.arrays.map(\.costs)
+        }
+        let first = try costs()
+        #expect(first.allSatisfy { $0.readEnergy > 0 && $0.converterEnergy > 0 })
+        for _ in 0..<3 { #expect(try costs() == first) }
+    }
+
     @Test func readCostsMatchAHandCount() {
         let a = CrossbarArray(spec: Self.device(), weights: Self.w, seed: 1, layer: 0)
         // Inputs with one beyond the DAC range (clipped to ±1 after dividing by dac_bound 2).

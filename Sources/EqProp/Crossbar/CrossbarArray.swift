@@ -88,14 +88,16 @@ public final class CrossbarArray: SynapticArray, @unchecked Sendable {
     /// The energy model of forward and transposed reads, what reads have cost, and per direction the
     /// summed conductance of each driven line (rebuilt after the conductances change).
     private let readEnergy: [EnergyModel]
-    private var readCosts = ArrayCosts()
+    /// Per read lane: concurrent lanes add in whatever order they run, so each keeps its own sums
+    /// (deterministic: one lane is read by one thread in order) and `costs` adds them in lane order.
+    private var readCosts: [Int: ArrayCosts] = [:]
     private var lineConductance: [[Double]?] = [nil, nil]
 
     /// Reads, pulses, devices pulsed, accumulator operations, conversions, energy and latency since
     /// the array was made.
     public var costs: ArrayCosts {
         lock.lock(); defer { lock.unlock() }
-        var c = store.writeCosts + readCosts
+        var c = readCosts.keys.sorted().reduce(store.writeCosts) { $0 + readCosts[$1]! }
         c.reads += readCount
         return c
     }
@@ -144,15 +146,17 @@ public final class CrossbarArray: SynapticArray, @unchecked Sendable {
         let lane = path.isExact ? nil : path.lane(for: clock)
         if path.traces != nil, let c = cells { _ = c.noiseWeights }
         lock.unlock()
+        let cellEnergy: ((Matrix<Float>) -> Double)? =
+            model.countsReads && model.readV2T > 0 ? lines.map { g in { model.cellEnergy($0, lines: g) } } : nil
+        let e = path.read(
+            input, transposed: transposed, weights: w, storage: cells, into: &out, accumulate: accumulate, lane: lane,
+            clock: clock, cellEnergy: cellEnergy)
         if model.countsReads {
             // Counted outside the lock (concurrent lanes read the same array), then added under it.
             var cost = ArrayCosts()
-            model.addRead(input, sensed: transposed ? inputs : outputs, lines: lines, to: &cost)
-            lock.lock(); readCosts = readCosts + cost; lock.unlock()
+            model.addRead(input, sensed: transposed ? inputs : outputs, cellEnergy: e, to: &cost)
+            lock.lock(); readCosts[clock.lane] = readCosts[clock.lane, default: ArrayCosts()] + cost; lock.unlock()
         }
-        path.read(
-            input, transposed: transposed, weights: w, storage: cells, into: &out, accumulate: accumulate, lane: lane,
-            clock: clock)
     }
 
     /// Writes `scale`·postᵀ·pre as device pulses (exactly for the `ideal` device), with the write

@@ -55,12 +55,19 @@ struct EnergyModel {
     }
 
     /// Adds the cost of one read of `input` (B × driven lines) sensing `sensed` lines.
-    func addRead(_ input: Matrix<Float>, sensed: Int, lines g: [Double]?, to c: inout ArrayCosts) {
+    /// `cellEnergy` is the cells' part, ``cellEnergy(_:lines:)`` of this input (the read path keeps it
+    /// with the input's clean product, so a constant input is summed once per weight change).
+    func addRead(_ input: Matrix<Float>, sensed: Int, cellEnergy: Double?, to c: inout ArrayCosts) {
         let b = Double(input.rows), driven = Double(input.cols)
         if dacBits > 0 { c.dacConversions += b * driven; c.converterEnergy += b * driven * dacEnergy }
         if adcBits > 0 { c.adcConversions += b * Double(sensed); c.converterEnergy += b * Double(sensed) * adcEnergy }
         c.readLatency += b * readPulse
-        guard readV2T > 0, let g else { return }
+        if let e = cellEnergy { c.readEnergy += e }
+    }
+
+    /// Energy (J) the cells dissipate in one read of `input` with lines of conductance `g`:
+    /// V²·t·Σ_j g_j·Σ_b x̃_bj².
+    func cellEnergy(_ input: Matrix<Float>, lines g: [Double]) -> Double {
         // Σ_b x̃² per line, then weighted by the line's conductance.
         let inv = 1 / Float(dacBound), lines = input.cols
         var x2 = [Float](repeating: 0, count: lines)
@@ -73,7 +80,7 @@ struct EnergyModel {
         }
         var e = 0.0
         for j in 0..<lines { e += Double(x2[j]) * g[j] }
-        c.readEnergy += readV2T * e
+        return readV2T * e
     }
 }
 

@@ -8,6 +8,8 @@ final class ReadLane {
         let input: Matrix<Float>, driven: Matrix<Float>, clean: Matrix<Float>
         /// Σ_k H·x² of the conductance-noise stage, computed at its first use.
         var s2: Matrix<Float>?
+        /// The cells' read energy of this input (J), computed at its first use.
+        var cellEnergy: Double?
         init(input: Matrix<Float>, driven: Matrix<Float>, clean: Matrix<Float>) {
             self.input = input; self.driven = driven; self.clean = clean
         }
@@ -116,18 +118,21 @@ final class ReadPath {
     }
 
     /// `out ← read(input) (+ out if accumulate)` of `weights` (forward: input·Wᵀ; transposed: input·W)
-    /// through `lane` at the time of `clock`.
+    /// through `lane` at the time of `clock`. Returns the cells' read energy, `cellEnergy(input)`, kept
+    /// with the input's clean product so that a repeated input is not summed again (nil if not given).
+    @discardableResult
     func read(
         _ input: Matrix<Float>, transposed: Bool, weights w: Matrix<Float>, storage: ConductanceStorage?,
-        into out: inout Matrix<Float>, accumulate: Bool, lane: ReadLane?, clock: ReadClock
-    ) {
+        into out: inout Matrix<Float>, accumulate: Bool, lane: ReadLane?, clock: ReadClock,
+        cellEnergy: ((Matrix<Float>) -> Double)? = nil
+    ) -> Double? {
         guard let lane, !isExact else {
             if transposed {
                 gemm(input, w, into: &out, alpha: outputGain, beta: accumulate ? 1 : 0)
             } else {
                 gemm(input, w, transposeB: true, into: &out, alpha: outputGain, beta: accumulate ? 1 : 0)
             }
-            return
+            return cellEnergy?(input)
         }
         let slot = transposed ? 1 : 0
         let cache: ReadLane.Cache
@@ -150,6 +155,11 @@ final class ReadPath {
         for s in stages { s.sense(&y, context) }
         if outputGain != 1 { for i in 0..<y.count { y.storage[i] *= outputGain } }
         if accumulate { Elementwise.axpy(1, y, &out) } else { out = y }
+        guard let cellEnergy else { return nil }
+        if let e = cache.cellEnergy { return e }
+        let e = cellEnergy(input)
+        cache.cellEnergy = e
+        return e
     }
 
     /// The held weights changed: clean products are stale. Not thread-safe (called under the lock).
