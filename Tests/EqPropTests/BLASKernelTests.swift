@@ -28,20 +28,14 @@ import Testing
         #expect(BLASKernel.Features(cpuinfoFlags: "fpu sse2".split(separator: " ")) == [])
     }
 
-    /// Runs xbar with extra environment variables; returns its exit status and output.
+    /// Runs xbar with the BLAS variables cleared, then `env` set.
     static func xbar(_ args: [String], env: [String: String]) throws -> (Int32, String, String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: try #require(CLITests.binary, "xbar binary not found"))
-        p.arguments = args
-        var e = ProcessInfo.processInfo.environment
-        for k in ["OPENBLAS_CORETYPE", BLASKernel.restartMarker, "XBAR_BLAS_ASSUME_CORE"] { e[k] = nil }
-        p.environment = e.merging(env) { $1 }
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out; p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile(), r = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: r, as: UTF8.self))
+        var e: [String: String?] = [
+            "OPENBLAS_CORETYPE": nil, BLASKernel.restartMarker: nil, "XBAR_BLAS_ASSUME_CORE": nil
+        ]
+        for (k, v) in env { e[k] = v }
+        let r = try CLITests.run(args, environment: e)
+        return (r.status, r.stdout, r.stderr)
     }
 
     /// As if OpenBLAS had fallen back to its generic kernels: xbar restarts onto the native core type,

@@ -17,10 +17,18 @@ import Testing
         return nil
     }
 
-    static func run(_ args: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+    /// Runs xbar; `environment` replaces those variables of the test's own environment (nil removes one).
+    static func run(_ args: [String], environment: [String: String?] = [:]) throws -> (
+        status: Int32, stdout: String, stderr: String
+    ) {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: try #require(binary, "xbar binary not found next to the tests"))
         p.arguments = args
+        if !environment.isEmpty {
+            var e = ProcessInfo.processInfo.environment
+            for (k, v) in environment { e[k] = v }
+            p.environment = e
+        }
         let out = Pipe(), err = Pipe()
         p.standardOutput = out; p.standardError = err
         try p.run()
