@@ -85,11 +85,8 @@ struct GeometricTable: ResponseTable {
 
     @inline(__always)
     static func power(_ rho: Double, _ n: Float, table: [Float]) -> Float {
-        if let k = Int(exactly: n) {
-            if k < table.count { return table[k] }
-            if k >= 0 { return Float(GeometricResponse.integerPower(rho, k)) }
-        }
-        return Float(Double.pow(rho, Double(n)))
+        if let k = Int(exactly: n), k >= 0, k < table.count { return table[k] }
+        return GeometricResponse.decay(rho, n)
     }
 
     @inline(__always)

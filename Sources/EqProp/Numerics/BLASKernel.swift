@@ -101,7 +101,10 @@ public enum BLASKernel {
         let env = ProcessInfo.processInfo.environment
         guard env["OPENBLAS_CORETYPE"] == nil, env[restartMarker] == nil else { return }
         let core = env["XBAR_BLAS_ASSUME_CORE"] ?? BLASThreads.coreName
-        guard let target = recommendedCore(current: core, features: .current) else { return }
+        // Only a generic core needs the CPU's features (read from /proc/cpuinfo): most starts stop here.
+        guard genericCores.contains(core), let target = recommendedCore(current: core, features: .current) else {
+            return
+        }
         setenv("OPENBLAS_CORETYPE", target, 1)
         setenv(restartMarker, core, 1)
         var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
