@@ -214,6 +214,10 @@ public enum Benchmarks {
         public var updateSecondsPerSample: Double = 0
         /// The hardware work of a crossbar training sample: conversions, energy (J) and latency (s).
         public var costsPerSample: ArrayCosts? = nil
+        /// Median time of one read at aihwkit's default periphery (`ioRead`), s per batch.
+        public var ioReadSeconds: Double = 0
+        /// Median time of one stochastic pulse-train update at EP's update sizes (`pulseUpdate`), s per batch.
+        public var pulseUpdateSeconds: Double = 0
         enum CodingKeys: String, CodingKey {
             case device, shape, batchSize = "batch_size", noisyReadSeconds = "noisy_read_s", idealGemmSeconds =
                 "ideal_gemm_s"
@@ -223,6 +227,7 @@ public enum Benchmarks {
             case phasesSecondsPerSample = "crossbar_phases_s_per_sample", updateSecondsPerSample =
                 "crossbar_update_s_per_sample"
             case costsPerSample = "crossbar_costs_per_sample"
+            case ioReadSeconds = "io_read_s", pulseUpdateSeconds = "pulse_update_s"
         }
     }
 
@@ -265,10 +270,69 @@ public enum Benchmarks {
         let traceTime = medianTime { _ = synth.trace(using: &nrng) }
         var gauss = [Float](repeating: 0, count: 1 << 16)
         let gaussTime = medianTime { gauss.withUnsafeMutableBufferPointer { nrng.fillNormal($0, sigma: 1) } }
-        return CrossbarResult(
+        var r = CrossbarResult(
             device: device.name, shape: [outputs, inputs], batchSize: batch, noisyReadSeconds: noisy,
             idealGemmSeconds: ideal, ratio: noisy / ideal, noiseSamplesPerSecond: 4096 / traceTime,
             normalsPerSecond: Double(gauss.count) / gaussTime)
+        r.ioReadSeconds = ioRead(outputs: outputs, inputs: inputs, batch: batch)
+        r.pulseUpdateSeconds = (try? pulseUpdate(outputs: outputs, inputs: inputs, batch: batch)) ?? 0
+        return r
+    }
+
+    // MARK: The kernels timed side by side with aihwkit
+    //
+    // `scripts/bench-vs-aihwkit` times the same two kernels in IBM aihwkit (1.2.0, CPU) on the same
+    // work; the workload below and the script's must stay the same.
+
+    /// The inputs and weights of the side-by-side kernels (stream `bench/kernels`): x ~ U[0, 1)
+    /// (B × in, two sets, alternated so that no read reuses the previous one's product), W ~ U(±0.05),
+    /// and EP-sized error signals d ~ N(0, 0.02²) (B × out).
+    static func kernelData(outputs: Int, inputs: Int, batch: Int)
+        -> (w: Matrix<Float>, x: [Matrix<Float>], d: [Matrix<Float>])
+    {
+        var rng = RandomStream(seed: 1, stream: "bench/kernels")
+        func matrix(_ r: Int, _ c: Int, _ f: (inout RandomStream) -> Float) -> Matrix<Float> {
+            Matrix(rows: r, cols: c, storage: (0..<(r * c)).map { _ in f(&rng) })
+        }
+        let w = matrix(outputs, inputs) { Float($0.uniform(-0.05, 0.05)) }
+        let x = (0..<2).map { _ in matrix(batch, inputs) { Float($0.uniform()) } }
+        let d = (0..<2).map { _ in matrix(batch, outputs) { 0.02 * Float($0.normal()) } }
+        return (w, x, d)
+    }
+
+    /// One forward read of an out × in array at batch B with aihwkit's default periphery
+    /// (`IOParameters()`: 7-bit DAC at bound 1, additive output noise σ = 0.06, 9-bit ADC at bound 12),
+    /// on exactly stored weights: median seconds per read.
+    public static func ioRead(outputs: Int = 512, inputs: Int = 784, batch: Int = 20) -> Double {
+        var spec = DeviceSpec()
+        spec.name = "ideal+aihwkit-io"
+        spec.dacBits = 7; spec.dacBound = 1; spec.adcBits = 9; spec.adcBound = 12; spec.whiteNoise = 0.06
+        let (w, x, _) = kernelData(outputs: outputs, inputs: inputs, batch: batch)
+        let arr = CrossbarArray(spec: spec, weights: w, seed: 1, layer: 0)
+        var y = Matrix<Float>(rows: batch, cols: outputs)
+        var k = 0
+        let clock = ReadClock()
+        return medianTime {
+            k ^= 1; arr.multiply(x[k], into: &y, accumulate: false, clock: clock); clock.step()
+        }
+    }
+
+    /// One stochastic pulse-train update of an out × in `ecram` array (aihwkit's EcRamPresetDevice), one
+    /// device per weight (`mapping: reference`, as an aihwkit tile), at batch B with aihwkit's default update management (BL 31, bit-line and update management):
+    /// ΔW = −lr·Σ_b d_b·x_bᵀ with lr = 0.01 in aihwkit's weight units (dw_min 0.002), so that the
+    /// largest element of a sample expects about 0.3 pulses, as in EP. Median seconds per update.
+    public static func pulseUpdate(outputs: Int = 512, inputs: Int = 784, batch: Int = 20) throws -> Double {
+        var spec = try DeviceSpec.load("ecram")
+        spec.mapping = .reference  // one device per weight, as an aihwkit tile's
+        let (w, x, d) = kernelData(outputs: outputs, inputs: inputs, batch: batch)
+        let arr = CrossbarArray(spec: spec, weights: w, seed: 1, layer: 0)
+        guard let unit = arr.pulseUnit else { return 0 }
+        // aihwkit's lr/dw_min pulses per unit of d·x, in this array's weight units.
+        let scale = -0.01 / 0.002 * unit
+        var k = 0
+        return medianTime {
+            k ^= 1; arr.update(post: d[k], pre: x[k], scale: scale)
+        }
     }
 
     /// Measures EP and BPTT training of a one-hidden-layer P network (`spec`) on synthetic data and the

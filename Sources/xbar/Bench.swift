@@ -11,7 +11,8 @@ struct Bench: ParsableCommand {
         discussion:
             "Use a release build (swift build -c release). Medians over --repeats runs of --batches batches on "
             + "synthetic 784-pixel data (P-conv: 5 batches unless --batches is given). The crossbar part (P-1h only) "
-            + "uses --device and --levels."
+            + "uses --device and --levels; it also times the read and the pulse-train update that "
+            + "scripts/bench-vs-aihwkit compares with aihwkit."
     )
     @OptionGroup var modelOptions: ModelOptions
     @Option(help: "Batches per timed run.") var batches: Int = 100
@@ -19,8 +20,8 @@ struct Bench: ParsableCommand {
     @Flag(help: "Print one JSON object.") var json = false
     @Option(help: "Device preset for the crossbar read benchmark (a noisy, quantized 512×784 read at batch 20).")
     var device: String = "epiram"
-    @Option(help: "Conductance levels of that device for the read benchmark.")
-    var levels: Int = 64
+    @Option(help: "Conductance levels of that device (default: the preset's).")
+    var levels: Int?
 
     func run() throws {
         guard batches >= 1, repeats >= 1 else { throw InputError("--batches and --repeats must be ≥ 1") }
@@ -33,7 +34,7 @@ struct Bench: ParsableCommand {
         }
         let r = try Benchmarks.run(spec: spec, batches: batches, repeats: repeats)
         var dev = try DeviceOverrides.resolve(device)
-        dev.levels = levels
+        if let levels { dev.levels = levels }
         try dev.validate()
         var x = Benchmarks.crossbar(device: dev)
         let xt = try Benchmarks.trainingThroughput(
@@ -53,7 +54,7 @@ struct Bench: ParsableCommand {
                         format:
                             "crossbar %@ (%d levels): noisy quantized read 512×784 at batch 20 %.1f µs vs ideal gemm "
                             + "%.1f µs (×%.2f); FFTW noise %.1f M samples/s; normals %.0f M/s",
-                        x.device, levels, x.noisyReadSeconds * 1e6, x.idealGemmSeconds * 1e6, x.ratio,
+                        x.device, dev.levels, x.noisyReadSeconds * 1e6, x.idealGemmSeconds * 1e6, x.ratio,
                         x.noiseSamplesPerSecond / 1e6, x.normalsPerSecond / 1e6))
                 print(
                     String(
@@ -67,6 +68,12 @@ struct Bench: ParsableCommand {
                         format: "  per sample: phases %.0f µs vs %.0f ideal, update %.0f µs vs %.0f ideal",
                         x.phasesSecondsPerSample * 1e6, r.epPhasesSecondsPerSample * 1e6,
                         x.updateSecondsPerSample * 1e6, r.epUpdateSecondsPerSample * 1e6))
+                print(
+                    String(
+                        format:
+                            "kernels timed against aihwkit (scripts/bench-vs-aihwkit): read 512×784 at batch 20 with "
+                            + "aihwkit's default periphery %.1f µs; ecram pulse-train update at batch 20 %.1f µs",
+                        x.ioReadSeconds * 1e6, x.pulseUpdateSeconds * 1e6))
                 if let c = x.costsPerSample {
                     print(
                         String(

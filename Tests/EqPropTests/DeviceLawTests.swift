@@ -33,6 +33,20 @@ struct PowerStepLaw: DeviceLaw {
     /// A noiseless array programs exactly the pulse counts it computes, and each device lands where
     /// the custom law's closed form puts it: a deterministic update asking for k steps up on W (G⁺ up,
     /// G⁻ down) moves u⁺ by k potentiating and u⁻ by k depressing pulses of the law.
+    /// ρⁿ of the programming loop: whole counts by repeated squaring (closed form for n < 4), within
+    /// a few Double ulps of `pow`; fractional, negative and non-finite counts are not whole.
+    @Test func decayOfWholePulseCountsMatchesPow() {
+        for rho in [0.999_7, 0.98, 0.5, 1.0] {
+            for k in 0...40 {
+                let p = GeometricResponse.integerPower(rho, k), want = Double.pow(rho, Double(k))
+                #expect(abs(p - want) <= 8 * want.ulp, "ρ = \(rho), n = \(k): \(p) vs pow \(want)")
+            }
+        }
+        #expect(GeometricResponse.wholeCount(0) == 0 && GeometricResponse.wholeCount(37) == 37)
+        for n: Float in [2.5, -1, .nan, .infinity, 0x1p31] { #expect(GeometricResponse.wholeCount(n) == nil) }
+        #expect(GeometricResponse.decay(0.9, 2.5) == Float(Double.pow(0.9, 2.5)))
+    }
+
     @Test func customLawMovesDevicesAlongItsResponse() {
         var spec = DeviceSpec()
         spec.programming = .deterministic; spec.rounding = .nearest; spec.maxPulses = 1000; spec.wMax = 1

@@ -159,6 +159,10 @@ public final class CrossbarArray: SynapticArray, @unchecked Sendable {
         }
     }
 
+    /// The weight change of one pulse at the device law's mean step (weight units; nil for the
+    /// `ideal` device): the unit in which updates become pulse counts.
+    public var pulseUnit: Float? { store.pulseUnit }
+
     /// Writes `scale`·postᵀ·pre as device pulses (exactly for the `ideal` device), with the write
     /// stream of the clock's epoch.
     public func update(post: Matrix<Float>, pre: Matrix<Float>, scale: Float, clock: ReadClock) {

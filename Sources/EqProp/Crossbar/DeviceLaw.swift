@@ -111,14 +111,24 @@ public struct GeometricResponse: PulseResponse, Equatable {
 
     /// ρⁿ as a Float: by repeated squaring for whole pulse counts (what programming produces), else `pow`.
     @inline(__always) static func decay(_ rho: Double, _ n: Float) -> Float {
-        if let k = Int(exactly: n), k >= 0 { return Float(integerPower(rho, k)) }
+        if let k = wholeCount(n) { return Float(integerPower(rho, k)) }
         return Float(Double.pow(rho, Double(n)))
+    }
+
+    /// n as an Int when it is a whole number in 0 ..< 2³⁰, else nil: `Int(exactly:)` for pulse counts,
+    /// without its generic path (which costs more than the response it guards).
+    @inline(__always) static func wholeCount(_ n: Float) -> Int? {
+        guard n >= 0 && n < 0x1p30 else { return nil }
+        let k = Int(n)
+        return Float(k) == n ? k : nil
     }
 
     /// xᵏ by repeated squaring in Double: a few multiplies where `pow` costs tens of nanoseconds, for the
     /// per-device responses whose ρⁿ cannot be tabulated. Its error, O(log k) ulps of a Double, is far below
     /// a Float's resolution, so the Float it rounds to is `pow`'s but in rare ties.
     @inline(__always) static func integerPower(_ x: Double, _ k: Int) -> Double {
+        // k < 4 (most updates), without branches on k: the loop's products, in its order.
+        if k < 4 { return (k & 1 != 0 ? x : 1) * (k & 2 != 0 ? x * x : 1) }
         var result = 1.0, base = x, e = k
         while e > 0 {
             if e & 1 == 1 { result *= base }

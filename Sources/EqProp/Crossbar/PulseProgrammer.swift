@@ -81,12 +81,15 @@ final class PulseProgrammer {
             }
             counts(dw: dwScratch, inverseUnit: 1 / (cells.pulseGain * meanStep), up: &up, down: &down)
         case .stochastic:
-            for i in 0..<n { up[i] = 0; down[i] = 0 }
+            up.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
+            down.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
             let slots = PulseTrains.coincidences(
                 terms, bl: bl, blManagement: blManagement, unit: cells.pulseGain * meanStep, rows: cells.rows,
                 cols: cells.cols,
                 rng: &rng, up: &up, down: &down)
-            for i in 0..<n { up[i] = min(up[i], cap); down[i] = min(down[i], cap) }
+            let cap = self.cap
+            up.withUnsafeMutableBufferPointer { p in for i in 0..<p.count { p[i] = min(p[i], cap) } }
+            down.withUnsafeMutableBufferPointer { p in for i in 0..<p.count { p[i] = min(p[i], cap) } }
             writeLatency += Double(slots) * (energyModel.upWidth + energyModel.downWidth)
             apply(up: up, down: down, to: cells, pos: pos, neg: neg, rowByRow: false)
             return
@@ -171,6 +174,7 @@ final class PulseProgrammer {
         let pushPull = cells.pushPull, hasWriteNoise = cells.hasWriteNoise
         var rng = self.rng, normals = self.normals
         defer { self.rng = rng; self.normals = normals }
+        let rule = PulseRule(self, cells)
         var w: Matrix<Float>? = nil, h: Matrix<Float>? = nil
         swap(&w, &cells.cachedWeights); swap(&h, &cells.cachedH)
         let fs = cells.fullScale, wn = cells.writeNoiseScale, gain = cells.gain, r = cells.offset
@@ -185,7 +189,7 @@ final class PulseProgrammer {
         w?.storage = []; h?.storage = []
         let patchW = w != nil, patchH = h != nil
         // Indices of the devices that get pulses, collected without branches: a typical update moves
-        // a small, random fraction of them, and a branch per device would mispredict.
+        // a random part of them, and a branch per device would mispredict.
         if movedScratch.count != n { movedScratch = [Int32](repeating: 0, count: n) }
         var movedCount = 0
         var sent = 0.0  // pulses per pair, summed (Double: a large update exceeds Float's exact integers)
@@ -201,36 +205,46 @@ final class PulseProgrammer {
                 }
             }
         }
+        // Three passes over the moved devices: the costs (at the conductances before the pulses),
+        // the pulses, the patches of the cached weights and noise weights.
         up.withUnsafeBufferPointer { pu in
             down.withUnsafeBufferPointer { pd in
                 movedScratch.withUnsafeBufferPointer { moved in
-                    cells.stuckPos.withUnsafeBufferPointer { sp in
-                        cells.stuckNeg.withUnsafeBufferPointer { sn in
-                            gp.withUnsafeMutableBufferPointer { gp in
-                                gn.withUnsafeMutableBufferPointer { gn in
+                    gp.withUnsafeMutableBufferPointer { gp in
+                        gn.withUnsafeMutableBufferPointer { gn in
+                            if countEnergy {
+                                for k in 0..<movedCount {
+                                    let i = Int(moved[k])
+                                    energy += model.energy(u: gp[i], up: pu[i], down: pd[i])
+                                    if pushPull { energy += model.energy(u: gn[i], up: pd[i], down: pu[i]) }
+                                }
+                            }
+                            for k in 0..<movedCount {
+                                let i = Int(moved[k])
+                                sent += Double(pu[i] + pd[i])
+                            }
+                            cells.stuckPos.withUnsafeBufferPointer { sp in
+                                cells.stuckNeg.withUnsafeBufferPointer { sn in
                                     np.withUnsafeMutableBufferPointer { np in
                                         nn.withUnsafeMutableBufferPointer { nn in
+                                            for k in 0..<movedCount {
+                                                let i = Int(moved[k])
+                                                gp[i] = rule.pulse(
+                                                    gp[i], tPos, i, up: pu[i], down: pd[i], stuck: sp[i], rng: &rng,
+                                                    normals: &normals)
+                                                if hasWriteNoise { np[i] = normals.next(&rng) }
+                                                if pushPull {
+                                                    gn[i] = rule.pulse(
+                                                        gn[i], tNeg, i, up: pd[i], down: pu[i], stuck: sn[i], rng: &rng,
+                                                        normals: &normals)
+                                                    if hasWriteNoise { nn[i] = normals.next(&rng) }
+                                                }
+                                            }
+                                            guard patchW || patchH else { return }
                                             ww.withUnsafeMutableBufferPointer { pw in
                                                 hh.withUnsafeMutableBufferPointer { ph in
                                                     for k in 0..<movedCount {
                                                         let i = Int(moved[k])
-                                                        sent += Double(pu[i] + pd[i])
-                                                        if countEnergy {
-                                                            energy += model.energy(u: gp[i], up: pu[i], down: pd[i])
-                                                            if pushPull {
-                                                                energy += model.energy(u: gn[i], up: pd[i], down: pu[i])
-                                                            }
-                                                        }
-                                                        gp[i] = pulse(
-                                                            gp[i], tPos, i, up: pu[i], down: pd[i], stuck: sp[i],
-                                                            cells: cells, rng: &rng, normals: &normals)
-                                                        if hasWriteNoise { np[i] = normals.next(&rng) }
-                                                        if pushPull {
-                                                            gn[i] = pulse(
-                                                                gn[i], tNeg, i, up: pd[i], down: pu[i], stuck: sn[i],
-                                                                cells: cells, rng: &rng, normals: &normals)
-                                                            if hasWriteNoise { nn[i] = normals.next(&rng) }
-                                                        }
                                                         if patchW {
                                                             var d = gp[i] - gn[i]
                                                             if hasWriteNoise { d += wn * (np[i] - nn[i]) }
@@ -331,11 +345,37 @@ final class PulseProgrammer {
         cells.cachedWeights = nil; cells.cachedH = nil
     }
 
+    /// Device i moved by `up` potentiating and `down` depressing pulses (`PulseRule.pulse`).
+    @inline(__always)
+    func pulse<T: ResponseTable>(
+        _ u0: Float, _ table: T, _ i: Int, up: Float, down: Float, stuck: UInt8, cells: ConductanceStorage,
+        rng: inout RandomStream, normals: inout NormalPool
+    ) -> Float {
+        PulseRule(self, cells).pulse(u0, table, i, up: up, down: down, stuck: stuck, rng: &rng, normals: &normals)
+    }
+}
+
+/// What pulses do to a device besides its law's response: cycle-to-cycle noise, its bounds and the
+/// conductance grid. A value copied out of the programmer and the storage, so that the per-device
+/// loop keeps these constants in registers.
+struct PulseRule {
+    /// NeuroSim's c2c σ per √pulse (fraction of range), and aihwkit's per-pulse relative σ.
+    let c2c: Float, dwMinStd: Float
+    /// Whether aihwkit's per-pulse c2c is additive (σ·step·ξ) rather than multiplicative.
+    let additiveNoise: Bool
+    /// The storage's grid (`ConductanceStorage.snap`).
+    let levels: Int, rounding: Rounding
+
+    init(_ p: PulseProgrammer, _ cells: ConductanceStorage) {
+        c2c = p.c2c; dwMinStd = p.dwMinStd; additiveNoise = p.additiveNoise
+        levels = cells.levels; rounding = cells.rounding
+    }
+
     /// Device i moved by `up` potentiating and `down` depressing pulses, with c2c noise, clipping and
     /// quantization; stuck devices do not move.
     @inline(__always)
     func pulse<T: ResponseTable>(
-        _ u0: Float, _ table: T, _ i: Int, up: Float, down: Float, stuck: UInt8, cells: ConductanceStorage,
+        _ u0: Float, _ table: T, _ i: Int, up: Float, down: Float, stuck: UInt8,
         rng: inout RandomStream, normals: inout NormalPool
     ) -> Float {
         if stuck != 0 { return u0 }
@@ -359,7 +399,7 @@ final class PulseProgrammer {
                     normals: &normals)
         }
         let b = table.bounds(device: i)
-        return cells.finish(u, stuck: 0, lower: b.lower, upper: b.upper, rng: &rng)
+        return ConductanceStorage.snap(u, levels: levels, rounding: rounding, lower: b.lower, upper: b.upper, rng: &rng)
     }
 
     /// c2c noise of n pulses that moved the device by `moved`: NeuroSim's σ·√n (fraction of range),

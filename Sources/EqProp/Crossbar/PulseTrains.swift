@@ -24,8 +24,9 @@ enum PulseTrains {
         rng: inout RandomStream, up: inout [Float], down: inout [Float]
     ) -> Int {
         var used = 0
-        var rowBits = [UInt64](repeating: 0, count: outputs)
-        var colBits = [UInt64](repeating: 0, count: inputs)
+        // Firing lines of one sample: bits and index (inputs with x > 0 from the front, others from the back).
+        var rowBits = [UInt64](repeating: 0, count: outputs), rowIndex = [Int32](repeating: 0, count: outputs)
+        var colBits = [UInt64](repeating: 0, count: inputs), colIndex = [Int32](repeating: 0, count: inputs)
         for t in terms {
             let post = t.post, pre = t.pre, scale = t.scale
             let lr = abs(scale) / (unit * Float(bl))  // A·B
@@ -55,18 +56,46 @@ enum PulseTrains {
                     for s in 0..<slots where Float(rng.uniform()) < p { bits |= 1 << UInt64(s) }
                     return bits & mask
                 }
-                for i in 0..<outputs { rowBits[i] = train(a * abs(post[b, i])) }
-                for j in 0..<inputs { colBits[j] = train(bb * abs(pre[b, j])) }
+                // The lines that fire in at least one slot, the inputs split by the sign of x (the
+                // direction of a coincidence is sign(scale·d_i·x_j)): the pair loop then runs over
+                // firing lines only, without a branch per pair. Same draws, in the same order.
+                var firingRows = 0
+                for i in 0..<outputs {
+                    let bits = train(a * abs(post[b, i]))
+                    rowBits[firingRows] = bits; rowIndex[firingRows] = Int32(truncatingIfNeeded: i)
+                    firingRows &+= bits != 0 ? 1 : 0
+                }
+                var plus = 0, minus = 0
+                for j in 0..<inputs {
+                    let bits = train(bb * abs(pre[b, j]))
+                    if bits == 0 { continue }
+                    if pre[b, j] > 0 {
+                        colBits[plus] = bits; colIndex[plus] = Int32(truncatingIfNeeded: j); plus &+= 1
+                    } else {
+                        minus &+= 1
+                        colBits[inputs &- minus] = bits; colIndex[inputs &- minus] = Int32(truncatingIfNeeded: j)
+                    }
+                }
                 let positive = scale > 0
-                for i in 0..<outputs where rowBits[i] != 0 {
-                    let ri = rowBits[i], di = post[b, i]
-                    for j in 0..<inputs where colBits[j] != 0 {
-                        let c = Float((ri & colBits[j]).nonzeroBitCount)
-                        if c == 0 { continue }
-                        if (di * pre[b, j] > 0) == positive {
-                            up[i * inputs + j] += c
-                        } else {
-                            down[i * inputs + j] += c
+                up.withUnsafeMutableBufferPointer { pu in
+                    down.withUnsafeMutableBufferPointer { pd in
+                        colBits.withUnsafeBufferPointer { cb in
+                            colIndex.withUnsafeBufferPointer { ci in
+                                for r in 0..<firingRows {
+                                    let i = Int(rowIndex[r]), ri = rowBits[r], base = i &* inputs
+                                    // Inputs with x > 0 move W in the direction of sign(scale·d_i).
+                                    let raise = (post[b, i] > 0) == positive
+                                    let (toPlus, toMinus) = raise ? (pu, pd) : (pd, pu)
+                                    for k in 0..<plus {
+                                        let c = Float((ri & cb[k]).nonzeroBitCount)
+                                        toPlus[base &+ Int(ci[k])] += c
+                                    }
+                                    for k in (inputs &- minus)..<inputs {
+                                        let c = Float((ri & cb[k]).nonzeroBitCount)
+                                        toMinus[base &+ Int(ci[k])] += c
+                                    }
+                                }
+                            }
                         }
                     }
                 }

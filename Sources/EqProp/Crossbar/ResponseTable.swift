@@ -85,7 +85,7 @@ struct GeometricTable: ResponseTable {
 
     @inline(__always)
     static func power(_ rho: Double, _ n: Float, table: [Float]) -> Float {
-        if let k = Int(exactly: n), k >= 0, k < table.count { return table[k] }
+        if let k = GeometricResponse.wholeCount(n), k < table.count { return table[k] }
         return GeometricResponse.decay(rho, n)
     }
 

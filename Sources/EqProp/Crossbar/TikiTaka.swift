@@ -69,6 +69,8 @@ final class TransferCompound: WeightStore {
     }
     var conductances: ConductanceStorage? { slow.cells }
     var isExact: Bool { false }
+    /// An update pulses A, whose weight counts γ times: one pulse changes the held weight by γ·unit.
+    var pulseUnit: Float? { fast.pulseUnit.map { gamma * $0 } }
 
     func write(_ terms: [UpdateTerm], passes: UpdatePasses) {
         fast.write(terms.map { UpdateTerm(post: $0.post, pre: $0.pre, scale: $0.scale / gamma) }, passes: passes)

@@ -24,11 +24,15 @@ protocol WeightStore: AnyObject {
     var allConductances: [ConductanceStorage] { get }
     /// The conductances were changed from outside: what the store derived from them is stale.
     func conductancesChanged()
+    /// The weight change of one pulse at the law's mean step on the devices an update pulses (nil
+    /// when the weights are stored exactly).
+    var pulseUnit: Float? { get }
 }
 
 extension WeightStore {
     var allConductances: [ConductanceStorage] { conductances.map { [$0] } ?? [] }
     func conductancesChanged() {}
+    var pulseUnit: Float? { nil }
 }
 
 /// Exactly stored weights, written with BLAS: the same calls as `DenseArray`, so an array of the
@@ -96,6 +100,7 @@ final class ProgrammedConductances: WeightStore {
     var weights: Matrix<Float> { cells.weights }
     var conductances: ConductanceStorage? { cells }
     var isExact: Bool { false }
+    var pulseUnit: Float? { cells.pulseGain * programmer.meanStep }
     /// Mixed precision accumulates digitally: the difference of an EP update goes into χ as one update.
     func write(_ terms: [UpdateTerm], passes: UpdatePasses) {
         if passes == .two && programmer.accumulator == nil {
