@@ -2,7 +2,7 @@
 """Side-by-side pulse responses of the presets that cite aihwkit, against aihwkit itself.
 
 Optional, never a dependency: it needs a Python with IBM aihwkit (1.2.0) and torch, e.g. the
-throwaway venv of ../shared/reference/crossbar-simulators.md, and a built xbar. For every pair
+throwaway venv (recipe: docs/performance.md, "Side by side with aihwkit"), and a built xbar. For every pair
 (aihwkit preset device, xbar preset) and start (lower bound, w = 0) it runs aihwkit's protocol,
 P up pulses then P down pulses on N devices (one pulse per device per update: no bit-line or update
 management, BL 1, learning rate 1, x = -1, d = +1 up / -1 down), runs `xbar devices show` with the

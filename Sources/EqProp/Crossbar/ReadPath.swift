@@ -6,8 +6,8 @@ import Foundation
 final class ReadLane {
     final class Cache {
         let input: Matrix<Float>, driven: Matrix<Float>, clean: Matrix<Float>
-        /// Σ_k H·x² of the conductance-noise stage, computed at its first use.
-        var s2: Matrix<Float>?
+        /// √(Σ_k H·x²) of the conductance-noise stage, computed at its first use.
+        var noiseRoot: Matrix<Float>?
         /// The cells' read energy of this input (J), computed at its first use.
         var cellEnergy: Double?
         init(input: Matrix<Float>, driven: Matrix<Float>, clean: Matrix<Float>) {

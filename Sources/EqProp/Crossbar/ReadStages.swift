@@ -98,16 +98,18 @@ final class ConductanceNoise: ReadStage {
     func sense(_ y: inout Matrix<Float>, _ read: ReadContext) {
         guard let cells = read.storage else { return }
         let lane = read.lane, slot = read.direction
-        // s2[b, line] = Σ_k H[line,k]·x[b,k]² (forward) or Σ_k H[k,line]·x[b,k]² (transposed): depends
-        // only on the input and the held conductances, so it is cached with the lane's clean product.
+        // root[b, line] = √(Σ_k H[line,k]·x[b,k]²) (forward) or √(Σ_k H[k,line]·x[b,k]²) (transposed):
+        // depends only on the input and the held conductances, so it is cached with the lane's clean
+        // product (a constant input, the data x, is summed and rooted once per update).
         let cache = lane.cache[slot]!
-        if cache.s2 == nil {
+        if cache.noiseRoot == nil {
             var x2 = read.driven
             x2.storage.withUnsafeMutableBufferPointer { p in for i in 0..<p.count { p[i] *= p[i] } }
             var s2 = Matrix<Float>(rows: y.rows, cols: y.cols)
             let h = cells.noiseWeights
             if slot == 1 { gemm(x2, h, into: &s2) } else { gemm(x2, h, transposeB: true, into: &s2) }
-            cache.s2 = s2
+            s2.storage.withUnsafeMutableBufferPointer { p in for i in 0..<p.count { p[i] = FastMath.sqrt(p[i]) } }
+            cache.noiseRoot = s2
         }
         if lane.traceBlock[slot] != read.block {
             lane.traces[slot] = traces.block(read.block, transposed: slot == 1)
@@ -116,11 +118,11 @@ final class ConductanceNoise: ReadStage {
         let tr = lane.traces[slot]!
         let rows = y.rows, cols = y.cols, nuStart = read.sample * cols, fs = cells.fullScale
         tr.values.withUnsafeBufferPointer { pn in
-            cache.s2!.storage.withUnsafeBufferPointer { ps in
+            cache.noiseRoot!.storage.withUnsafeBufferPointer { ps in
                 y.storage.withUnsafeMutableBufferPointer { py in
                     for r in 0..<rows {
                         let base = r &* cols
-                        for c in 0..<cols { py[base &+ c] += fs * FastMath.sqrt(ps[base &+ c]) * pn[nuStart &+ c] }
+                        for c in 0..<cols { py[base &+ c] += fs * ps[base &+ c] * pn[nuStart &+ c] }
                     }
                 }
             }
