@@ -17,6 +17,8 @@ final class ReadLane {
     var rng: RandomStream
     var cache: [Cache?] = [nil, nil]
     var white: [Float] = []
+    /// Scratch for a sensed output that is added to the caller's (`accumulate`).
+    var sensed = Matrix<Float>(rows: 0, cols: 0)
     /// The traces of block `traceBlock[d]` of direction d (forward 0, transposed 1), fetched at first use.
     var traces: [TraceSource.Block?] = [nil, nil]
     var traceBlock = [-1, -1]
@@ -147,19 +149,38 @@ final class ReadPath {
             cache = ReadLane.Cache(input: input, driven: x, clean: y)
             lane.cache[slot] = cache
         }
-        var y = cache.clean
         let sample = clock.steps + clock.gaps * gapSamples, usable = traces?.usable ?? 1
         let context = ReadContext(
             direction: slot, driven: cache.driven, lane: lane, storage: storage,
             block: sample / usable, sample: sample % usable)
-        for s in stages { s.sense(&y, context) }
-        if outputGain != 1 { for i in 0..<y.count { y.storage[i] *= outputGain } }
-        if accumulate { Elementwise.axpy(1, y, &out) } else { out = y }
+        let gain = outputGain
+        func sense(_ y: inout Matrix<Float>) {
+            for s in stages { s.sense(&y, context) }
+            if gain != 1 { y.storage.withUnsafeMutableBufferPointer { p in for i in 0..<p.count { p[i] *= gain } } }
+        }
+        // The sensed output is built in place, from a copy of the clean product: in `out` itself for a
+        // plain read, in the lane's scratch (kept between reads) when it is added to `out`.
+        if accumulate {
+            ReadPath.copy(cache.clean, into: &lane.sensed)
+            sense(&lane.sensed)
+            Elementwise.axpy(1, lane.sensed, &out)
+        } else {
+            ReadPath.copy(cache.clean, into: &out)
+            sense(&out)
+        }
         guard let cellEnergy else { return nil }
         if let e = cache.cellEnergy { return e }
         let e = cellEnergy(input)
         cache.cellEnergy = e
         return e
+    }
+
+    /// `to ← from`, into `to`'s own storage when it has the shape (no allocation).
+    static func copy(_ from: Matrix<Float>, into to: inout Matrix<Float>) {
+        guard to.rows == from.rows && to.cols == from.cols else { to = from; return }
+        from.storage.withUnsafeBufferPointer { s in
+            to.storage.withUnsafeMutableBufferPointer { d in _ = d.update(fromContentsOf: s) }
+        }
     }
 
     /// The held weights changed: clean products are stale. Not thread-safe (called under the lock).
