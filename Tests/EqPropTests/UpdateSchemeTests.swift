@@ -21,6 +21,28 @@ import Testing
     /// One device step in weight units: 2·w_fs·meanStep.
     static func step(_ a: CrossbarArray, _ d: DeviceSpec) -> Float { 2 * a.fullScale * Float(d.law!.meanStep) }
 
+    /// `CrossbarArray.pulseUnit` is the weight change of one pulse: an update of one unit on one weight
+    /// moves that weight by one unit and no other, on a pair, on a single device against a reference,
+    /// and under Tiki-Taka (a pulse on A, which counts γ times); exact weights have none.
+    @Test func pulseUnitIsTheWeightChangeOfOnePulse() throws {
+        var pair = Self.linear(.direct)
+        var single = pair; single.mapping = .reference
+        let tiki = TikiTakaTests.linear(.tikiTaka, gamma: 0.5, every: 2)
+        for d in [pair, single, tiki] {
+            let a = CrossbarArray(spec: d, weights: Matrix(rows: 2, cols: 3), seed: 1, layer: 0)
+            let unit = try #require(a.pulseUnit)
+            let before = a.weights
+            a.update(
+                post: Matrix(rows: 1, cols: 2, storage: [0, 1]), pre: Matrix(rows: 1, cols: 3, storage: [0, 0, 1]),
+                scale: unit)
+            let change = zip(a.weights.storage, before.storage).map { $0 - $1 }
+            #expect(abs(change[5] - unit) <= 1e-5 * unit, "\(d.mapping), \(d.scheme): \(change[5]) vs \(unit)")
+            #expect(change[0..<5].allSatisfy { $0 == 0 })
+        }
+        pair.model = .ideal
+        #expect(CrossbarArray(spec: pair, weights: Matrix(rows: 2, cols: 3), seed: 1, layer: 0).pulseUnit == nil)
+    }
+
     /// Updates of 0.26 step each (sums stay ≥ 0.04 step away from the thresholds, so Float rounding
     /// cannot move a transfer): direct programming rounds every one to 0 pulses; mixed precision with
     /// threshold 1 fires one pulse on the 4th (χ = 1.04) and the 8th (χ = 1.08) update and keeps
