@@ -10,23 +10,23 @@ docs/performance.md). Prints one JSON object with median seconds:
 - update_s: one update of a 512x784 EcRamPresetDevice tile at batch 20 with aihwkit's default update
   parameters (stochastic compressed pulse trains, BL 31, bit-line and update management), lr 0.01,
   d ~ N(0, 0.02^2), x ~ U[0, 1) (xbar: `Benchmarks.pulseUpdate`, the same expected pulse counts).
-- ep_samples_per_s: EP training of P-1h (784-512-10, T 30, K 10, beta 0.5, batch 20, sigmoid
-  1/(1+exp(-4(x-1/2))), digital biases) on two EcRamPresetDevice tiles with the default periphery,
+- ep_samples_per_s: EP training of P-1h (784-512-10, T 30, K 10, beta 0.1, learning rates 0.08 and
+  0.04, batch 20, sigmoid 1/(1+exp(-4(x-1/2))), digital biases: xbar's p-1h preset) on two
+  EcRamPresetDevice tiles with the default periphery,
   the way a user would write it with tiles: every step one forward read of the output tile and one
   transposed read, the input tile read once per phase (its input is constant), the contrastive
   update as one `tile.update` per tile with the two phases stacked. Random 784-pixel inputs.
 
-    VENV/bin/python scripts/bench-vs-aihwkit.py [--seconds 0.3] [--batches 10]
+--part kernels times read_s and update_s, --part ep the training, --part all (default) both; torch
+and aihwkit use --threads threads (set OMP_NUM_THREADS and OPENBLAS_NUM_THREADS to the same).
+
+    VENV/bin/python scripts/bench-vs-aihwkit.py [--part all|kernels|ep] [--threads 1] [--seconds 0.3] [--batches 10]
 """
 import argparse
 import json
 import statistics
+import sys
 import time
-
-import torch
-from aihwkit.simulator.configs import SingleRPUConfig
-from aihwkit.simulator.presets.devices import EcRamPresetDevice
-from aihwkit.simulator.tiles import AnalogTile
 
 
 def median_time(body, seconds):
@@ -71,7 +71,7 @@ def sigm(x):
     return torch.sigmoid(4 * (x - 0.5))
 
 
-def ep_throughput(batches, T=30, K=10, beta=0.5, batch=20, lrs=(0.08, 0.04)):
+def ep_throughput(batches, T=30, K=10, beta=0.1, batch=20, lrs=(0.08, 0.04)):
     torch.manual_seed(1)
     w1, w2 = tile(512, 784), tile(10, 512)
     for t, fan_in in ((w1, 784), (w2, 512)):
@@ -106,23 +106,40 @@ def ep_throughput(batches, T=30, K=10, beta=0.5, batch=20, lrs=(0.08, 0.04)):
             b1.add_((n1 - f1).sum(0), alpha=lrs[0] / (beta * batch))
             b2.add_((n2 - f2).sum(0), alpha=lrs[1] / (beta * batch))
 
-    train_batch(*data[0])  # warm-up
-    t0 = time.perf_counter()
-    for x, y in data:
-        train_batch(x, y)
-    return batches * batch / (time.perf_counter() - t0)
+    with torch.no_grad():  # EP needs no autograd graph
+        train_batch(*data[0])  # warm-up
+        t0 = time.perf_counter()
+        for x, y in data:
+            train_batch(x, y)
+        return batches * batch / (time.perf_counter() - t0)
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--seconds", type=float, default=0.3, help="minimum timing per kernel (s)")
-    ap.add_argument("--batches", type=int, default=10, help="EP training batches timed")
+    ap.add_argument("--part", choices=["all", "kernels", "ep"], default="all")
+    ap.add_argument("--threads", type=int, default=1, help="torch threads (≥ 1)")
+    ap.add_argument("--seconds", type=float, default=0.3, help="minimum timing per kernel, s (> 0)")
+    ap.add_argument("--batches", type=int, default=10, help="EP training batches timed (≥ 1)")
     a = ap.parse_args()
-    torch.set_num_threads(1)
-    read_s, update_s = kernels(a.seconds)
-    ep = ep_throughput(a.batches)
-    print(json.dumps({"read_s": read_s, "update_s": update_s, "ep_samples_per_s": ep,
-                      "torch_threads": torch.get_num_threads()}))
+    for name, ok in (("--threads", a.threads >= 1), ("--seconds", a.seconds > 0), ("--batches", a.batches >= 1)):
+        if not ok:
+            sys.exit("bench-vs-aihwkit.py: %s must be %s (got %s)" % (
+                name, "> 0" if name == "--seconds" else "a whole number ≥ 1", getattr(a, name[2:])))
+    global torch, SingleRPUConfig, EcRamPresetDevice, AnalogTile
+    try:
+        import torch
+        from aihwkit.simulator.configs import SingleRPUConfig
+        from aihwkit.simulator.presets.devices import EcRamPresetDevice
+        from aihwkit.simulator.tiles import AnalogTile
+    except ImportError as e:
+        sys.exit("bench-vs-aihwkit.py: this Python cannot import aihwkit 1.2.0 and torch (%s)" % e)
+    torch.set_num_threads(a.threads)
+    out = {"threads": torch.get_num_threads(), "torch": torch.__version__}
+    if a.part in ("all", "kernels"):
+        out["read_s"], out["update_s"] = kernels(a.seconds)
+    if a.part in ("all", "ep"):
+        out["ep_samples_per_s"] = ep_throughput(a.batches)
+    print(json.dumps(out))
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ import argparse
 import contextlib
 import io
 import json
+import os
 import statistics
 import sys
 import time
@@ -49,10 +50,19 @@ def main():
     ap.add_argument("--repeats", type=int, default=3)
     a = ap.parse_args()
     conv = a.model == "p-conv"
-    batches = a.batches or (3 if conv else 50)
+    batches = (3 if conv else 50) if a.batches is None else a.batches
+    for name, value in (("--threads", a.threads), ("--batches", batches), ("--repeats", a.repeats)):
+        if value < 1:
+            sys.exit("bench-vs-seed.py: %s must be a whole number ≥ 1 (got %d)" % (name, value))
+    for f in ("netClasses.py", "netFunctions.py"):
+        if not os.path.isfile(os.path.join(a.code, f)):
+            sys.exit("bench-vs-seed.py: --code %s has no %s (an export of ernoult/updatesEPgradientsBPTT)" % (a.code, f))
+    try:
+        import torch
+    except ImportError as e:
+        sys.exit("bench-vs-seed.py: this Python cannot import torch (%s)" % e)
     stub_imports("hardsigm" if conv else "sigm")
     sys.path.insert(0, a.code)
-    import torch
     from netClasses import EPdisc, convEP
     from netFunctions import train
 
@@ -84,7 +94,7 @@ def main():
             train(net, data, 1, "eqprop")
             rates.append(batches * 20 / (time.perf_counter() - t0))
     print(json.dumps({"model": a.model, "threads": a.threads, "samples_per_s": statistics.median(rates),
-                      "torch": torch.__version__}))
+                      "torch": torch.__version__, "torch_mkl": torch.backends.mkl.is_available()}))
 
 
 if __name__ == "__main__":

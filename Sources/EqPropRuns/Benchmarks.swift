@@ -246,7 +246,7 @@ public enum Benchmarks {
     /// Times a forward read of an out × in crossbar of `device` at batch `batch` against the ideal gemm,
     /// and the noise and normal-sampling rates (training fields are left 0).
     public static func crossbar(device: DeviceSpec, outputs: Int = 512, inputs: Int = 784, batch: Int = 20)
-        -> CrossbarResult
+        throws -> CrossbarResult
     {
         var rng = RandomStream(seed: 1, stream: "bench")
         let w = Matrix<Float>(
@@ -275,7 +275,7 @@ public enum Benchmarks {
             idealGemmSeconds: ideal, ratio: noisy / ideal, noiseSamplesPerSecond: 4096 / traceTime,
             normalsPerSecond: Double(gauss.count) / gaussTime)
         r.ioReadSeconds = ioRead(outputs: outputs, inputs: inputs, batch: batch)
-        r.pulseUpdateSeconds = (try? pulseUpdate(outputs: outputs, inputs: inputs, batch: batch)) ?? 0
+        r.pulseUpdateSeconds = try pulseUpdate(outputs: outputs, inputs: inputs, batch: batch)
         return r
     }
 
@@ -326,7 +326,9 @@ public enum Benchmarks {
         spec.mapping = .reference  // one device per weight, as an aihwkit tile's
         let (w, x, d) = kernelData(outputs: outputs, inputs: inputs, batch: batch)
         let arr = CrossbarArray(spec: spec, weights: w, seed: 1, layer: 0)
-        guard let unit = arr.pulseUnit else { return 0 }
+        guard let unit = arr.pulseUnit else {
+            throw InputError("the ecram preset stores its weights exactly: no pulse-train update to time")
+        }
         // aihwkit's lr/dw_min pulses per unit of d·x, in this array's weight units.
         let scale = -0.01 / 0.002 * unit
         var k = 0

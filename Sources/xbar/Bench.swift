@@ -36,7 +36,7 @@ struct Bench: ParsableCommand {
         var dev = try DeviceOverrides.resolve(device)
         if let levels { dev.levels = levels }
         try dev.validate()
-        var x = Benchmarks.crossbar(device: dev)
+        var x = try Benchmarks.crossbar(device: dev)
         let xt = try Benchmarks.trainingThroughput(
             spec: spec, algorithm: .ep, batches: max(batches / 5, 5), repeats: repeats, device: dev)
         x.trainingSamplesPerSecond = xt.samplesPerSecond
