@@ -207,6 +207,8 @@ public enum Benchmarks {
         public var trainingSamplesPerSecond: Double = 0
         /// P-1h EP training on ideal weights, samples/s, measured in the same run.
         public var idealTrainingSamplesPerSecond: Double = 0
+        /// Crossbar training time over ideal training time, same run (ideal / crossbar samples/s).
+        public var trainingSlowdown: Double = 0
         /// Crossbar training wall time per sample (s): relaxation phases (every read through the noisy
         /// read path) and update (device programming).
         public var phasesSecondsPerSample: Double = 0
@@ -223,7 +225,7 @@ public enum Benchmarks {
                 "ideal_gemm_s"
             case ratio, noiseSamplesPerSecond = "noise_samples_per_s", normalsPerSecond = "normals_per_s"
             case trainingSamplesPerSecond = "crossbar_training_samples_per_s", idealTrainingSamplesPerSecond =
-                "ideal_training_samples_per_s"
+                "ideal_training_samples_per_s", trainingSlowdown = "crossbar_slowdown"
             case phasesSecondsPerSample = "crossbar_phases_s_per_sample", updateSecondsPerSample =
                 "crossbar_update_s_per_sample"
             case costsPerSample = "crossbar_costs_per_sample"

@@ -43,6 +43,7 @@ struct Bench: ParsableCommand {
         x.phasesSecondsPerSample = xt.phasesSecondsPerSample; x.updateSecondsPerSample = xt.updateSecondsPerSample
         x.costsPerSample = xt.costsPerSample
         x.idealTrainingSamplesPerSecond = r.epSamplesPerSecond
+        x.trainingSlowdown = r.epSamplesPerSecond / xt.samplesPerSecond
         if json {
             struct Both: Encodable { let training: Benchmarks.Result; let crossbar: Benchmarks.CrossbarResult }
             let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys]
@@ -62,7 +63,7 @@ struct Bench: ParsableCommand {
                             "crossbar EP training (%@, all non-idealities on): %.0f samples/s vs %.0f ideal (×%.1f "
                             + "slower)",
                         x.device, x.trainingSamplesPerSecond, x.idealTrainingSamplesPerSecond,
-                        x.idealTrainingSamplesPerSecond / x.trainingSamplesPerSecond))
+                        x.trainingSlowdown))
                 print(
                     String(
                         format: "  per sample: phases %.0f µs vs %.0f ideal, update %.0f µs vs %.0f ideal",
