@@ -123,14 +123,6 @@ final class ConductanceStorage {
     func finish(_ u: Float, stuck: UInt8, lower: Float = 0, upper: Float = 1, rng: inout RandomStream) -> Float {
         if stuck == 1 { return 0 }
         if stuck == 2 { return 1 }
-        return Self.snap(u, levels: levels, rounding: rounding, lower: lower, upper: upper, rng: &rng)
-    }
-
-    /// `finish` of a healthy device, on values (the programmer's loop keeps them in registers).
-    @inline(__always)
-    static func snap(
-        _ u: Float, levels: Int, rounding: Rounding, lower: Float, upper: Float, rng: inout RandomStream
-    ) -> Float {
         var v = min(max(u, lower), upper)
         if levels >= 2 {
             let q = Float(levels - 1)

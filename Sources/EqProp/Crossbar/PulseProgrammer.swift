@@ -174,7 +174,6 @@ final class PulseProgrammer {
         let pushPull = cells.pushPull, hasWriteNoise = cells.hasWriteNoise
         var rng = self.rng, normals = self.normals
         defer { self.rng = rng; self.normals = normals }
-        let rule = PulseRule(self, cells)
         var w: Matrix<Float>? = nil, h: Matrix<Float>? = nil
         swap(&w, &cells.cachedWeights); swap(&h, &cells.cachedH)
         let fs = cells.fullScale, wn = cells.writeNoiseScale, gain = cells.gain, r = cells.offset
@@ -229,14 +228,15 @@ final class PulseProgrammer {
                                         nn.withUnsafeMutableBufferPointer { nn in
                                             for k in 0..<movedCount {
                                                 let i = Int(moved[k])
-                                                gp[i] = rule.pulse(
-                                                    gp[i], tPos, i, up: pu[i], down: pd[i], stuck: sp[i], rng: &rng,
-                                                    normals: &normals)
+                                                gp[i] = pulse(
+                                                    gp[i], tPos, i, up: pu[i], down: pd[i], stuck: sp[i], cells: cells,
+                                                    rng: &rng, normals: &normals)
                                                 if hasWriteNoise { np[i] = normals.next(&rng) }
                                                 if pushPull {
-                                                    gn[i] = rule.pulse(
-                                                        gn[i], tNeg, i, up: pd[i], down: pu[i], stuck: sn[i], rng: &rng,
-                                                        normals: &normals)
+                                                    gn[i] = pulse(
+                                                        gn[i], tNeg, i, up: pd[i], down: pu[i], stuck: sn[i],
+                                                        cells: cells,
+                                                        rng: &rng, normals: &normals)
                                                     if hasWriteNoise { nn[i] = normals.next(&rng) }
                                                 }
                                             }
@@ -345,37 +345,11 @@ final class PulseProgrammer {
         cells.cachedWeights = nil; cells.cachedH = nil
     }
 
-    /// Device i moved by `up` potentiating and `down` depressing pulses (`PulseRule.pulse`).
-    @inline(__always)
-    func pulse<T: ResponseTable>(
-        _ u0: Float, _ table: T, _ i: Int, up: Float, down: Float, stuck: UInt8, cells: ConductanceStorage,
-        rng: inout RandomStream, normals: inout NormalPool
-    ) -> Float {
-        PulseRule(self, cells).pulse(u0, table, i, up: up, down: down, stuck: stuck, rng: &rng, normals: &normals)
-    }
-}
-
-/// What pulses do to a device besides its law's response: cycle-to-cycle noise, its bounds and the
-/// conductance grid. A value copied out of the programmer and the storage, so that the per-device
-/// loop keeps these constants in registers.
-struct PulseRule {
-    /// NeuroSim's c2c σ per √pulse (fraction of range), and aihwkit's per-pulse relative σ.
-    let c2c: Float, dwMinStd: Float
-    /// Whether aihwkit's per-pulse c2c is additive (σ·step·ξ) rather than multiplicative.
-    let additiveNoise: Bool
-    /// The storage's grid (`ConductanceStorage.snap`).
-    let levels: Int, rounding: Rounding
-
-    init(_ p: PulseProgrammer, _ cells: ConductanceStorage) {
-        c2c = p.c2c; dwMinStd = p.dwMinStd; additiveNoise = p.additiveNoise
-        levels = cells.levels; rounding = cells.rounding
-    }
-
     /// Device i moved by `up` potentiating and `down` depressing pulses, with c2c noise, clipping and
     /// quantization; stuck devices do not move.
     @inline(__always)
     func pulse<T: ResponseTable>(
-        _ u0: Float, _ table: T, _ i: Int, up: Float, down: Float, stuck: UInt8,
+        _ u0: Float, _ table: T, _ i: Int, up: Float, down: Float, stuck: UInt8, cells: ConductanceStorage,
         rng: inout RandomStream, normals: inout NormalPool
     ) -> Float {
         if stuck != 0 { return u0 }
@@ -399,7 +373,7 @@ struct PulseRule {
                     normals: &normals)
         }
         let b = table.bounds(device: i)
-        return ConductanceStorage.snap(u, levels: levels, rounding: rounding, lower: b.lower, upper: b.upper, rng: &rng)
+        return cells.finish(u, stuck: 0, lower: b.lower, upper: b.upper, rng: &rng)
     }
 
     /// c2c noise of n pulses that moved the device by `moved`: NeuroSim's σ·√n (fraction of range),
