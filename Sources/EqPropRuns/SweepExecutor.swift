@@ -3,12 +3,22 @@ import Foundation
 import Yams
 
 /// Runs a sweep into a folder: `plan.json` (the plan, checked on resume), `results.jsonl` (one
-/// line per finished run, appended and flushed as it finishes). A crash or `kill -9` loses only
-/// the runs in flight; a torn last line is cut off when the file is reopened. Also merges the
-/// folders of shards.
+/// line per finished run, appended and flushed as it finishes), and `in-progress/` (the training
+/// state of each run in flight, saved after every epoch). A crash or `kill -9` loses at most the
+/// epoch each run in flight was in: a resume continues those runs from their last epoch, to the
+/// numbers of an uninterrupted run; a torn last line is cut off when the file is reopened. Also
+/// merges the folders of shards.
 public enum SweepExecutor {
     /// File names in a sweep folder: the plan (JSON), and one `SweepRecord` per finished run (JSON lines).
     public static let planName = "plan.json", resultsName = "results.jsonl"
+    /// The folder of a sweep folder that holds the runs in flight, one `RunInProgress` folder per run
+    /// (named by its index in the plan), removed when the run's record is kept.
+    public static let inProgressName = "in-progress"
+
+    /// Where run `index` of the sweep in `outDir` keeps its state between epochs.
+    static func inProgressDir(_ outDir: String, index: Int) -> String {
+        ((outDir as NSString).appendingPathComponent(inProgressName) as NSString).appendingPathComponent("\(index)")
+    }
 
     /// What `execute` did: runs of the plan (or shard), skipped, done, failed, and the wall time.
     public struct Summary: Sendable {
@@ -168,6 +178,10 @@ public enum SweepExecutor {
         if let (k, n) = shard { all = SweepPlan.shard(all, k: k, of: n) }
         try checkConfigurations(recorded, of: all, plan: plan, outDir: outDir)
         let todo = all.filter { !finished.contains($0.key) }
+        // State left by runs that finished after it was saved (a crash between the two) is stale.
+        for run in all where finished.contains(run.key) {
+            try? FileManager.default.removeItem(atPath: inProgressDir(outDir, index: run.index))
+        }
         // One BLAS thread per run: results must not depend on --jobs (OpenBLAS sums differ by thread count).
         let blasBefore = BLASThreads.count
         BLASThreads.set(1)
@@ -192,12 +206,16 @@ public enum SweepExecutor {
                 let run = todo[next]; next += 1; running += 1
                 report()
                 lock.unlock()
-                let result = Result { try SweepRunner.run(run, plan: plan, data: data) }
+                let saved = inProgressDir(outDir, index: run.index)
+                let result = Result { try SweepRunner.run(run, plan: plan, data: data, inProgress: saved) }
                 lock.lock()
                 running -= 1
                 switch result {
                 case .success(let rec):
-                    do { try writer.append(rec); done += 1; runSeconds.append(rec.seconds) } catch {
+                    do {
+                        try writer.append(rec); done += 1; runSeconds.append(rec.seconds)
+                        try? FileManager.default.removeItem(atPath: saved)
+                    } catch {
                         firstError = error
                     }
                     if rec.status == .diverged { diverged.append("\(run.key): \(rec.reason ?? "non-finite")") }
@@ -208,6 +226,10 @@ public enum SweepExecutor {
                 report()
                 lock.unlock()
             }
+        }
+        let inProgressRoot = (outDir as NSString).appendingPathComponent(inProgressName)
+        if (try? FileManager.default.contentsOfDirectory(atPath: inProgressRoot))?.isEmpty == true {
+            try? FileManager.default.removeItem(atPath: inProgressRoot)
         }
         if let e = firstError { throw e }
         return Summary(

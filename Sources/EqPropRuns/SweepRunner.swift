@@ -90,10 +90,19 @@ public struct SweepRecord: Codable, Sendable {
 
 /// Runs one sweep point: trains (accuracy) and/or probes the update fidelity, in memory.
 public enum SweepRunner {
+    /// Thrown by `run` when told to stop after an epoch (`stopAfter`, for tests of the resume).
+    struct Stopped: Error {}
+
     /// Runs one (point, seed) in memory: trains for the spec's epochs unless the measure is fidelity, then
-    /// probes the fidelity on the test set unless it is accuracy.
-    public static func run(_ run: SweepPlan.Run, plan: SweepPlan, data: DataSet) throws -> SweepRecord {
+    /// probes the fidelity on the test set unless it is accuracy. With `inProgress`, the training state
+    /// is saved there after every epoch but the last (``RunInProgress``) and a state found there is
+    /// resumed; the folder is the caller's to remove once the record is kept. `stopAfter` stops
+    /// (throwing) after that many epochs, as an interruption would.
+    public static func run(
+        _ run: SweepPlan.Run, plan: SweepPlan, data: DataSet, inProgress: String? = nil, stopAfter: Int? = nil
+    ) throws -> SweepRecord {
         let t0 = Date()
+        var earlierSeconds = 0.0
         let (spec, device) = try plan.resolve(run.assignments)
         let seed = UInt64(run.seed)
         let options = TrainingOptions(
@@ -105,9 +114,15 @@ public enum SweepRunner {
         var params = Parameters<Float>.initial(spec: spec, seed: seed)
         var status = SweepRecord.Status.ok, reason: String? = nil
         if plan.measure != .fidelity {
-            var trainer = try AnyTrainer(spec: spec, parameters: params, options: options, data: data)
             var trainErr = Double.nan
             var costs: ArrayCosts? = nil
+            var start = 0, restore: [[String: [Float]]] = []
+            if let dir = inProgress, let (p, ck) = RunInProgress.load(dir, key: run.key, spec: spec, options: options) {
+                start = p.epoch; perEpoch = p.testErrorPerEpoch; trainErr = p.trainError; costs = p.costs
+                earlierSeconds = p.seconds; params = ck.parameters; restore = ck.arrayState
+            }
+            var trainer = try AnyTrainer(
+                spec: spec, parameters: params, arrayState: restore, options: options, data: data)
             defer {
                 // Hardware work of the whole training, on crossbars.
                 if let c = costs {
@@ -120,7 +135,7 @@ public enum SweepRunner {
                     metrics["write_energy_per_sample"] = c.writeEnergy / samples
                 }
             }
-            for e in 0..<spec.epochs {
+            for e in start..<spec.epochs {
                 trainErr = trainer.trainEpoch(e, epochs: spec.epochs)
                 if let c = trainer.lastEpochCosts { costs = (costs ?? ArrayCosts()) + c }
                 // Diverged: recorded as a result (the sweep goes on), with the first non-finite weight.
@@ -131,6 +146,15 @@ public enum SweepRunner {
                     break
                 }
                 perEpoch.append(trainer.evaluate())
+                if let dir = inProgress, e + 1 < spec.epochs {
+                    let state = RunInProgress(
+                        key: run.key, epoch: e + 1, testErrorPerEpoch: perEpoch, trainError: trainErr, costs: costs,
+                        seconds: earlierSeconds + Date().timeIntervalSince(t0))
+                    try RunInProgress.save(
+                        state, spec: spec, options: options, parameters: trainer.parameters,
+                        arrayState: trainer.arrayState, in: dir)
+                }
+                if let n = stopAfter, e + 1 == n { throw Stopped() }
             }
             metrics["train_error"] = trainErr
             metrics["test_error"] = perEpoch.last ?? .nan
@@ -162,6 +186,6 @@ public enum SweepRunner {
             key: run.key, index: run.index,
             point: Dictionary(uniqueKeysWithValues: run.assignments.map { ($0.field, $0.value) }),
             seed: run.seed, model: spec, device: device, metrics: metrics, testErrorPerEpoch: perEpoch,
-            seconds: Date().timeIntervalSince(t0), finished: stamp, status: status, reason: reason)
+            seconds: earlierSeconds + Date().timeIntervalSince(t0), finished: stamp, status: status, reason: reason)
     }
 }

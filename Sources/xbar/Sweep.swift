@@ -21,7 +21,8 @@ struct SweepRun: ParsableCommand {
             --vary lists, crossed with --random N draws from the --range boxes; each point runs with seeds \
             1…--seeds. Everything is checked before anything runs. DIR/results.jsonl gets one line per \
             finished run (full configuration, metrics, timing), appended and flushed as it finishes; \
-            --resume skips finished runs. Example: xbar sweep --model p-1h --device epiram \
+            runs in flight save their state after every epoch (DIR/in-progress/); --resume skips finished \
+            runs and continues those in flight. Example: xbar sweep --model p-1h --device epiram \
             --vary device.levels=16,64,256 --vary device.flicker_k=0,1e-5,1e-4 --seeds 2 --epochs 1 \
             --train-subset 5000 --out runs/sweep1
             """)
@@ -62,7 +63,7 @@ struct SweepRun: ParsableCommand {
     var drawSeed: UInt64?
     @Option(help: "Output folder.")
     var out: String
-    @Flag(help: "Continue the sweep in --out: skip finished runs (the plan must be the same).")
+    @Flag(help: "Continue the sweep in --out: skip finished runs, continue interrupted ones (same plan).")
     var resume = false
     @Option(help: "Runs in parallel on this machine, 1…256 (default: the number of cores).")
     var jobs: Int?

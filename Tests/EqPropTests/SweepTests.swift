@@ -126,6 +126,72 @@ import Testing
         }
     }
 
+    /// A run stopped between epochs resumes from the state it saved to the record of an uninterrupted
+    /// run: every epoch's test error and every count (pulses, reads, accumulator operations) equal,
+    /// for each update scheme's state (χ of mixed precision, A and C of Tiki-Taka).
+    @Test(arguments: ["direct", "mixed-precision", "tiki-taka"])
+    func stoppedRunResumesToTheRecordOfAnUninterruptedOne(scheme: String) throws {
+        var plan = Self.smallPlan(seeds: 1)
+        plan.set =
+            plan.set.filter { $0.field != "model.epochs" } + [
+                .init(field: "model.epochs", values: ["3"]), .init(field: "device.scheme", values: [scheme])
+            ]
+        plan.vary = []
+        plan.measure = .accuracy
+        plan.trainSubset = 100
+        let data = DataSet.synthetic(features: 784, train: 2000, test: 500)
+        let run = try #require(plan.runs().first)
+        let whole = try SweepRunner.run(run, plan: plan, data: data)
+        let dir = Self.tempDir("stop-\(scheme)")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        // Stopped after epoch 1, then after epoch 2 (resumed from 1), then resumed to the end.
+        for n in [1, 2] {
+            #expect(throws: SweepRunner.Stopped.self) {
+                _ = try SweepRunner.run(run, plan: plan, data: data, inProgress: dir, stopAfter: n)
+            }
+            let saved = try JSONDecoder().decode(
+                RunInProgress.self, from: Data(contentsOf: URL(fileURLWithPath: dir + "/progress.json")))
+            #expect(saved.epoch == n && saved.testErrorPerEpoch == Array(whole.testErrorPerEpoch.prefix(n)))
+        }
+        let resumed = try SweepRunner.run(run, plan: plan, data: data, inProgress: dir)
+        #expect(resumed.testErrorPerEpoch == whole.testErrorPerEpoch)
+        // Errors and counts are equal; energy and latency are float sums whose order differs after a
+        // resume (an epoch's costs are the arrays' running totals minus those before it): equal to rounding.
+        #expect(Set(resumed.metrics.keys) == Set(whole.metrics.keys))
+        for (k, v) in whole.metrics {
+            let r = resumed.metrics[k] ?? .nan
+            if k.hasSuffix("_per_sample") {
+                #expect(abs(r - v) <= 1e-12 * abs(v), "\(k): \(r) vs \(v)")
+            } else {
+                #expect(r == v, "\(k): \(r) vs \(v)")
+            }
+        }
+        #expect((whole.metrics["pulses"] ?? 0) > 0)
+        // A saved state of another run, or of another configuration, is not resumed.
+        var other = plan
+        other.set += [.init(field: "model.beta", values: ["0.7"])]
+        let otherRun = try #require(other.runs().first)
+        let (spec, device) = try other.resolve(otherRun.assignments)
+        let options = TrainingOptions(seed: 1, dataset: "synthetic", trainSubset: 100, testSubset: 60, device: device)
+        #expect(RunInProgress.load(dir, key: run.key, spec: spec, options: options) == nil)
+    }
+
+    /// The executor keeps the runs in flight in `in-progress/` and removes each run's state when its
+    /// record is kept: a finished sweep leaves none.
+    @Test func finishedSweepLeavesNoStateInProgress() throws {
+        var plan = Self.smallPlan(seeds: 1)
+        plan.set = plan.set.filter { $0.field != "model.epochs" } + [.init(field: "model.epochs", values: ["2"])]
+        plan.vary = [.init(field: "device.levels", values: ["16", "64"])]
+        plan.measure = .accuracy
+        plan.trainSubset = 60
+        let dir = Self.tempDir("ip")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let data = DataSet.synthetic(features: 784, train: 2000, test: 500)
+        let s = try SweepExecutor.execute(plan: plan, outDir: dir, resume: false, jobs: 2, data: data)
+        #expect(s.done == 2)
+        #expect(!FileManager.default.fileExists(atPath: dir + "/" + SweepExecutor.inProgressName))
+    }
+
     @Test func killedSweepResumesWithEveryRunExactlyOnce() throws {
         let bin = try #require(CLITests.binary, "xbar binary not found next to the tests")
         let dir = Self.tempDir("kill")
