@@ -7,12 +7,13 @@ import Foundation
 /// interruption lost the runs in flight.
 ///
 /// A folder per run (`SweepExecutor.inProgressName/<index>/`) holds `checkpoint.safetensors`, written
-/// as `xbar train` writes it (weights, device state, spec and options), and `progress.json` (the
-/// test errors and costs of the finished epochs, and the wall time so far). Both are written
-/// atomically, the checkpoint last; a pair that does not match (a crash between the two writes) is
-/// not resumed. The resumed run gives the record of an uninterrupted one: training resumes
-/// bit-identically from a checkpoint, as `xbar train --resume` does, so errors and counts are equal;
-/// energy and latency are float sums taken in another order, equal to rounding (relative 1e-12).
+/// as `xbar train` writes it (weights, device state, spec and options), and `progress-<epoch>.json`
+/// (the test errors and costs of the finished epochs, and the wall time so far). Each file is written
+/// atomically: first the new epoch's progress, then the checkpoint, then the previous progress is
+/// removed, so whenever the process dies, the checkpoint's epoch has its progress file. The resumed run
+/// gives the record of an uninterrupted one: training resumes bit-identically from a checkpoint, as
+/// `xbar train --resume` does, so errors and counts are equal; energy and latency are float sums
+/// taken in another order, equal to rounding (relative 1e-12).
 struct RunInProgress: Codable {
     /// The run's key, so a folder is never resumed as another run.
     var key: String
@@ -27,40 +28,57 @@ struct RunInProgress: Codable {
     /// Wall time of the finished epochs, over every attempt (s).
     var seconds: Double
 
-    static let progressName = "progress.json"
+    static func progressName(_ epoch: Int) -> String { "progress-\(epoch).json" }
 
-    /// Saves the state after `epoch` finished epochs: `progress.json`, then the checkpoint (which
-    /// says how many epochs the pair holds).
+    /// Saves the state after `epoch` finished epochs (see the type's comment for the order).
     static func save(
         _ p: RunInProgress, spec: NetworkSpec, options: TrainingOptions, parameters: Parameters<Float>,
         arrayState: [[String: [Float]]], in dir: String
     ) throws {
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys]
         try AtomicFile.write(
             String(decoding: try enc.encode(p), as: UTF8.self) + "\n",
-            to: (dir as NSString).appendingPathComponent(progressName))
+            to: (dir as NSString).appendingPathComponent(progressName(p.epoch)))
         try TrainingRun.saveCheckpoint(
             .init(spec: spec, options: options, epoch: p.epoch, parameters: parameters, arrayState: arrayState),
             to: (dir as NSString).appendingPathComponent(TrainingRun.checkpointName))
+        try? FileManager.default.removeItem(atPath: (dir as NSString).appendingPathComponent(progressName(p.epoch - 1)))
     }
 
-    /// The saved state of run `key` in `dir`, with its parameters and device state, if `dir` holds
-    /// one for this run with exactly this spec and these options; nil otherwise (the run starts over).
+    /// The saved state of run `key` in `dir`, with its parameters and device state, if `dir` holds a
+    /// valid one for this run with exactly this spec and these options; nil otherwise (the run starts
+    /// over). Whatever the files hold, this never traps: values out of range make it nil.
     static func load(_ dir: String, key: String, spec: NetworkSpec, options: TrainingOptions) -> (
         RunInProgress, TrainingRun.Checkpoint
     )? {
         let ckPath = (dir as NSString).appendingPathComponent(TrainingRun.checkpointName)
-        let progressPath = (dir as NSString).appendingPathComponent(progressName)
-        guard FileManager.default.fileExists(atPath: ckPath),
-            let data = try? InputFile.read(progressPath, what: "run progress", maxBytes: 1 << 20),
-            let p = try? JSONDecoder().decode(RunInProgress.self, from: data),
-            let ck = try? TrainingRun.loadCheckpoint(ckPath)
+        guard FileManager.default.fileExists(atPath: ckPath), let ck = try? TrainingRun.loadCheckpoint(ckPath),
+            (1..<spec.epochs).contains(ck.epoch),
+            let data = try? InputFile.read(
+                (dir as NSString).appendingPathComponent(progressName(ck.epoch)), what: "run progress",
+                maxBytes: 1 << 20),
+            let p = try? JSONDecoder().decode(RunInProgress.self, from: data)
         else { return nil }
-        guard p.key == key, ck.epoch == p.epoch, p.testErrorPerEpoch.count == p.epoch, p.epoch < spec.epochs,
+        guard p.key == key, p.epoch == ck.epoch, p.testErrorPerEpoch.count == p.epoch, p.isValid,
             SweepExecutor.differingField(ck.spec, spec) == nil,
             SweepExecutor.differingField(ck.options, options) == nil
         else { return nil }
         return (p, ck)
+    }
+
+    /// Errors are percentages, times and costs finite and ≥ 0, counts small enough to add without
+    /// overflow.
+    var isValid: Bool {
+        let percent = (0.0...100.0)
+        guard testErrorPerEpoch.allSatisfy(percent.contains), percent.contains(trainError),
+            seconds.isFinite, seconds >= 0
+        else { return false }
+        guard let c = costs else { return true }
+        let counts = [c.devicesPulsed, c.reads, c.accumulatorOps, c.refreshes]
+        let amounts = [
+            c.pulses, c.dacConversions, c.adcConversions, c.readEnergy, c.converterEnergy, c.writeEnergy,
+            c.readLatency, c.writeLatency
+        ]
+        return counts.allSatisfy { (0..<(1 << 53)).contains($0) } && amounts.allSatisfy { $0.isFinite && $0 >= 0 }
     }
 }

@@ -198,11 +198,13 @@ public enum SweepExecutor {
             let eta = mean * Double(todo.count - done) / Double(workers)
             status?(Status(done: done, total: todo.count, running: running, etaSeconds: eta))
         }
-        report()
+        // Reported when a worker takes a run or stops: after a run finishes, its worker takes the next,
+        // so each report counts the runs in flight (a log that prints one line per finished run shows
+        // them, not the instant between two runs).
         _ = parallelMap(workers) { _ in
             while true {
                 lock.lock()
-                if next >= todo.count || firstError != nil { lock.unlock(); return }
+                if next >= todo.count || firstError != nil { report(); lock.unlock(); return }
                 let run = todo[next]; next += 1; running += 1
                 report()
                 lock.unlock()
@@ -223,7 +225,6 @@ public enum SweepExecutor {
                     failed.append("\(run.key): \(e)")
                     done += 1
                 }
-                report()
                 lock.unlock()
             }
         }
@@ -235,6 +236,17 @@ public enum SweepExecutor {
         return Summary(
             total: all.count, skipped: all.count - todo.count, done: todo.count - failed.count, failed: failed,
             seconds: Date().timeIntervalSince(t0), diverged: diverged)
+    }
+
+    /// Two copies of a run agree: every metric equal, but energy and latency per sample (float sums,
+    /// summed in another order when a copy was resumed from its saved state) equal to relative 1e-12.
+    static func sameMetrics(_ a: [String: Double], _ b: [String: Double]) -> Bool {
+        guard Set(a.keys) == Set(b.keys) else { return false }
+        return a.allSatisfy { k, x in
+            let y = b[k]!
+            if x == y || (x.isNaN && y.isNaN) { return true }
+            return k.hasSuffix("_per_sample") && abs(x - y) <= 1e-12 * max(abs(x), abs(y))
+        }
     }
 
     /// Subsets and fidelity batches must fit the data set: a run would otherwise fail after the
@@ -325,7 +337,7 @@ public enum SweepExecutor {
             for r in records(d) {
                 if let old = byKey[r.key] {
                     dups.append(r.key)
-                    if old.metrics != r.metrics { conflicts.append(r.key) }
+                    if !sameMetrics(old.metrics, r.metrics) { conflicts.append(r.key) }
                 } else {
                     byKey[r.key] = r
                 }

@@ -95,11 +95,18 @@ public enum SweepRunner {
 
     /// Runs one (point, seed) in memory: trains for the spec's epochs unless the measure is fidelity, then
     /// probes the fidelity on the test set unless it is accuracy. With `inProgress`, the training state
-    /// is saved there after every epoch but the last (``RunInProgress``) and a state found there is
-    /// resumed; the folder is the caller's to remove once the record is kept. `stopAfter` stops
-    /// (throwing) after that many epochs, as an interruption would.
+    /// is saved there after every epoch but the last (``RunInProgress``) and a valid state found there
+    /// is resumed (an invalid one is removed and the run starts over); the folder is the caller's to
+    /// remove once the record is kept.
     public static func run(
-        _ run: SweepPlan.Run, plan: SweepPlan, data: DataSet, inProgress: String? = nil, stopAfter: Int? = nil
+        _ run: SweepPlan.Run, plan: SweepPlan, data: DataSet, inProgress: String? = nil
+    ) throws -> SweepRecord {
+        try self.run(run, plan: plan, data: data, inProgress: inProgress, stopAfter: nil)
+    }
+
+    /// `run`, stopping (throwing `Stopped`) after `stopAfter` epochs, as an interruption would.
+    static func run(
+        _ run: SweepPlan.Run, plan: SweepPlan, data: DataSet, inProgress: String?, stopAfter: Int?
     ) throws -> SweepRecord {
         let t0 = Date()
         var earlierSeconds = 0.0
@@ -116,13 +123,23 @@ public enum SweepRunner {
         if plan.measure != .fidelity {
             var trainErr = Double.nan
             var costs: ArrayCosts? = nil
-            var start = 0, restore: [[String: [Float]]] = []
-            if let dir = inProgress, let (p, ck) = RunInProgress.load(dir, key: run.key, spec: spec, options: options) {
-                start = p.epoch; perEpoch = p.testErrorPerEpoch; trainErr = p.trainError; costs = p.costs
-                earlierSeconds = p.seconds; params = ck.parameters; restore = ck.arrayState
+            var start = 0
+            var resumed: AnyTrainer? = nil
+            if let dir = inProgress {
+                if let (p, ck) = RunInProgress.load(dir, key: run.key, spec: spec, options: options),
+                    // A device state this program cannot restore (another version's, or damaged): start over.
+                    let t = try? AnyTrainer(
+                        spec: spec, parameters: ck.parameters, arrayState: ck.arrayState, options: options, data: data)
+                {
+                    resumed = t
+                    start = p.epoch; perEpoch = p.testErrorPerEpoch; trainErr = p.trainError; costs = p.costs
+                    earlierSeconds = p.seconds
+                } else {
+                    try? FileManager.default.removeItem(atPath: dir)
+                }
             }
-            var trainer = try AnyTrainer(
-                spec: spec, parameters: params, arrayState: restore, options: options, data: data)
+            var trainer = try resumed ?? AnyTrainer(spec: spec, parameters: params, options: options, data: data)
+            var saving = inProgress != nil
             defer {
                 // Hardware work of the whole training, on crossbars.
                 if let c = costs {
@@ -146,13 +163,22 @@ public enum SweepRunner {
                     break
                 }
                 perEpoch.append(trainer.evaluate())
-                if let dir = inProgress, e + 1 < spec.epochs {
+                if saving, let dir = inProgress, e + 1 < spec.epochs {
                     let state = RunInProgress(
                         key: run.key, epoch: e + 1, testErrorPerEpoch: perEpoch, trainError: trainErr, costs: costs,
                         seconds: earlierSeconds + Date().timeIntervalSince(t0))
-                    try RunInProgress.save(
-                        state, spec: spec, options: options, parameters: trainer.parameters,
-                        arrayState: trainer.arrayState, in: dir)
+                    do {
+                        try RunInProgress.save(
+                            state, spec: spec, options: options, parameters: trainer.parameters,
+                            arrayState: trainer.arrayState, in: dir)
+                    } catch {
+                        // Saving is insurance: a full disk must not cost the run itself.
+                        saving = false
+                        FileHandle.standardError.write(
+                            Data(
+                                ("warning: run '\(run.key)': its state is no longer saved between epochs (\(error)); "
+                                    + "it goes on, but an interruption would start it over\n").utf8))
+                    }
                 }
                 if let n = stopAfter, e + 1 == n { throw Stopped() }
             }

@@ -129,7 +129,7 @@ import Testing
     /// A run stopped between epochs resumes from the state it saved to the record of an uninterrupted
     /// run: every epoch's test error and every count (pulses, reads, accumulator operations) equal,
     /// for each update scheme's state (χ of mixed precision, A and C of Tiki-Taka).
-    @Test(arguments: ["direct", "mixed-precision", "tiki-taka"])
+    @Test(arguments: ["direct", "mixed-precision", "tiki-taka", "tiki-taka-v2"])
     func stoppedRunResumesToTheRecordOfAnUninterruptedOne(scheme: String) throws {
         var plan = Self.smallPlan(seeds: 1)
         plan.set =
@@ -150,8 +150,11 @@ import Testing
                 _ = try SweepRunner.run(run, plan: plan, data: data, inProgress: dir, stopAfter: n)
             }
             let saved = try JSONDecoder().decode(
-                RunInProgress.self, from: Data(contentsOf: URL(fileURLWithPath: dir + "/progress.json")))
+                RunInProgress.self,
+                from: Data(contentsOf: URL(fileURLWithPath: dir + "/" + RunInProgress.progressName(n))))
             #expect(saved.epoch == n && saved.testErrorPerEpoch == Array(whole.testErrorPerEpoch.prefix(n)))
+            // The previous epoch's progress is gone once the checkpoint of this one is written.
+            #expect(!FileManager.default.fileExists(atPath: dir + "/" + RunInProgress.progressName(n - 1)))
         }
         let resumed = try SweepRunner.run(run, plan: plan, data: data, inProgress: dir)
         #expect(resumed.testErrorPerEpoch == whole.testErrorPerEpoch)
@@ -167,6 +170,7 @@ import Testing
             }
         }
         #expect((whole.metrics["pulses"] ?? 0) > 0)
+        #expect(SweepExecutor.sameMetrics(resumed.metrics, whole.metrics))
         // A saved state of another run, or of another configuration, is not resumed.
         var other = plan
         other.set += [.init(field: "model.beta", values: ["0.7"])]
@@ -174,6 +178,48 @@ import Testing
         let (spec, device) = try other.resolve(otherRun.assignments)
         let options = TrainingOptions(seed: 1, dataset: "synthetic", trainSubset: 100, testSubset: 60, device: device)
         #expect(RunInProgress.load(dir, key: run.key, spec: spec, options: options) == nil)
+    }
+
+    /// A saved state that is damaged or out of range is never resumed: the run starts over (and gives
+    /// the uninterrupted record), and the bad state is replaced.
+    @Test func invalidSavedStateStartsTheRunOver() throws {
+        var plan = Self.smallPlan(seeds: 1)
+        plan.set = plan.set.filter { $0.field != "model.epochs" } + [.init(field: "model.epochs", values: ["2"])]
+        plan.vary = []
+        plan.measure = .accuracy
+        plan.trainSubset = 60
+        let data = DataSet.synthetic(features: 784, train: 2000, test: 500)
+        let run = try #require(plan.runs().first)
+        let whole = try SweepRunner.run(run, plan: plan, data: data)
+        let bad: [(String, (inout [String: Any]) -> Void)] = [
+            ("train error above 100 %", { $0["trainError"] = 1e9 }),
+            ("negative wall time", { $0["seconds"] = -1 }),
+            (
+                "a count that would overflow",
+                {
+                    var c = $0["costs"] as! [String: Any]; c["reads"] = Int.max; $0["costs"] = c
+                }
+            ),
+            ("another run's key", { $0["key"] = "other#seed=1" })
+        ]
+        for (what, damage) in bad {
+            let dir = Self.tempDir("bad")
+            defer { try? FileManager.default.removeItem(atPath: dir) }
+            #expect(throws: SweepRunner.Stopped.self) {
+                _ = try SweepRunner.run(run, plan: plan, data: data, inProgress: dir, stopAfter: 1)
+            }
+            let path = dir + "/" + RunInProgress.progressName(1)
+            var json = try #require(
+                try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as? [String: Any])
+            damage(&json)
+            try JSONSerialization.data(withJSONObject: json).write(to: URL(fileURLWithPath: path))
+            let rec = try SweepRunner.run(run, plan: plan, data: data, inProgress: dir)
+            #expect(rec.testErrorPerEpoch == whole.testErrorPerEpoch, "\(what)")
+            #expect(SweepExecutor.sameMetrics(rec.metrics, whole.metrics), "\(what)")
+            // What the folder holds now is the new attempt's state after epoch 1, not the damaged one.
+            let now = try JSONDecoder().decode(RunInProgress.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
+            #expect(now.key == run.key && now.isValid, "\(what): the bad state was kept")
+        }
     }
 
     /// The executor keeps the runs in flight in `in-progress/` and removes each run's state when its
