@@ -22,6 +22,20 @@ import Testing
         return p
     }
 
+    /// One run of `smallPlan`'s network and device, trained (accuracy only) for `epochs` epochs on
+    /// `trainSubset` examples with an update scheme.
+    static func trainingPlan(epochs: Int, trainSubset: Int, scheme: String) -> SweepPlan {
+        var plan = smallPlan(seeds: 1)
+        plan.set =
+            plan.set.filter { $0.field != "model.epochs" } + [
+                .init(field: "model.epochs", values: ["\(epochs)"]), .init(field: "device.scheme", values: [scheme])
+            ]
+        plan.vary = []
+        plan.measure = .accuracy
+        plan.trainSubset = trainSubset
+        return plan
+    }
+
     static let smallArgs = [
         "sweep", "--model", "p-1h", "--device", "epiram", "--dataset", "synthetic",
         "--set", "model.layers=[784,32,10]", "--set", "model.T=10", "--set", "model.K=4", "--epochs", "1",
@@ -131,14 +145,7 @@ import Testing
     /// for each update scheme's state (χ of mixed precision, A and C of Tiki-Taka).
     @Test(arguments: ["direct", "mixed-precision", "tiki-taka", "tiki-taka-v2"])
     func stoppedRunResumesToTheRecordOfAnUninterruptedOne(scheme: String) throws {
-        var plan = Self.smallPlan(seeds: 1)
-        plan.set =
-            plan.set.filter { $0.field != "model.epochs" } + [
-                .init(field: "model.epochs", values: ["3"]), .init(field: "device.scheme", values: [scheme])
-            ]
-        plan.vary = []
-        plan.measure = .accuracy
-        plan.trainSubset = 100
+        let plan = Self.trainingPlan(epochs: 3, trainSubset: 100, scheme: scheme)
         let data = DataSet.synthetic(features: 784, train: 2000, test: 500)
         let run = try #require(plan.runs().first)
         let whole = try SweepRunner.run(run, plan: plan, data: data)
@@ -183,11 +190,7 @@ import Testing
     /// A saved state that is damaged or out of range is never resumed: the run starts over (and gives
     /// the uninterrupted record), and the bad state is replaced.
     @Test func invalidSavedStateStartsTheRunOver() throws {
-        var plan = Self.smallPlan(seeds: 1)
-        plan.set = plan.set.filter { $0.field != "model.epochs" } + [.init(field: "model.epochs", values: ["2"])]
-        plan.vary = []
-        plan.measure = .accuracy
-        plan.trainSubset = 60
+        let plan = Self.trainingPlan(epochs: 2, trainSubset: 60, scheme: "direct")
         let data = DataSet.synthetic(features: 784, train: 2000, test: 500)
         let run = try #require(plan.runs().first)
         let whole = try SweepRunner.run(run, plan: plan, data: data)
