@@ -66,23 +66,37 @@ public enum Table1 {
         return out
     }
 
+    /// The test error cell: "mean ± std" over several trials; the bare value for one trial, whose
+    /// spread is unknown (a "± 0.00" would claim a measured spread of zero).
+    public static func testErrorCell(mean: Double, std: Double, trials: Int) -> String {
+        trials > 1 ? String(format: "%.2f ± %.2f", mean, std) : String(format: "%.2f", mean)
+    }
+
+    /// The wall time cell: "h:mm h" from one minute on (rounded to the minute, so 59.7 min is "1:00 h"),
+    /// whole seconds below it, so that short runs do not read as "0:00 h".
+    public static func wallTimeCell(hours: Double) -> String {
+        let seconds = hours * 3600
+        if seconds < 59.5 { return String(format: "%.0f s", seconds) }
+        let minutes = Int((seconds / 60).rounded())
+        return String(format: "%d:%02d h", minutes / 60, minutes % 60)
+    }
+
     /// Writes DIR/results.md and DIR/results.csv; returns the Markdown.
     @discardableResult
     public static func write(_ dir: String) throws -> String {
         let rows = try rows(dir)
         var md =
-            "| model | algorithm | T | K | β | train examples | epochs | trials | test error % (mean ± std) | final "
+            "| model | algorithm | T | K | β | train examples | epochs | trials | test error % (mean ± std if trials > 1) | final "
             + "train error % | wall time per run |\n"
         md += "|---|---|---|---|---|---|---|---|---|---|---|\n"
         var csv =
             "model,algorithm,T,K,beta,train_examples,epochs,trials,"
             + "test_error_mean,test_error_std,train_error_mean,hours_per_run\n"
         for r in rows {
-            let h = Int(r.hoursPerRun), m = Int((r.hoursPerRun - Double(h)) * 60 + 0.5)
             md +=
                 "| \(r.model) | \(r.algorithm) | \(r.T) | \(r.K) | \(r.beta) | \(r.trainExamples) | \(r.epochs) | "
-                + "\(r.trials) | "
-                + String(format: "%.2f ± %.2f | %.2f | %d:%02d h |\n", r.testMean, r.testStd, r.trainMean, h, m)
+                + "\(r.trials) | \(testErrorCell(mean: r.testMean, std: r.testStd, trials: r.trials)) | "
+                + String(format: "%.2f", r.trainMean) + " | \(wallTimeCell(hours: r.hoursPerRun)) |\n"
             csv +=
                 "\(r.model),\(r.algorithm),\(r.T),\(r.K),\(r.beta),"
                 + "\(r.trainExamples.replacingOccurrences(of: " (subset)", with: "")),\(r.epochs),\(r.trials),"

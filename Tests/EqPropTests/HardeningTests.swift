@@ -403,4 +403,13 @@ import Testing
         let rows = try Table1.rows(root)
         #expect(rows.count == 1 && rows[0].epochs == Self.tiny.epochs && rows[0].trials == 2)
     }
+
+    @Test func table1CellsShowNoSpreadForOneTrialAndNoZeroTimeForShortRuns() {
+        #expect(Table1.testErrorCell(mean: 10.614, std: 0, trials: 1) == "10.61")
+        #expect(Table1.testErrorCell(mean: 10.614, std: 0.236, trials: 3) == "10.61 ± 0.24")
+        #expect(Table1.wallTimeCell(hours: 14.2 / 3600) == "14 s")
+        #expect(Table1.wallTimeCell(hours: 59.7 / 60) == "1:00 h")
+        #expect(Table1.wallTimeCell(hours: 1 + 24.4 / 60) == "1:24 h")
+        #expect(Table1.wallTimeCell(hours: 2 + 59.6 / 60) == "3:00 h")
+    }
 }
