@@ -100,6 +100,59 @@ import Testing
         #expect(abs(c.writeLatency - (7 * (1e-6 + 2e-6) + 3 * (1e-6 + 2e-6))) < 1e-15)
     }
 
+    /// A 3 × 21 array: wide enough for the unrolled loops (line conductances and the moved-device scan
+    /// eight at a time, rows' largest counts four at a time) and for their tails (21 = 2 × 8 + 5 =
+    /// 5 × 4 + 1; 63 devices = 7 × 8 + 7).
+    @Test func wideArrayCostsMatchAHandCount() {
+        let rows = 3, cols = 21
+        let w = Matrix<Float>(
+            rows: rows, cols: cols, storage: (0..<rows * cols).map { Float(($0 * 37) % 17 - 8) / 40 })
+        let a = CrossbarArray(spec: Self.device(), weights: w, seed: 1, layer: 0)
+        // Forward read: line j is driven at V_read·x̃_j and holds the devices of column j.
+        let x = Matrix<Float>(rows: 2, cols: cols, storage: (0..<2 * cols).map { Float(($0 * 13) % 11 - 5) / 3 })
+        var y = Matrix<Float>(rows: 2, cols: rows)
+        a.multiply(x, into: &y, accumulate: false, clock: ReadClock())
+        var e = 0.0
+        for b in 0..<2 {
+            for j in 0..<cols {
+                let v = 0.5 * min(max(Double(x[b, j]) / 2, -1), 1)
+                for i in 0..<rows { let (gp, gn) = Self.siemens(a, i, j); e += v * v * (gp + gn) * 1e-8 }
+            }
+        }
+        #expect(abs(a.costs.readEnergy / e - 1) < 1e-6, "forward \(a.costs.readEnergy) vs \(e)")
+        // Transposed read: line i (a row) is driven and holds the devices of row i.
+        let c0 = a.costs
+        var back = Matrix<Float>(rows: 1, cols: cols)
+        a.multiplyTransposed(
+            Matrix(rows: 1, cols: rows, storage: [1, -1, 0.5]), into: &back, accumulate: false, clock: ReadClock())
+        let driven: [Double] = [0.5, 0.5, 0.25]  // |x|/dac_bound
+        var eT = 0.0
+        for i in 0..<rows {
+            for j in 0..<cols {
+                let (gp, gn) = Self.siemens(a, i, j), v = 0.5 * driven[i]
+                eT += v * v * (gp + gn) * 1e-8
+            }
+        }
+        #expect(abs((a.costs - c0).readEnergy / eT - 1) < 1e-6, "transposed \((a.costs - c0).readEnergy) vs \(eT)")
+        // Writes in the eight-lane part and in the tail: row 0 gets 7 and 4 pulse pairs up (columns 2
+        // and 19), row 2 gets 5 down (column 20); a pair's row takes its largest count in both phases.
+        let unit = 2 * a.fullScale * 1e-3
+        let c1 = a.costs
+        var pre = [Float](repeating: 0, count: cols)
+        pre[2] = 7 * unit; pre[19] = 4 * unit
+        a.update(
+            post: Matrix(rows: 1, cols: rows, storage: [1, 0, 0]), pre: Matrix(rows: 1, cols: cols, storage: pre),
+            scale: 1)
+        pre = [Float](repeating: 0, count: cols); pre[20] = -5 * unit
+        a.update(
+            post: Matrix(rows: 1, cols: rows, storage: [0, 0, 1]), pre: Matrix(rows: 1, cols: cols, storage: pre),
+            scale: 1)
+        let d = a.costs - c1
+        #expect(
+            d.pulses == 2 * (7 + 4 + 5) && d.devicesPulsed == 2 * 3, "\(d.pulses) pulses, \(d.devicesPulsed) devices")
+        #expect(abs(d.writeLatency - (7 + 5) * (1e-6 + 2e-6)) < 1e-15, "latency \(d.writeLatency)")
+    }
+
     /// Stochastic trains: 2·BL slots per pulsing sample, the whole array at once.
     @Test func stochasticTrainsTakeTheirSlots() {
         let a = CrossbarArray(

@@ -36,13 +36,28 @@ struct EnergyModel {
     /// for forward reads (the columns of W) and for transposed reads (its rows), in one pass.
     func lineConductances(_ c: ConductanceStorage) -> (columns: [Double], rows: [Double]) {
         var colU = [Float](repeating: 0, count: c.cols), rowU = [Double](repeating: 0, count: c.rows)
+        let cols = c.cols
         c.uPos.withUnsafeBufferPointer { p in
             c.uNeg.withUnsafeBufferPointer { n in
                 colU.withUnsafeMutableBufferPointer { col in
+                    guard let bp = p.baseAddress, let bn = n.baseAddress, let bc = col.baseAddress else { return }
+                    let rp = UnsafeRawPointer(bp), rn = UnsafeRawPointer(bn), rc = UnsafeMutableRawPointer(bc)
                     for i in 0..<c.rows {
-                        let base = i * c.cols
-                        var row: Float = 0
-                        for j in 0..<c.cols { let s = p[base + j] + n[base + j]; col[j] += s; row += s }
+                        let base = i &* cols
+                        // Eight columns at a time; the row's sum in eight partial sums (a single running
+                        // sum is a dependency chain of one add per device).
+                        var row8 = SIMD8<Float>(repeating: 0), j = 0
+                        while j &+ 8 <= cols {
+                            let at = (base &+ j) &* 4
+                            let s =
+                                rp.loadUnaligned(fromByteOffset: at, as: SIMD8<Float>.self)
+                                + rn.loadUnaligned(fromByteOffset: at, as: SIMD8<Float>.self)
+                            let cj = rc.loadUnaligned(fromByteOffset: j &* 4, as: SIMD8<Float>.self)
+                            rc.storeBytes(of: cj + s, toByteOffset: j &* 4, as: SIMD8<Float>.self)
+                            row8 += s; j &+= 8
+                        }
+                        var row = row8.sum()
+                        while j < cols { let s = p[base &+ j] + n[base &+ j]; col[j] += s; row += s; j &+= 1 }
                         rowU[i] = Double(row)
                     }
                 }
@@ -111,10 +126,24 @@ struct WriteEnergy {
         var t = 0.0
         up.withUnsafeBufferPointer { pu in
             down.withUnsafeBufferPointer { pd in
+                guard cols > 0, pu.count >= rows * cols, pd.count >= rows * cols else { return }
                 for i in 0..<rows {
-                    let base = i * cols
-                    var mu: Float = 0, md: Float = 0
-                    for j in 0..<cols { mu = max(mu, pu[base + j]); md = max(md, pd[base + j]) }
+                    let base = i &* cols
+                    // The row's largest counts in four running maxima each (a maximum does not depend
+                    // on the order it is taken in; a single running maximum is one long dependency chain).
+                    var u0: Float = 0, u1: Float = 0, u2: Float = 0, u3: Float = 0
+                    var d0: Float = 0, d1: Float = 0, d2: Float = 0, d3: Float = 0
+                    var j = base
+                    let end = base &+ cols
+                    while j &+ 4 <= end {
+                        u0 = max(u0, pu[j]); u1 = max(u1, pu[j &+ 1]); u2 = max(u2, pu[j &+ 2]);
+                        u3 = max(u3, pu[j &+ 3])
+                        d0 = max(d0, pd[j]); d1 = max(d1, pd[j &+ 1]); d2 = max(d2, pd[j &+ 2]);
+                        d3 = max(d3, pd[j &+ 3])
+                        j &+= 4
+                    }
+                    while j < end { u0 = max(u0, pu[j]); d0 = max(d0, pd[j]); j &+= 1 }
+                    var mu = max(max(u0, u1), max(u2, u3)), md = max(max(d0, d1), max(d2, d3))
                     // On a pair, a device is pulsed up by `up` (G⁺) or by `down` (G⁻), and down by the other.
                     if pushPull { let m = max(mu, md); mu = m; md = m }
                     t += Double(mu) * upWidth + Double(md) * downWidth
