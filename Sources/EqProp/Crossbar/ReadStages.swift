@@ -163,11 +163,32 @@ final class TraceSource: @unchecked Sendable {
         if let b = blocks[key] { return b }
         var rng = RandomStream(seed: seed, stream: tag + "/noise/" + (transposed ? "transposed" : "forward") + "/\(k)")
         let lines = transposed ? inputs : outputs, steps = usable
+        // Each line's trace is summed where it is contiguous (line-major), then the block is transposed
+        // to step-major in tiles: adding into a column of the step-major block touched a new cache
+        // line per step. Same sums, in the same order.
+        var byLine = [Float](repeating: 0, count: lines * steps)
         var values = [Float](repeating: 0, count: lines * steps)
-        for line in 0..<lines {
-            for s in synthesizers {
-                let tr = s.trace(using: &rng)
-                for t in 0..<steps { values[t * lines + line] += tr[t] }
+        byLine.withUnsafeMutableBufferPointer { bl in
+            guard let base = bl.baseAddress else { return }
+            for line in 0..<lines {
+                let row = base + line &* steps
+                for s in synthesizers {
+                    let tr = s.trace(using: &rng)
+                    precondition(tr.count >= steps, "a noise trace is shorter than its block")
+                    tr.withUnsafeBufferPointer { t in for i in 0..<steps { row[i] += t[i] } }
+                }
+            }
+            values.withUnsafeMutableBufferPointer { v in
+                guard let out = v.baseAddress else { return }
+                let tile = 32
+                for l0 in stride(from: 0, to: lines, by: tile) {
+                    let l1 = min(l0 + tile, lines)
+                    for t0 in stride(from: 0, to: steps, by: tile) {
+                        for t in t0..<min(t0 + tile, steps) {
+                            for l in l0..<l1 { out[t &* lines &+ l] = base[l &* steps &+ t] }
+                        }
+                    }
+                }
             }
         }
         let b = Block(lines: lines, values: values)
