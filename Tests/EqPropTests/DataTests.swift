@@ -27,7 +27,7 @@ import Testing
 
     static func write(_ bytes: [UInt8], _ name: String, in dir: String) -> String {
         let p = (dir as NSString).appendingPathComponent(name)
-        FileManager.default.createFile(atPath: p, contents: Data(bytes))
+        #expect(FileManager.default.createFile(atPath: p, contents: Data(bytes)), "could not write \(p)")
         return p
     }
 
