@@ -88,7 +88,8 @@ struct EnergyModel {
         var x2 = [Float](repeating: 0, count: lines)
         input.storage.withUnsafeBufferPointer { p in
             x2.withUnsafeMutableBufferPointer { s in
-                guard let base = p.baseAddress, let sum = s.baseAddress, p.count >= input.rows * lines else { return }
+                precondition(p.count == input.rows * lines, "a read's input does not match its shape")
+                guard let base = p.baseAddress, let sum = s.baseAddress else { return }
                 // Row by row through pointers with wrapping index arithmetic, so the line loop vectorizes
                 // (checked `r * lines + j` kept it scalar: 3 % of crossbar training).
                 for r in 0..<input.rows {
@@ -130,7 +131,7 @@ struct WriteEnergy {
         var t = 0.0
         up.withUnsafeBufferPointer { pu in
             down.withUnsafeBufferPointer { pd in
-                guard cols > 0, pu.count >= rows * cols, pd.count >= rows * cols else { return }
+                precondition(pu.count == rows * cols && pd.count == rows * cols, "pulse counts do not match the array")
                 for i in 0..<rows {
                     let base = i &* cols
                     // The row's largest counts in four running maxima each (a maximum does not depend

@@ -167,7 +167,6 @@ final class TraceSource: @unchecked Sendable {
         // to step-major in tiles: adding into a column of the step-major block touched a new cache
         // line per step. Same sums, in the same order.
         var byLine = [Float](repeating: 0, count: lines * steps)
-        var values = [Float](repeating: 0, count: lines * steps)
         byLine.withUnsafeMutableBufferPointer { bl in
             guard let base = bl.baseAddress else { return }
             for line in 0..<lines {
@@ -178,8 +177,11 @@ final class TraceSource: @unchecked Sendable {
                     tr.withUnsafeBufferPointer { t in for i in 0..<steps { row[i] += t[i] } }
                 }
             }
-            values.withUnsafeMutableBufferPointer { v in
-                guard let out = v.baseAddress else { return }
+        }
+        // Every element is written by the transpose, so the block starts uninitialized.
+        let values = [Float](unsafeUninitializedCapacity: lines * steps) { v, count in
+            byLine.withUnsafeBufferPointer { bl in
+                guard let out = v.baseAddress, let base = bl.baseAddress else { return }
                 let tile = 32
                 for l0 in stride(from: 0, to: lines, by: tile) {
                     let l1 = min(l0 + tile, lines)
@@ -190,6 +192,7 @@ final class TraceSource: @unchecked Sendable {
                     }
                 }
             }
+            count = lines * steps
         }
         let b = Block(lines: lines, values: values)
         blocks = blocks.filter { $0.key / 2 >= k - 1 }
